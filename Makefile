@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_HOME := .inhouse-demo
+
+.PHONY: demo test lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@rm -rf $(DEMO_HOME)
+	@echo "== Ingesting the sample handbook (tenant acme; hr/ readable by group hr only)"
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ingest samples/handbook/policies samples/handbook/faq samples/handbook/catalog --tenant acme
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ingest samples/handbook/hr --tenant acme --groups hr
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse status
+	@echo "== Sample searches as kim (group staff)"
+	@while IFS= read -r q; do \
+	  [ -n "$$q" ] || continue; echo; echo "Q: $$q"; \
+	  INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "$$q" --tenant acme --user kim --groups staff --k 3; \
+	done < samples/questions.txt
+	@echo; echo "== Permissions: the HR leave policy, asked by staff and by hr"
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "경조휴가 며칠" --tenant acme --user kim --groups staff --k 2
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "경조휴가 며칠" --tenant acme --user lee --groups hr --k 2
+	@echo; echo "Try: INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search \"반품 기간\" --tenant acme --groups staff --json"
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

@@ -1,0 +1,1 @@
+"""The `inhouse` command: one module per command group, errors translated in `main`."""

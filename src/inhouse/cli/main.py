@@ -1,0 +1,46 @@
+"""Entry point of the `inhouse` command. Domain errors become one-line messages, never tracebacks."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from inhouse import __version__
+from inhouse.cli.kb import docs, embed, ingest, search, status
+from inhouse.errors import InHouseError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="inhouse")
+def cli() -> None:
+    """InHouse: private, grounded answers over your own documents."""
+
+
+for command in (ingest, search, docs, status, embed):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        # Without standalone mode click returns an Exit's code instead of calling sys.exit.
+        rv = cli.main(args=argv, prog_name="inhouse", standalone_mode=False)
+    except InHouseError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

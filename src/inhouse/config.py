@@ -1,0 +1,63 @@
+"""Settings and paths. INHOUSE_HOME (default ./.inhouse) holds the database and vector files.
+
+Settings are data: each has a name, a default and a help line, read from `INHOUSE_HOME/config.toml`
+and overridden by `INHOUSE_<NAME>` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from inhouse.errors import InputError
+
+
+@dataclass
+class Settings:
+    # Chunking: target characters per chunk and characters of overlap carried from the previous chunk.
+    chunk_chars: int = field(default=700, metadata={"help": "target characters per chunk"})
+    chunk_overlap: int = field(default=120, metadata={"help": "characters of overlap between chunks"})
+    # Retrieval: candidates fetched from each retriever before fusion, and the RRF constant.
+    candidates: int = field(default=50, metadata={"help": "candidates per retriever before fusion"})
+    rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
+    lexical_weight: float = field(default=1.0, metadata={"help": "weight of the lexical ranking in RRF"})
+    dense_weight: float = field(default=1.0, metadata={"help": "weight of the dense ranking in RRF"})
+    # Embedding: which embedder and how many chunks per batch.
+    embedder: str = field(default="e5-small", metadata={"help": "embedder name (e5-small or hash)"})
+    embed_batch: int = field(default=16, metadata={"help": "chunks per embedding batch"})
+    max_file_mb: float = field(default=200.0, metadata={"help": "files larger than this are refused"})
+
+
+def home() -> Path:
+    """The data directory: $INHOUSE_HOME or ./.inhouse."""
+    return Path(os.environ.get("INHOUSE_HOME", ".inhouse")).expanduser().resolve()
+
+
+def load_settings(base: Path | None = None) -> Settings:
+    """Read config.toml under the home directory, then INHOUSE_* environment overrides."""
+    base = base or home()
+    values: dict[str, object] = {}
+    cfg = base / "config.toml"
+    if cfg.exists():
+        try:
+            values.update(tomllib.loads(cfg.read_text("utf-8")))
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{cfg} is not valid TOML ({e}); fix or delete it.") from e
+    settings = Settings()
+    names = {f.name: f for f in fields(Settings)}
+    for key in list(values):
+        if key not in names:
+            raise InputError(f"{cfg}: unknown setting '{key}'; valid settings: {', '.join(sorted(names))}.")
+    for name in names:
+        env = os.environ.get(f"INHOUSE_{name.upper()}")
+        raw = env if env is not None else values.get(name)
+        if raw is None:
+            continue
+        typ = type(getattr(settings, name))
+        try:
+            setattr(settings, name, typ(raw))
+        except (TypeError, ValueError) as e:
+            raise InputError(f"setting {name}={raw!r} is not a valid {typ.__name__}.") from e
+    return settings

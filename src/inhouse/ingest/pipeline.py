@@ -1,0 +1,195 @@
+"""Incremental ingest: files → loaders → chunks → terms → store, then embeddings for what is new.
+
+Each file is stored in its own transaction, so a crash (even kill -9) leaves every document either
+fully old or fully new, and a re-run picks up where the last one stopped: unchanged files are skipped by
+content hash, and chunks without vectors are embedded in resumable batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from inhouse.config import Settings
+from inhouse.errors import InHouseError, InputError, NotFoundError
+from inhouse.ingest.chunker import chunk_blocks
+from inhouse.ingest.loaders import LOADERS, load_file
+from inhouse.protocols import Embedder, Store
+from inhouse.text import TERMS_VERSION, lexical_terms_batch
+from inhouse.types import Document
+
+PAGE_CHARS = 1800  # a "page" of a format without pages (text, HTML, DOCX), for page counts and speeds
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # added | updated | unchanged | regrouped | failed | skipped | removed
+    chunks: int = 0
+    pages: int = 0
+    error: str = ""
+
+
+@dataclass
+class IngestReport:
+    tenant: str
+    files: list[FileResult] = field(default_factory=list)
+    embedded: int = 0
+    embeddings_pending: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def to_json(self) -> dict:
+        summary = {s: self.count(s) for s in ("added", "updated", "unchanged", "regrouped", "removed", "failed", "skipped")}
+        return {
+            "tenant": self.tenant,
+            "summary": summary,
+            "chunks": sum(f.chunks for f in self.files),
+            "pages": sum(f.pages for f in self.files),
+            "embedded": self.embedded,
+            "embeddings_pending": self.embeddings_pending,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def collect(path: Path) -> tuple[Path, list[tuple[Path, str]]]:
+    """The root used for relative paths, and (file, doc path) pairs under `path`."""
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file or folder; check the path.")
+    if path.is_file():
+        return path.parent.resolve(), [(path, path.name)]
+    root = path.resolve()
+    return root, [(f, f.relative_to(path).as_posix()) for f in _walk(path)]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def validate_name(kind: str, value: str) -> str:
+    value = value.strip()
+    if not value or any(c in value for c in ",\n\t") or len(value) > 128:
+        raise InputError(f"invalid {kind} '{value}': use 1–128 characters without commas or tabs.")
+    return value
+
+
+def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, root: str, tenant: str,
+                groups: tuple[str, ...]) -> FileResult:
+    """Ingest one file; a failure is returned as a FileResult, never raised, so the batch goes on."""
+    try:
+        size = file.stat().st_size
+        if size > settings.max_file_mb * 1024 * 1024:
+            raise InputError(
+                f"{doc_path}: the file is {size / 1048576:.1f} MB, over the limit of {settings.max_file_mb:g} MB; "
+                "split it, or raise the limit with INHOUSE_MAX_FILE_MB."
+            )
+        sha = _sha256(file)
+        old = store.get_document(tenant, doc_path)
+        if old is not None and old.sha256 == sha:
+            if set(old.groups) != (set(groups) or {"*"}):
+                store.set_groups(tenant, doc_path, groups)
+                return FileResult(doc_path, "regrouped", pages=old.pages)
+            return FileResult(doc_path, "unchanged", pages=old.pages)
+        loaded = load_file(file, doc_path)
+        chunks = chunk_blocks(loaded.blocks, settings.chunk_chars, settings.chunk_overlap)
+        terms = _chunk_terms([" ".join(c.heading_path) + "\n" + c.text for c in chunks])
+        pages = loaded.pages if loaded.kind == "pdf" else max(1, math.ceil(len(loaded.text) / PAGE_CHARS))
+        doc = Document(path=doc_path, tenant=tenant, groups=groups, sha256=sha, kind=loaded.kind, pages=pages,
+                       title=loaded.title, root=root, size=size)
+        store.replace_document(doc, chunks, terms)
+        return FileResult(doc_path, "updated" if old else "added", chunks=len(chunks), pages=pages)
+    except InHouseError as e:
+        return FileResult(doc_path, "failed", error=str(e))
+    except OSError as e:
+        return FileResult(doc_path, "failed", error=f"{doc_path}: cannot read the file ({e.strerror}).")
+
+
+def _chunk_terms(texts: list[str]) -> list[str]:
+    return [" ".join(t) for t in lexical_terms_batch(texts)]
+
+
+def refresh_terms(store: Store, progress: Progress | None = None) -> int:
+    """Re-derive every chunk's lexical terms when the analyser changed since they were stored."""
+    if store.get_meta("terms_version") == TERMS_VERSION:
+        return 0
+    total, done, last = store.stats()["chunks"], 0, 0
+    while rows := store.iter_chunk_texts(last, 500):
+        store.update_terms(list(zip([i for i, _ in rows], _chunk_terms([t for _, t in rows]), strict=True)))
+        done, last = done + len(rows), rows[-1][0]
+        if progress:
+            progress("reindex", done, total)
+    store.set_meta("terms_version", TERMS_VERSION)
+    return done
+
+
+def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str, groups: Iterable[str] = (),
+           sync: bool = False, progress: Progress | None = None) -> IngestReport:
+    """Ingest files and folders for a tenant; with `sync`, remove documents whose files are gone."""
+    tenant = validate_name("tenant", tenant)
+    groups = tuple(sorted({validate_name("group", g) for g in groups}))
+    report = IngestReport(tenant)
+    refresh_terms(store, progress)
+    plan: list[tuple[Path, str, str]] = []
+    roots: list[tuple[str, set[str]]] = []
+    for p in paths:
+        root, files = collect(Path(p))
+        if Path(p).is_dir():
+            roots.append((str(root), {doc for _, doc in files}))
+        plan.extend((f, doc, str(root)) for f, doc in files)
+    total = len(plan)
+    for i, (file, doc_path, root) in enumerate(plan):
+        if progress:
+            progress("ingest", i, total)
+        if file.suffix.lower() not in LOADERS and len(plan) > 1:
+            report.files.append(FileResult(doc_path, "skipped", error=f"unsupported file type '{file.suffix}'"))
+            continue
+        report.files.append(ingest_file(store, settings, file, doc_path, root, tenant, groups))
+    if progress:
+        progress("ingest", total, total)
+    if sync:
+        for root, present in roots:
+            for doc in store.list_documents(tenant=tenant, root=root):
+                if doc.path not in present and store.delete_document(tenant, doc.path):
+                    report.files.append(FileResult(doc.path, "removed"))
+    return report
+
+
+def embed_pending(store: Store, embedder: Embedder, batch: int = 16, progress: Progress | None = None,
+                  limit: int | None = None) -> int:
+    """Embed chunks that have no vector yet, batch by batch (each batch committed: resumable)."""
+    pending = store.stats(embedder.name)["embeddings_pending"]
+    total = min(pending, limit) if limit is not None else pending
+    done = 0
+    while done < total:
+        items = store.pending_embeddings(embedder.name, min(batch, total - done))
+        if not items:
+            break
+        vectors = embedder.embed([t for _, t in items])
+        store.put_embeddings(embedder.name, [(i, v) for (i, _), v in zip(items, vectors, strict=True)])
+        done += len(items)
+        if progress:
+            progress("embed", done, total)
+    return done

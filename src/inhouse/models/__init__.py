@@ -1,0 +1,1 @@
+"""Model backends: embedders now; chat models (llama.cpp, OpenAI-compatible) join them here."""

@@ -1,0 +1,114 @@
+"""Hybrid retrieval: lexical (BM25 over morphemes) + dense (embeddings), fused by weighted RRF.
+
+Both retrievers run inside the store with the principal's tenant and groups in the query, and each
+fetches `candidates` results before fusion (txtai's pattern). When some chunks have no vector yet, the
+search still answers (those chunks compete lexically only) and says so in `warnings`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from inhouse.config import Settings
+from inhouse.errors import InputError
+from inhouse.protocols import Embedder, Store
+from inhouse.text import lexical_terms
+from inhouse.types import Hit, Principal
+
+MODES = ("hybrid", "lexical", "dense")
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out: dict = {"hits": [h.to_json() for h in self.hits]}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
+
+
+def rrf(rankings: dict[str, list[int]], weights: dict[str, float], k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
+    """Weighted reciprocal rank fusion (Cormack et al., SIGIR 2009): score = Σ w / (k + rank)."""
+    scores: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ids in rankings.items():
+        w = weights.get(name, 1.0)
+        for rank, cid in enumerate(ids, start=1):
+            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+            ranks.setdefault(cid, {})[name] = rank
+    fused = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(cid, s, ranks[cid]) for cid, s in fused]
+
+
+def snippet(text: str, terms: list[str], width: int = 200) -> str:
+    """The `width`-character window of `text` with the most query terms, terms wrapped in **…**."""
+    needles = sorted({t for t in terms if len(t) >= 2 or not t.isascii()}, key=len, reverse=True)
+    if not needles:
+        return text[:width] + ("…" if len(text) > width else "")
+    pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE)
+    matches = [m.start() for m in pattern.finditer(text)]
+    start = 0
+    if matches and len(text) > width:
+        best = max(matches, key=lambda s: sum(1 for m in matches if s <= m < s + width))
+        start = max(0, min(best - width // 4, len(text) - width))
+        space = text.rfind(" ", max(0, start - 20), start + 1)
+        start = space + 1 if space > 0 else start
+    window = text[start : start + width]
+    marked = pattern.sub(lambda m: f"**{m.group(0)}**", window)
+    return ("…" if start > 0 else "") + marked + ("…" if start + width < len(text) else "")
+
+
+def search(store: Store, principal: Principal, query: str, settings: Settings, k: int = 10,
+           mode: str = "hybrid", embedder: Embedder | None = None) -> SearchResult:
+    """Top-k chunks for `query` that `principal` may read, best first."""
+    if mode not in MODES:
+        raise InputError(f"unknown search mode '{mode}'; choose one of: {', '.join(MODES)}.")
+    if k < 1:
+        raise InputError("k must be at least 1.")
+    query = query.strip()
+    if not query:
+        raise InputError("the query is empty; type a question or keywords.")
+    warnings: list[str] = []
+    terms = lexical_terms(query)
+    n = max(settings.candidates, k)
+    rankings: dict[str, list[int]] = {}
+    raw_scores: dict[str, dict[int, float]] = {}
+    if mode in ("hybrid", "lexical"):
+        res = store.lexical_search(principal, terms, n)
+        rankings["lexical"] = [i for i, _ in res]
+        raw_scores["lexical"] = dict(res)
+    if mode in ("hybrid", "dense"):
+        if embedder is None:
+            raise InputError(f"search mode '{mode}' needs an embedder.")
+        stats = store.stats(embedder.name)
+        if stats["embeddings_pending"]:
+            warnings.append(
+                f"embeddings unfinished: {stats['embeddings_pending']} of {stats['chunks']} chunks have no vector "
+                "yet and are searched lexically only; run `inhouse embed` to finish."
+            )
+        if stats["embedded"]:
+            res = store.dense_search(principal, embedder.embed_query(query), embedder.name, n)
+            rankings["dense"] = [i for i, _ in res]
+            raw_scores["dense"] = dict(res)
+    weights = {"lexical": settings.lexical_weight, "dense": settings.dense_weight}
+    if len(rankings) == 1:
+        name = next(iter(rankings))
+        fused = [(cid, raw_scores[name][cid], {name: r}) for r, cid in enumerate(rankings[name], start=1)]
+    else:
+        fused = rrf(rankings, weights, settings.rrf_k)
+    fused = fused[:k]
+    chunks = store.get_chunks(principal, [cid for cid, _, _ in fused])
+    hits = []
+    for cid, score, ranks in fused:
+        ch = chunks.get(cid)
+        if ch is None:  # deleted between the search and the fetch
+            continue
+        hits.append(Hit(chunk_id=cid, doc_path=ch.doc_path, page=ch.page, score=score, text=ch.text,
+                        snippet=snippet(ch.text, terms + query.split()), heading_path=ch.heading_path, ranks=ranks))
+    return SearchResult(query=query, mode=mode, hits=hits, warnings=warnings)

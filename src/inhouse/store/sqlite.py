@@ -1,0 +1,364 @@
+"""The embedded store: one SQLite database (WAL) holding documents, chunks, an FTS5 index and vectors.
+
+Permissions are part of every search: the lexical query joins tenant and group conditions in SQL, and
+the dense search scores only rows whose tenant and groups match (a mask built before ranking), so a
+chunk the principal may not read is never a candidate, let alone a result.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from inhouse.errors import InputError, StoreError
+from inhouse.types import Chunk, Document, Principal
+
+PUBLIC_GROUP = "*"  # documents ingested without groups are readable by everyone in their tenant
+
+
+def _fts_query(terms: Sequence[str]) -> str:
+    uniq = list(dict.fromkeys(t for t in terms if t))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in uniq)
+
+
+def _groups_of(principal: Principal) -> list[str]:
+    return sorted(set(principal.groups) | {PUBLIC_GROUP})
+
+
+class _VectorIndex:
+    """All vectors of one model in memory, with per-tenant and per-group masks for filtering."""
+
+    def __init__(self, conn: sqlite3.Connection, model: str, generation: int) -> None:
+        self.model, self.generation = model, generation
+        rows = conn.execute(
+            "SELECT e.chunk_id, c.tenant, c.doc_id, e.vector FROM embeddings e "
+            "JOIN chunks c ON c.id = e.chunk_id WHERE e.model = ? ORDER BY e.chunk_id",
+            (model,),
+        ).fetchall()
+        self.ids = np.array([r[0] for r in rows], dtype=np.int64)
+        self.matrix = (
+            np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        tenants = np.array([r[1] for r in rows], dtype=object)
+        self.tenant_masks = {t: tenants == t for t in set(tenants.tolist())}
+        doc_ids = np.array([r[2] for r in rows], dtype=np.int64)
+        self.group_masks: dict[str, np.ndarray] = {}
+        for grp, docs in _docs_by_group(conn).items():
+            self.group_masks[grp] = np.isin(doc_ids, np.fromiter(docs, dtype=np.int64))
+
+    def search(self, principal: Principal, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        mask = self.tenant_masks.get(principal.tenant)
+        if mask is None or not len(self.ids):
+            return []
+        allowed = np.zeros(len(self.ids), dtype=bool)
+        for g in _groups_of(principal):
+            if g in self.group_masks:
+                allowed |= self.group_masks[g]
+        rows = np.flatnonzero(mask & allowed)
+        if not len(rows):
+            return []
+        scores = self.matrix[rows] @ vector.astype(np.float32)
+        k = min(limit, len(rows))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self.ids[rows[i]]), float(scores[i])) for i in top]
+
+
+def _docs_by_group(conn: sqlite3.Connection) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for doc_id, grp in conn.execute("SELECT doc_id, grp FROM doc_groups"):
+        out.setdefault(grp, set()).add(doc_id)
+    return out
+
+
+class SQLiteStore:
+    """`Store` over one SQLite file. Safe to share between threads (one connection, a lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"cannot open the store at {self.path}: {e}. If the file is damaged, restore it from a "
+                "backup or move it away and re-ingest."
+            ) from e
+        self._lock = threading.RLock()
+        self._vectors: dict[str, _VectorIndex] = {}
+
+    # ---- schema -------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        applied = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
+        files = sorted(
+            (f for f in resources.files("inhouse.store").joinpath("migrations").iterdir() if f.name.endswith(".sql")),
+            key=lambda f: f.name,
+        )
+        for f in files:
+            if f.name in applied:
+                continue
+            script = f.read_text("utf-8")
+            # executescript commits implicitly; wrap the whole migration in our own transaction instead.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(script):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (f.name,)
+                )
+                self.conn.execute("COMMIT")
+            except Exception:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; bumps the store generation."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def generation(self) -> int:
+        return self.conn.execute("SELECT value FROM generation WHERE id = 1").fetchone()[0]
+
+    # ---- documents ----------------------------------------------------------------------------------
+    def _doc(self, row: sqlite3.Row | tuple, groups: Sequence[str]) -> Document:
+        id_, tenant, path, root, kind, sha, size, pages, title = row
+        return Document(
+            path=path, tenant=tenant, groups=tuple(groups), sha256=sha, kind=kind, pages=pages,
+            id=id_, title=title, root=root, size=size,
+        )
+
+    _DOC_COLS = "id, tenant, path, root, kind, sha256, size, pages, title"
+
+    def get_document(self, tenant: str, path: str) -> Document | None:
+        with self._lock:
+            row = self.conn.execute(
+                f"SELECT {self._DOC_COLS} FROM documents WHERE tenant = ? AND path = ?", (tenant, path)
+            ).fetchone()
+            if row is None:
+                return None
+            groups = [g for (g,) in self.conn.execute("SELECT grp FROM doc_groups WHERE doc_id = ? ORDER BY grp", (row[0],))]
+            return self._doc(row, groups)
+
+    def list_documents(self, tenant: str | None = None, root: str | None = None) -> list[Document]:
+        sql = f"SELECT {self._DOC_COLS} FROM documents WHERE 1=1"
+        args: list[str] = []
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            args.append(tenant)
+        if root is not None:
+            sql += " AND root = ?"
+            args.append(root)
+        with self._lock:
+            rows = self.conn.execute(sql + " ORDER BY tenant, path", args).fetchall()
+            groups: dict[int, list[str]] = {}
+            for doc_id, grp in self.conn.execute("SELECT doc_id, grp FROM doc_groups ORDER BY grp"):
+                groups.setdefault(doc_id, []).append(grp)
+        return [self._doc(r, groups.get(r[0], [])) for r in rows]
+
+    def replace_document(self, doc: Document, chunks: Sequence[Chunk], terms: Sequence[str]) -> int:
+        if len(chunks) != len(terms):
+            raise InputError("replace_document: one terms string is needed per chunk.")
+        with self.transaction() as c:
+            c.execute("DELETE FROM documents WHERE tenant = ? AND path = ?", (doc.tenant, doc.path))
+            cur = c.execute(
+                "INSERT INTO documents (tenant, path, root, kind, sha256, size, pages, title) VALUES (?,?,?,?,?,?,?,?)",
+                (doc.tenant, doc.path, doc.root, doc.kind, doc.sha256, doc.size, doc.pages, doc.title),
+            )
+            doc_id = int(cur.lastrowid)
+            c.executemany(
+                "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
+                [(doc_id, g) for g in sorted(set(doc.groups) or {PUBLIC_GROUP})],
+            )
+            c.executemany(
+                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (doc_id, doc.tenant, ch.ordinal, ch.text, ch.page, json.dumps(list(ch.heading_path), ensure_ascii=False),
+                     ch.char_start, ch.char_end, t)
+                    for ch, t in zip(chunks, terms, strict=True)
+                ],
+            )
+        doc.id = doc_id
+        return doc_id
+
+    def set_groups(self, tenant: str, path: str, groups: Sequence[str]) -> None:
+        with self.transaction() as c:
+            row = c.execute("SELECT id FROM documents WHERE tenant = ? AND path = ?", (tenant, path)).fetchone()
+            if row is None:
+                return
+            c.execute("DELETE FROM doc_groups WHERE doc_id = ?", (row[0],))
+            c.executemany(
+                "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
+                [(row[0], g) for g in sorted(set(groups) or {PUBLIC_GROUP})],
+            )
+
+    def delete_document(self, tenant: str, path: str) -> bool:
+        with self.transaction() as c:
+            cur = c.execute("DELETE FROM documents WHERE tenant = ? AND path = ?", (tenant, path))
+            return cur.rowcount > 0
+
+    # ---- search -------------------------------------------------------------------------------------
+    def lexical_search(self, principal: Principal, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        query = _fts_query(terms)
+        if not query:
+            return []
+        groups = _groups_of(principal)
+        marks = ",".join("?" * len(groups))
+        sql = (
+            "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ? AND c.tenant = ? "
+            f"AND c.doc_id IN (SELECT doc_id FROM doc_groups WHERE grp IN ({marks})) "
+            "ORDER BY s LIMIT ?"
+        )
+        with self._lock:
+            rows = self.conn.execute(sql, (query, principal.tenant, *groups, limit)).fetchall()
+        return [(int(i), -float(s)) for i, s in rows]
+
+    def dense_search(self, principal: Principal, vector: np.ndarray, model: str, limit: int) -> list[tuple[int, float]]:
+        with self._lock:
+            gen = self.generation()
+            index = self._vectors.get(model)
+            if index is None or index.generation != gen:
+                index = self._vectors[model] = _VectorIndex(self.conn, model, gen)
+        return index.search(principal, vector, limit)
+
+    def get_chunks(self, principal: Principal, ids: Sequence[int]) -> dict[int, Chunk]:
+        if not ids:
+            return {}
+        groups = _groups_of(principal)
+        sql = (
+            "SELECT c.id, c.text, c.page, c.heading, c.char_start, c.char_end, c.ordinal, d.path "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE c.id IN ({','.join('?' * len(ids))}) AND c.tenant = ? "
+            f"AND c.doc_id IN (SELECT doc_id FROM doc_groups WHERE grp IN ({','.join('?' * len(groups))}))"
+        )
+        with self._lock:
+            rows = self.conn.execute(sql, (*ids, principal.tenant, *groups)).fetchall()
+        return {
+            r[0]: Chunk(
+                text=r[1], page=r[2], heading_path=tuple(json.loads(r[3])), char_start=r[4], char_end=r[5],
+                ordinal=r[6], id=r[0], doc_path=r[7],
+            )
+            for r in rows
+        }
+
+    # ---- embeddings ---------------------------------------------------------------------------------
+    def pending_embeddings(self, model: str, limit: int) -> list[tuple[int, str]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT c.id, c.heading, c.text FROM chunks c LEFT JOIN embeddings e "
+                "ON e.chunk_id = c.id AND e.model = ? WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?",
+                (model, limit),
+            ).fetchall()
+        return [(i, _embed_text(json.loads(h), t)) for i, h, t in rows]
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
+        with self.transaction() as c:
+            # A chunk deleted since it was read is skipped by the join (no orphan vectors).
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings (chunk_id, model, vector) "
+                "SELECT id, ?, ? FROM chunks WHERE id = ?",
+                [(model, np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in items],
+            )
+
+    # ---- lexical terms ------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def iter_chunk_texts(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(chunk id, heading + text) in id order, for re-deriving lexical terms."""
+        rows = self.conn.execute(
+            "SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ).fetchall()
+        return [(i, " ".join(json.loads(h)) + "\n" + t) for i, h, t in rows]
+
+    def update_terms(self, items: Sequence[tuple[int, str]]) -> None:
+        with self.transaction() as c:
+            c.executemany("UPDATE chunks SET terms = ? WHERE id = ?", [(t, i) for i, t in items])
+
+    # ---- housekeeping -------------------------------------------------------------------------------
+    def stats(self, model: str | None = None) -> dict:
+        with self._lock:
+            q = self.conn.execute
+            out = {
+                "tenants": q("SELECT COUNT(DISTINCT tenant) FROM documents").fetchone()[0],
+                "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
+                "chunks": q("SELECT COUNT(*) FROM chunks").fetchone()[0],
+                "pages": q("SELECT COALESCE(SUM(pages), 0) FROM documents").fetchone()[0],
+            }
+            if model is not None:
+                done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
+                out["embedded"] = done
+                out["embeddings_pending"] = out["chunks"] - done
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        out["store_bytes"] = size
+        return out
+
+    def check(self) -> list[str]:
+        """Consistency problems (empty when the store is sound): integrity, FTS sync, orphans."""
+        problems = []
+        q = self.conn.execute
+        if (r := q("PRAGMA integrity_check").fetchone()[0]) != "ok":
+            problems.append(f"integrity_check: {r}")
+        try:
+            q("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as e:
+            problems.append(f"fts: {e}")
+        if n := q("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]:
+            problems.append(f"{n} orphan chunks")
+        if n := q("SELECT COUNT(*) FROM embeddings WHERE chunk_id NOT IN (SELECT id FROM chunks)").fetchone()[0]:
+            problems.append(f"{n} orphan embeddings")
+        if n := q("SELECT COUNT(*) FROM documents WHERE id NOT IN (SELECT doc_id FROM doc_groups)").fetchone()[0]:
+            problems.append(f"{n} documents without groups")
+        return problems
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _embed_text(heading: list[str], text: str) -> str:
+    """What gets embedded: the heading path gives a chunk its context."""
+    return (" > ".join(heading) + "\n" + text) if heading else text
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements; trigger bodies (BEGIN … END;) stay whole."""
+    statements, buf = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not buf:
+            continue
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        statements.append("\n".join(buf))
+    return statements

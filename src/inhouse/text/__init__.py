@@ -1,0 +1,12 @@
+"""Korean/English text processing: normalisation, lexical terms for BM25, sentence splitting."""
+
+from inhouse.text.analyze import (
+    TERMS_VERSION,
+    detect_language,
+    lexical_terms,
+    lexical_terms_batch,
+    normalize,
+    split_sentences,
+)
+
+__all__ = ["TERMS_VERSION", "detect_language", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences"]

@@ -1,0 +1,64 @@
+"""Builders for real test files of every supported format (written with the real libraries)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for text in pages:
+        y = 800
+        for line in text.split("\n"):
+            c.drawString(50, y, line)
+            y -= 16
+        c.showPage()
+    c.save()
+    return path
+
+
+def make_encrypted_pdf(path: Path, text: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = make_pdf(path.with_suffix(".plain.pdf"), [text])
+    writer = PdfWriter()
+    for page in PdfReader(plain).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="secret", owner_password="owner")
+    with path.open("wb") as f:
+        writer.write(f)
+    plain.unlink()
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("연차 규정", level=1)
+    d.add_paragraph("직원은 입사 1년 후 15일의 연차를 받습니다.")
+    d.add_heading("병가", level=2)
+    d.add_paragraph("병가는 연 10일까지 유급입니다.")
+    table = d.add_table(rows=2, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "구분", "일수"
+    table.rows[1].cells[0].text, table.rows[1].cells[1].text = "경조휴가", "5일"
+    d.save(str(path))
+    return path
+
+
+def make_xlsx(path: Path) -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["sku", "name", "price_krw"])
+    ws.append(["S-100", "오슬로 소파", 890000])
+    ws.append(["S-200", "Bergen chair", 129000])
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.write_bytes(buf.getvalue())
+    return path

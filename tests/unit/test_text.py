@@ -1,0 +1,44 @@
+from inhouse.text import detect_language, lexical_terms, normalize, split_sentences
+
+
+def test_korean_terms_match_across_particles_and_segmentation():
+    # "반품" must match "반품은"/"반품할"; compounds match however Kiwi segments them.
+    assert "반품" in lexical_terms("반품은 14일 이내에 가능합니다")
+    assert "반품" in lexical_terms("반품할 수 있나요?")
+    a, b = set(lexical_terms("연회비 환불")), set(lexical_terms("카드 해지 시 연회비 환불은 어떻게 되나요?"))
+    assert {"연회비", "환불"} <= a
+    assert "연회비" in b or {"연회", "회비"} <= b
+
+
+def test_english_terms_lowercase_without_stopwords():
+    terms = lexical_terms("What is the Equipment stipend for remote workers?")
+    assert terms == ["equipment", "stipend", "remote", "workers"]
+
+
+def test_numbers_are_terms_without_thousands_separators():
+    assert "500000" in lexical_terms("500,000 won")
+    assert "15000" in lexical_terms("연회비는 15,000원입니다")
+
+
+def test_mixed_language_text():
+    terms = lexical_terms("아크미 멤버십 card의 annual fee")
+    assert "멤버십" in terms and "card" in terms and "annual" in terms
+
+
+def test_sentences_korean_and_english():
+    text = "첫 문장입니다. 두번째 문장은 여기. Third sentence here. Fourth one!"
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "첫 문장입니다.", "두번째 문장은 여기.", "Third sentence here.", "Fourth one!"]
+    text = "Prices rose 3.5 percent. Mr. Kim agreed? Yes."
+    assert [text[s:e] for s, e in split_sentences(text)][-1] == "Yes."
+
+
+def test_normalize_removes_zero_width_and_collapses_space():
+    assert normalize("a\u200b b\u00a0\u00a0c\r\n\n\n\nd") == "a b c\n\nd"
+    assert normalize("ＡＢＣ１２３") == "ABC123"
+
+
+def test_detect_language():
+    assert detect_language("반품 기간은 며칠인가요?") == "ko"
+    assert detect_language("How long is the return window?") == "en"
+    assert detect_language("카드 annual fee는 얼마?") == "ko"
