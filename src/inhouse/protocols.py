@@ -5,12 +5,31 @@ Surfaces and stages depend on these, never on a concrete backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from inhouse.types import Chunk, Document, Principal
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model: messages in, streamed text pieces out (llama.cpp in-process, HTTP engines, scripts)."""
+
+    name: str
+
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        json_schema: dict | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply as it is generated; with `json_schema`, the reply is JSON matching it."""
+        ...
 
 
 @runtime_checkable
@@ -70,6 +89,10 @@ class Store(Protocol):
     def iter_chunk_texts(self, after_id: int, limit: int) -> list[tuple[int, str]]: ...
 
     def update_terms(self, items: Sequence[tuple[int, str]]) -> None: ...
+
+    def embedding_status(self, model: str) -> tuple[int, int]:
+        """(chunks, chunks embedded by `model`): cheap, for every search."""
+        ...
 
     def stats(self, model: str | None = None) -> dict: ...
 

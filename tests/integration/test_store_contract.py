@@ -111,3 +111,12 @@ def test_query_syntax_is_escaped(backend):
     p = Principal("t1", "u", ("g1",))
     for terms in (['"hi"'], ["AND"], ["NEAR("], ["*"], ["-"], ["a:b"]):
         backend.lexical_search(p, terms, 5)  # must not raise a syntax error
+
+
+def test_unchanged_chunks_keep_their_vectors_when_a_document_changes(backend):
+    backend.replace_document(_doc("a.txt"), _chunks("same text", "old text"), ["same text", "old text"])
+    backend.put_embeddings("m", [(i, np.full(3, float(i), dtype=np.float32)) for i, _ in backend.pending_embeddings("m", 10)])
+    backend.replace_document(_doc("a.txt", sha="2"), _chunks("same text", "new text"), ["same text", "new text"])
+    pending = backend.pending_embeddings("m", 10)
+    assert [t for _, t in pending] == ["H\nnew text"]
+    assert backend.stats("m")["embedded"] == 1 and backend.check() == []

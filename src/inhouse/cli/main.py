@@ -7,6 +7,7 @@ import sys
 import click
 
 from inhouse import __version__
+from inhouse.cli.answer import ask, models
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.errors import InHouseError
 
@@ -17,7 +18,7 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed):
+for command in (ingest, search, docs, status, embed, ask, models):
     cli.add_command(command)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from inhouse.ingest.chunker import chunk_blocks
 from inhouse.ingest.loaders import LOADERS, load_file
 from inhouse.protocols import Embedder, Store
 from inhouse.text import TERMS_VERSION, lexical_terms_batch
-from inhouse.types import Document
+from inhouse.text.analyze import Analysis, analyze
+from inhouse.types import Block, Chunk, Document
 
 PAGE_CHARS = 1800  # a "page" of a format without pages (text, HTML, DOCX), for page counts and speeds
 
@@ -114,8 +116,9 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
                 return FileResult(doc_path, "regrouped", pages=old.pages)
             return FileResult(doc_path, "unchanged", pages=old.pages)
         loaded = load_file(file, doc_path)
-        chunks = chunk_blocks(loaded.blocks, settings.chunk_chars, settings.chunk_overlap)
-        terms = _chunk_terms([" ".join(c.heading_path) + "\n" + c.text for c in chunks])
+        analyses = analyze([b.text for b in loaded.blocks])  # the one Kiwi pass over this file
+        chunks = chunk_blocks(loaded.blocks, settings.chunk_chars, settings.chunk_overlap, analyses)
+        terms = chunk_terms(chunks, loaded.blocks, analyses)
         pages = loaded.pages if loaded.kind == "pdf" else max(1, math.ceil(len(loaded.text) / PAGE_CHARS))
         doc = Document(path=doc_path, tenant=tenant, groups=groups, sha256=sha, kind=loaded.kind, pages=pages,
                        title=loaded.title, root=root, size=size)
@@ -129,6 +132,27 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
 
 def _chunk_terms(texts: list[str]) -> list[str]:
     return [" ".join(t) for t in lexical_terms_batch(texts)]
+
+
+def chunk_terms(chunks: list[Chunk], blocks: list[Block], analyses: list[Analysis]) -> list[str]:
+    """Each chunk's lexical terms (heading path + text), taken from the blocks' existing analyses."""
+    heading_terms: dict[tuple[str, ...], list[str]] = {}
+    paths = list({c.heading_path for c in chunks})
+    for path, terms in zip(paths, lexical_terms_batch([" ".join(p) for p in paths]), strict=True):
+        heading_terms[path] = terms
+    starts = [b.start for b in blocks]
+    out = []
+    for c in chunks:
+        terms = list(heading_terms[c.heading_path])
+        i = max(0, bisect_right(starts, c.char_start) - 1)
+        while i < len(blocks) and blocks[i].start < c.char_end:
+            b = blocks[i]
+            lo, hi = max(c.char_start, b.start) - b.start, min(c.char_end, b.start + len(b.text)) - b.start
+            if hi > lo:
+                terms.extend(analyses[i].terms(lo, hi))
+            i += 1
+        out.append(" ".join(terms))
+    return out
 
 
 def refresh_terms(store: Store, progress: Progress | None = None) -> int:

@@ -8,6 +8,7 @@ search still answers (those chunks compete lexically only) and says so in `warni
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from inhouse.config import Settings
@@ -17,6 +18,7 @@ from inhouse.text import lexical_terms
 from inhouse.types import Hit, Principal
 
 MODES = ("hybrid", "lexical", "dense")
+_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inhouse-embed")
 
 
 @dataclass
@@ -79,23 +81,27 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
     n = max(settings.candidates, k)
     rankings: dict[str, list[int]] = {}
     raw_scores: dict[str, dict[int, float]] = {}
+    query_vector = None
+    if mode in ("hybrid", "dense"):
+        if embedder is None:
+            raise InputError(f"search mode '{mode}' needs an embedder.")
+        chunks, embedded = store.embedding_status(embedder.name)
+        if chunks > embedded:
+            warnings.append(
+                f"embeddings unfinished: {chunks - embedded} of {chunks} chunks have no vector "
+                "yet and are searched lexically only; run `inhouse embed` to finish."
+            )
+        if embedded:
+            # The query is embedded on another core while the lexical search runs (both release the GIL).
+            query_vector = _pool.submit(embedder.embed_query, query)
     if mode in ("hybrid", "lexical"):
         res = store.lexical_search(principal, terms, n)
         rankings["lexical"] = [i for i, _ in res]
         raw_scores["lexical"] = dict(res)
-    if mode in ("hybrid", "dense"):
-        if embedder is None:
-            raise InputError(f"search mode '{mode}' needs an embedder.")
-        stats = store.stats(embedder.name)
-        if stats["embeddings_pending"]:
-            warnings.append(
-                f"embeddings unfinished: {stats['embeddings_pending']} of {stats['chunks']} chunks have no vector "
-                "yet and are searched lexically only; run `inhouse embed` to finish."
-            )
-        if stats["embedded"]:
-            res = store.dense_search(principal, embedder.embed_query(query), embedder.name, n)
-            rankings["dense"] = [i for i, _ in res]
-            raw_scores["dense"] = dict(res)
+    if query_vector is not None:
+        res = store.dense_search(principal, query_vector.result(), embedder.name, n)
+        rankings["dense"] = [i for i, _ in res]
+        raw_scores["dense"] = dict(res)
     weights = {"lexical": settings.lexical_weight, "dense": settings.dense_weight}
     if len(rankings) == 1:
         name = next(iter(rankings))

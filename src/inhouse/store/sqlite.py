@@ -63,14 +63,18 @@ class _VectorIndex:
         for g in _groups_of(principal):
             if g in self.group_masks:
                 allowed |= self.group_masks[g]
-        rows = np.flatnonzero(mask & allowed)
-        if not len(rows):
+        allowed &= mask
+        n_allowed = int(allowed.sum())
+        if not n_allowed:
             return []
-        scores = self.matrix[rows] @ vector.astype(np.float32)
-        k = min(limit, len(rows))
+        # Score every row with one matrix-vector product (cheaper than gathering the allowed rows), then
+        # rule out the rows the principal may not read before anything is ranked.
+        scores = self.matrix @ vector.astype(np.float32)
+        scores[~allowed] = -np.inf
+        k = min(limit, n_allowed)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.ids[rows[i]]), float(scores[i])) for i in top]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
 
 
 def _docs_by_group(conn: sqlite3.Connection) -> dict[str, set[int]]:
@@ -99,6 +103,7 @@ class SQLiteStore:
             ) from e
         self._lock = threading.RLock()
         self._vectors: dict[str, _VectorIndex] = {}
+        self._status: dict[str, tuple[int, int, int]] = {}
 
     # ---- schema -------------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -181,6 +186,13 @@ class SQLiteStore:
         if len(chunks) != len(terms):
             raise InputError("replace_document: one terms string is needed per chunk.")
         with self.transaction() as c:
+            # Vectors of chunks whose text survives the change are kept (only new text is embedded again).
+            kept: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+            for heading, text, model, vector in c.execute(
+                "SELECT c.heading, c.text, e.model, e.vector FROM chunks c JOIN embeddings e ON e.chunk_id = c.id "
+                "JOIN documents d ON d.id = c.doc_id WHERE d.tenant = ? AND d.path = ?", (doc.tenant, doc.path)
+            ):
+                kept.setdefault((heading, text), []).append((model, vector))
             c.execute("DELETE FROM documents WHERE tenant = ? AND path = ?", (doc.tenant, doc.path))
             cur = c.execute(
                 "INSERT INTO documents (tenant, path, root, kind, sha256, size, pages, title) VALUES (?,?,?,?,?,?,?,?)",
@@ -200,6 +212,12 @@ class SQLiteStore:
                     for ch, t in zip(chunks, terms, strict=True)
                 ],
             )
+            if kept:
+                rows = c.execute("SELECT id, heading, text FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+                c.executemany(
+                    "INSERT INTO embeddings (chunk_id, model, vector) VALUES (?, ?, ?)",
+                    [(cid, model, vec) for cid, heading, text in rows for model, vec in kept.get((heading, text), [])],
+                )
         doc.id = doc_id
         return doc_id
 
@@ -302,6 +320,18 @@ class SQLiteStore:
     def update_terms(self, items: Sequence[tuple[int, str]]) -> None:
         with self.transaction() as c:
             c.executemany("UPDATE chunks SET terms = ? WHERE id = ?", [(t, i) for i, t in items])
+
+    def embedding_status(self, model: str) -> tuple[int, int]:
+        """(chunks, chunks with a vector from `model`), cached until the next write."""
+        with self._lock:
+            gen = self.generation()
+            cached = self._status.get(model)
+            if cached is None or cached[0] != gen:
+                q = self.conn.execute
+                chunks = q("SELECT COUNT(*) FROM chunks").fetchone()[0]
+                done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
+                cached = self._status[model] = (gen, chunks, done)
+        return cached[1], cached[2]
 
     # ---- housekeeping -------------------------------------------------------------------------------
     def stats(self, model: str | None = None) -> dict:

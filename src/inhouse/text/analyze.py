@@ -12,9 +12,10 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 # Bump when the terms produced for a text change: stores re-derive their terms on the next ingest.
-TERMS_VERSION = "1"
+TERMS_VERSION = "2"
 
 # Kiwi tags kept as lexical terms: nouns, numerals, roots, verbs/adjectives (stems), adverbs, foreign.
 _KEEP_TAGS = {"NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "SH", "SL", "SN"}
@@ -43,7 +44,8 @@ def kiwi():
             if _kiwi is None:
                 from kiwipiepy import Kiwi
 
-                _kiwi = Kiwi()
+                # Typo correction is for chat text; documents are analysed as written (and faster).
+                _kiwi = Kiwi(load_typo_dict=False)
     return _kiwi
 
 
@@ -106,6 +108,32 @@ def _korean_terms(tokens) -> list[str]:
     return terms
 
 
+@dataclass
+class Analysis:
+    """One Kiwi pass over a text: its sentences (spans) and morphemes, reused for chunking and terms."""
+
+    text: str
+    sentences: list[tuple[int, int]]
+    tokens: list = field(default_factory=list)  # kiwipiepy Tokens (empty for text without Hangul)
+
+    def terms(self, start: int = 0, end: int | None = None) -> list[str]:
+        """Lexical terms of text[start:end], from the stored morphemes (no second Kiwi pass)."""
+        end = len(self.text) if end is None else end
+        tokens = [t for t in self.tokens if t.start >= start and t.start + t.len <= end]
+        return _korean_terms(tokens) + _latin_terms(self.text[start:end])
+
+
+def analyze(texts: Iterable[str]) -> list[Analysis]:
+    """Analyse texts in one batched Kiwi call (only those with Hangul go through Kiwi)."""
+    texts = list(texts)
+    out = [Analysis(t, _split_english(t, [(0, len(t))])) for t in texts]
+    ko_idx = [i for i, t in enumerate(texts) if _HANGUL.search(t)]
+    if ko_idx:
+        for i, tokens in zip(ko_idx, kiwi().tokenize([texts[i] for i in ko_idx]), strict=True):
+            out[i] = Analysis(texts[i], _split_english(texts[i], _kiwi_sentences(texts[i], tokens)), tokens)
+    return out
+
+
 def lexical_terms(text: str) -> list[str]:
     """Index/query terms of one text (Korean morphemes + compounds + bigrams, English words)."""
     return lexical_terms_batch([text])[0]
@@ -113,34 +141,42 @@ def lexical_terms(text: str) -> list[str]:
 
 def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
     """Terms for many texts; Kiwi runs only on texts that contain Hangul, batched."""
-    texts = list(texts)
-    out = [_latin_terms(t) for t in texts]
-    ko_idx = [i for i, t in enumerate(texts) if _HANGUL.search(t)]
-    if ko_idx:
-        analysed = kiwi().tokenize([texts[i] for i in ko_idx])
-        for i, tokens in zip(ko_idx, analysed, strict=True):
-            out[i] = _korean_terms(tokens) + out[i]
-    return out
+    return [a.terms() for a in analyze(texts)]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in `text`: Kiwi for Korean, punctuation rules for English."""
+    return analyze([text])[0].sentences
+
+
+def _kiwi_sentences(text: str, tokens) -> list[tuple[int, int]]:
+    """Sentence spans from Kiwi's sent_position; each runs to the next one so no character is lost."""
+    starts: list[int] = []
+    last = -1
+    for t in tokens:
+        if t.sent_position != last:
+            starts.append(t.start)
+            last = t.sent_position
+    if not starts:
+        return [(0, len(text))]
+    starts[0] = 0
+    return list(zip(starts, starts[1:] + [len(text)], strict=True))
 
 
 _EN_SENT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9가-힣])")
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) in `text`: Kiwi for Korean, punctuation rules for English."""
+def _split_english(text: str, rough: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Refine spans at English sentence ends (Kiwi keeps "A. B." together when there is no Hangul)."""
     spans: list[tuple[int, int]] = []
-    if _HANGUL.search(text):
-        rough = [(s.start, s.end) for s in kiwi().split_into_sents(text)]
-    else:
-        rough = [(0, len(text))]
     for start, end in rough:
         piece = text[start:end]
         cut = start
         for m in _EN_SENT.finditer(piece):
-            spans.append((cut, start + m.start()))
+            spans.append((cut, start + m.start() + len(m.group(0).rstrip())))
             cut = start + m.end()
         spans.append((cut, end))
-    return [(s, e) for s, e in ((_strip_span(text, s, e)) for s, e in spans) if e > s]
+    return [(s, e) for s, e in (_strip_span(text, s, e) for s, e in spans) if e > s]
 
 
 def _strip_span(text: str, s: int, e: int) -> tuple[int, int]:

@@ -1,0 +1,127 @@
+"""`inhouse ask` and `inhouse models`: grounded answers and the model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from inhouse.answer import Answer, answer_question
+from inhouse.cli.common import emit_json, err, out, principal_options
+from inhouse.config import load_settings
+from inhouse.errors import InputError
+from inhouse.models.chat import LlamaCppChat
+from inhouse.models.embedders import load_embedder
+from inhouse.models.registry import Registry
+from inhouse.store import open_store
+from inhouse.types import Principal
+
+
+def load_chat_model(name: str | None = None) -> LlamaCppChat:
+    settings = load_settings()
+    model_name, path = Registry().resolve(name or settings.model or None)
+    return LlamaCppChat(path, name=model_name, n_ctx=settings.n_ctx, n_threads=settings.n_threads or None)
+
+
+def _print_answer(a: Answer) -> None:
+    style = "yellow" if a.abstained else "bold"
+    out.print(f"[{style}]{a.answer}[/{style}]", highlight=False)
+    shown = a.cited_sources() if not a.abstained else []
+    if shown:
+        out.print("\n[dim]Sources[/dim]")
+        for s in shown:
+            where = s.doc_path + (f" p.{s.page}" if s.page else "")
+            out.print(f" [{s.n}] [cyan]{where}[/cyan] — {s.text[:160]}", highlight=False)
+    elif a.abstained and a.nearest:
+        out.print("\n[dim]Nearest sources[/dim]")
+        for h in a.nearest:
+            out.print(f" · [cyan]{h.doc_path}[/cyan] — {h.snippet.replace('**', '')[:160]}", highlight=False)
+    dropped = [c for c in a.claims if not c.kept]
+    if dropped:
+        out.print(f"[dim]{len(dropped)} unsupported statement(s) removed by the verifier.[/dim]")
+
+
+@click.command()
+@click.argument("question", required=False)
+@principal_options
+@click.option("--model", default=None, help="registered model name (default: settings/registry default)")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="one question a line; JSON lines")
+@click.option("--json", "as_json", is_flag=True, help="print the answer, citations and claim verdicts as JSON")
+def ask(question: str | None, principal: Principal, model: str | None, batch: Path | None, as_json: bool) -> None:
+    """Answer a question from the documents the user may read, with citations, or say it cannot."""
+    if (question is None) == (batch is None):
+        raise InputError("give either a QUESTION or --batch FILE.")
+    settings = load_settings()
+    store = open_store()
+    embedder = load_embedder(settings.embedder)
+    chat = load_chat_model(model)
+    if batch is not None:
+        for line in batch.read_text("utf-8").splitlines():
+            if line.strip():
+                emit_json({"question": line.strip(), **answer_question(store, principal, line, settings, chat, embedder).to_json()})
+        return
+    live = not as_json and err.is_terminal
+
+    def show(piece: str) -> None:
+        err.print(piece, end="", style="dim", highlight=False)
+
+    result = answer_question(store, principal, question or "", settings, chat, embedder, on_token=show if live else None)
+    if live:
+        err.print()
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _print_answer(result)
+
+
+@click.group()
+def models() -> None:
+    """List, add, verify and choose GGUF models."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def models_list(as_json: bool) -> None:
+    rows = Registry().list()
+    if as_json:
+        emit_json([{k: r[k] for k in ("name", "path", "sha256", "size", "default")} for r in rows])
+        return
+    table = Table("name", "default", "size", "path / note")
+    for r in rows:
+        table.add_row(r["name"], "✓" if r["default"] else "", f"{r['size'] / 1e6:.0f} MB" if r["size"] else "",
+                      r["path"] or r.get("note", ""))
+    out.print(table)
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="name to register it under (default: file stem)")
+@click.option("--json", "as_json", is_flag=True)
+def models_add(path: Path, name: str | None, as_json: bool) -> None:
+    entry = Registry().add(path, name)
+    if as_json:
+        emit_json(entry)
+    else:
+        out.print(f"registered {entry['name']} ({entry['size'] / 1e6:.0f} MB, sha256 {entry['sha256'][:12]}…)")
+
+
+@models.command("verify")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def models_verify(name: str | None, as_json: bool) -> None:
+    results = Registry().verify(name)
+    if as_json:
+        emit_json(results)
+    else:
+        for r in results:
+            out.print(f"{'ok ' if r['ok'] else 'BAD'} {r['name']}: {r['reason']}", highlight=False)
+    if not all(r["ok"] for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@models.command("default")
+@click.argument("name")
+def models_default(name: str) -> None:
+    Registry().set_default(name)
+    out.print(f"default model: {name}")

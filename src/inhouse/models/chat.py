@@ -1,0 +1,135 @@
+"""Chat model backends behind the `ChatModel` protocol.
+
+- `LlamaCppChat`: a GGUF file run in-process by llama-cpp-python (the default; CPU).
+- `OpenAICompatChat`: any OpenAI-compatible engine (vLLM, llama.cpp server) on a host that the
+  configuration allow-lists; every other host is refused before a connection is made.
+- `ScriptedChat`: replies queued by a test, for exact-output tests of what surrounds a model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from inhouse.errors import InputError, NotFoundError, PermissionDenied
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class LlamaCppChat:
+    """A GGUF model in this process. Loaded on first use; one generation at a time (llama.cpp state).
+
+    llama-cpp-python keeps the KV cache of the previous prompt and only evaluates the part of a new
+    prompt that differs, so a fixed system prompt placed first is processed once, not per question.
+    """
+
+    def __init__(self, path: str | Path, name: str | None = None, n_ctx: int = 4096, n_threads: int | None = None,
+                 chat_format: str | None = None, seed: int = 0) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise NotFoundError(f"model file {self.path} not found; register one with `inhouse models add PATH.gguf`.")
+        self.name = name or self.path.stem
+        self.n_ctx, self.n_threads, self.chat_format, self.seed = n_ctx, n_threads, chat_format, seed
+        self._llm = None
+        self._lock = threading.Lock()
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as e:
+                raise InputError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from e
+            try:
+                self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                  chat_format=self.chat_format, seed=self.seed, verbose=False)
+            except ValueError as e:
+                raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
+        return self._llm
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def chat(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+             stop: Sequence[str] = (), json_schema: dict | None = None) -> Iterator[str]:
+        kwargs: dict = {"messages": list(messages), "max_tokens": max_tokens, "temperature": temperature,
+                        "stop": list(stop) or None, "stream": True}
+        if json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        with self._lock:
+            for part in self.llm.create_chat_completion(**kwargs):
+                piece = part["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+
+class OpenAICompatChat:
+    """An OpenAI-compatible /v1/chat/completions endpoint on an allow-listed host."""
+
+    def __init__(self, base_url: str, model: str, allowed_hosts: Sequence[str] = (), api_key: str = "",
+                 timeout: float = 120.0) -> None:
+        host = urlparse(base_url).hostname or ""
+        if host not in LOOPBACK and host not in set(allowed_hosts):
+            raise PermissionDenied(
+                f"host '{host}' is not allow-listed for model traffic; add it to `allowed_hosts` in "
+                "INHOUSE_HOME/config.toml if it is your own inference server."
+            )
+        self.base_url, self.name, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
+
+    def chat(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+             stop: Sequence[str] = (), json_schema: dict | None = None) -> Iterator[str]:
+        body: dict = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
+                      "temperature": temperature, "stream": True}
+        if stop:
+            body["stop"] = list(stop)
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema}}
+        req = urllib.request.Request(
+            self.base_url + "/chat/completions", data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                for raw in resp:
+                    line = raw.decode("utf-8").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    piece = json.loads(data)["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+        except urllib.error.URLError as e:
+            raise NotFoundError(f"cannot reach the model server at {self.base_url} ({e.reason}); is it running?") from e
+
+
+class ScriptedChat:
+    """Replies queued with `enqueue`, streamed word by word; records the messages it was given."""
+
+    def __init__(self, name: str = "scripted", replies: Sequence[str] = ()) -> None:
+        self.name = name
+        self.replies: deque[str] = deque(replies)
+        self.calls: list[list[dict[str, str]]] = []
+
+    def enqueue(self, *replies: str) -> ScriptedChat:
+        self.replies.extend(replies)
+        return self
+
+    def chat(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+             stop: Sequence[str] = (), json_schema: dict | None = None) -> Iterator[str]:
+        self.calls.append(list(messages))
+        if not self.replies:
+            raise InputError("ScriptedChat has no reply queued; call enqueue() first.")
+        reply = self.replies.popleft()
+        for s in stop:
+            if s in reply:
+                reply = reply[: reply.index(s)]
+        for i, word in enumerate(reply.split(" ")):
+            yield word if i == 0 else " " + word

@@ -1,0 +1,92 @@
+"""The answer pipeline with a scripted model: exact outputs, verification and abstention decisions."""
+
+from pathlib import Path
+
+import pytest
+
+from inhouse.answer import ABSTAIN, answer_question, select_context
+from inhouse.config import Settings
+from inhouse.ingest import ingest
+from inhouse.models.chat import ScriptedChat
+from inhouse.protocols import ChatModel
+from inhouse.store import SQLiteStore
+from inhouse.types import Hit, Principal
+
+STAFF = Principal("acme", "kim", ("staff",))
+
+
+@pytest.fixture
+def kb(tmp_path: Path, store: SQLiteStore, settings: Settings):
+    d = tmp_path / "kb"
+    d.mkdir()
+    (d / "반품.md").write_text(
+        "# 반품 정책\n\n## 반품 기간\n\n상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 "
+        "고객이 부담합니다.\n\n## 환불\n\n카드 결제는 3영업일 이내 취소됩니다.\n", "utf-8")
+    (d / "remote.md").write_text("# Remote work\n\nThe equipment stipend is 500,000 won per year.\n", "utf-8")
+    (d / "hr.md").write_text("# 인사\n\n경조휴가는 5일입니다.\n", "utf-8")
+    ingest(store, settings, [d / "반품.md", d / "remote.md"], "acme", ["staff"])
+    ingest(store, settings, [d / "hr.md"], "acme", ["hr"])
+    return store, settings
+
+
+def test_scripted_chat_is_a_chat_model():
+    assert isinstance(ScriptedChat(), ChatModel)
+
+
+def test_supported_claims_kept_unsupported_removed(kb):
+    store, settings = kb
+    model = ScriptedChat().enqueue(
+        "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이 부담합니다 [1]. 반품은 무료입니다 [1].")
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
+    assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]. 왕복 배송비 6,000원은 고객이 부담합니다[1]."
+    assert not a.abstained and a.mode == "generated"
+    js = a.to_json()
+    assert [c["verdict"] for c in js["claims"]] == ["supported", "supported", "unsupported"]
+    assert [c["kept"] for c in js["claims"]] == [True, True, False]
+    assert js["citations"] == [{"n": 1, "chunk_id": js["claims"][0]["chunk_ids"][0], "doc_path": "반품.md", "page": None}]
+    assert set(js) >= {"answer", "abstained", "citations", "claims", "model", "timings"}
+    prompt = model.calls[0][1]["content"]
+    assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt and prompt.endswith("Question: 반품 기간은 며칠인가요?")
+
+
+def test_abstains_before_generating_when_nothing_relevant(kb):
+    store, settings = kb
+    model = ScriptedChat()  # no reply queued: generating would raise
+    a = answer_question(store, STAFF, "회사 주가는 얼마인가요?", settings, model)
+    assert a.abstained and a.answer == ABSTAIN["ko"] and model.calls == []
+    a = answer_question(store, STAFF, "Who won the 1998 World Cup?", settings, model)
+    assert a.abstained and a.answer == ABSTAIN["en"]
+
+
+def test_model_not_found_reply_abstains(kb):
+    store, settings = kb
+    a = answer_question(store, STAFF, "What is the equipment stipend?", settings, ScriptedChat().enqueue("NOT_FOUND"))
+    assert a.abstained and a.answer == ABSTAIN["en"]
+
+
+def test_hallucinated_draft_falls_back_to_a_quote(kb):
+    store, settings = kb
+    model = ScriptedChat().enqueue("The stipend is 900,000 won and includes a laptop [1].")
+    a = answer_question(store, STAFF, "What is the equipment stipend?", settings, model)
+    assert a.mode == "extractive" and not a.abstained
+    assert a.answer == "According to the documents: \u201cThe equipment stipend is 500,000 won per year.\u201d [1]"
+    assert [c.verdict for c in a.claims] == ["unsupported", "supported"]
+
+
+def test_other_groups_documents_never_reach_the_prompt(kb):
+    store, settings = kb
+    model = ScriptedChat().enqueue("NOT_FOUND")
+    a = answer_question(store, STAFF, "경조휴가는 며칠인가요?", settings, model)
+    assert a.abstained
+    assert all("경조휴가는 5일" not in m["content"] for call in model.calls for m in call)
+    hr = Principal("acme", "lee", ("hr",))
+    a = answer_question(store, hr, "경조휴가는 며칠인가요?", settings, ScriptedChat().enqueue("경조휴가는 5일입니다 [1]."))
+    assert a.answer == "경조휴가는 5일입니다[1]."
+
+
+def test_select_context_keeps_relevant_sentences_within_budget():
+    text = "관계없는 문장입니다. " * 20 + "반품은 14일 이내에 가능합니다. 배송비는 고객 부담입니다."
+    hits = [Hit(chunk_id=7, doc_path="a.md", page=None, score=1.0, text=text)]
+    sources, relevance = select_context("반품 기간", hits, budget_chars=80)
+    assert relevance > 0.3 and sources[0].text.startswith("반품은 14일 이내에 가능합니다.")
+    assert len(sources[0].text) <= 80
