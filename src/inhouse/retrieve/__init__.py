@@ -59,7 +59,7 @@ def snippet(text: str, terms: list[str], width: int = 200) -> str:
     if matches and len(text) > width:
         best = max(matches, key=lambda s: sum(1 for m in matches if s <= m < s + width))
         start = max(0, min(best - width // 4, len(text) - width))
-        space = text.rfind(" ", max(0, start - 20), start + 1)
+        space = max(text.rfind(c, max(0, start - 20), start + 1) for c in " \n\t")
         start = space + 1 if space > 0 else start
     window = text[start : start + width]
     marked = pattern.sub(lambda m: f"**{m.group(0)}**", window)
