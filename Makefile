@@ -11,7 +11,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[bench]'
 	touch $@
 
 $(VENV)/.demo-model: $(VENV)/.installed
@@ -42,9 +46,11 @@ test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 
-bench: install
+bench: install $(VENV)/.bench
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/verifier.py
+	$(BIN)/python bench/recs.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

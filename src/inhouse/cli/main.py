@@ -9,6 +9,7 @@ import click
 from inhouse import __version__
 from inhouse.cli.answer import ask, models
 from inhouse.cli.kb import docs, embed, ingest, search, status
+from inhouse.cli.recs import recs
 from inhouse.errors import InHouseError
 
 
@@ -18,7 +19,7 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed, ask, models):
+for command in (ingest, search, docs, status, embed, ask, models, recs):
     cli.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""Applications built on the public API: commerce, recommendations, finance."""
