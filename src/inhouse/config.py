@@ -21,7 +21,8 @@ class Settings:
     chunk_overlap: int = field(default=120, metadata={"help": "characters of overlap between chunks"})
     # Retrieval: candidates fetched from each retriever before fusion, and the RRF constant.
     candidates: int = field(default=50, metadata={"help": "candidates per retriever before fusion"})
-    rrf_k: int = field(default=60, metadata={"help": "reciprocal-rank-fusion constant"})
+    # RRF constant and weights chosen on a tuning slice of the retrieval bench (see bench/retrieval.py).
+    rrf_k: int = field(default=10, metadata={"help": "reciprocal-rank-fusion constant"})
     lexical_weight: float = field(default=1.0, metadata={"help": "weight of the lexical ranking in RRF"})
     # Dense retrieval is weaker than morpheme BM25 on Korean (bench/retrieval.py), so it counts half.
     dense_weight: float = field(default=0.5, metadata={"help": "weight of the dense ranking in RRF"})

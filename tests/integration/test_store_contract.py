@@ -120,3 +120,16 @@ def test_unchanged_chunks_keep_their_vectors_when_a_document_changes(backend):
     pending = backend.pending_embeddings("m", 10)
     assert [t for _, t in pending] == ["H\nnew text"]
     assert backend.stats("m")["embedded"] == 1 and backend.check() == []
+
+
+def test_sqlite_drops_very_common_query_terms_on_large_stores(tmp_path: Path):
+    store = SQLiteStore(tmp_path / "prune.db")
+    store.PRUNE_FROM_CHUNKS = 1  # behave as a large store
+    for i in range(10):
+        store.replace_document(_doc(f"{i}.txt"), _chunks(f"common words {i}"), [f"common words n{i}"])
+    store.replace_document(_doc("rare.txt"), _chunks("common rare"), ["common rare"])
+    p = Principal("t1", "u", ("g1",))
+    hits = store.get_chunks(p, [i for i, _ in store.lexical_search(p, ["common", "rare"], 10)])
+    assert [c.doc_path for c in hits.values()] == ["rare.txt"]
+    assert len(store.lexical_search(p, ["common"], 20)) == 11  # a query of only common terms still works
+    store.close()

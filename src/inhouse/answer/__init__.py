@@ -86,7 +86,7 @@ def question_terms(question: str) -> set[str]:
     return {t for t in lexical_terms(question) if t not in _QUESTION_WORDS}
 
 
-def select_context(question: str, hits: list[Hit], budget_chars: int = 900, max_sources: int = 4
+def select_context(question: str, hits: list[Hit], budget_chars: int = 600, max_sources: int = 3
                    ) -> tuple[list[Source], float]:
     """The sentences that bear on the question, grouped by chunk, and the best sentence's relevance.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -21,7 +22,7 @@ from inhouse.types import Principal
 def load_chat_model(name: str | None = None) -> LlamaCppChat:
     settings = load_settings()
     model_name, path = Registry().resolve(name or settings.model or None)
-    return LlamaCppChat(path, name=model_name, n_ctx=settings.n_ctx, n_threads=settings.n_threads or None)
+    return LlamaCppChat(path, name=model_name, n_ctx=settings.n_ctx, n_threads=settings.n_threads or os.cpu_count())
 
 
 def _print_answer(a: Answer) -> None:
