@@ -125,6 +125,7 @@ def test_unchanged_chunks_keep_their_vectors_when_a_document_changes(backend):
 def test_sqlite_drops_very_common_query_terms_on_large_stores(tmp_path: Path):
     store = SQLiteStore(tmp_path / "prune.db")
     store.PRUNE_FROM_CHUNKS = 1  # behave as a large store
+    store.COMMON_TERM_SHARE = 0.2
     for i in range(10):
         store.replace_document(_doc(f"{i}.txt"), _chunks(f"common words {i}"), [f"common words n{i}"])
     store.replace_document(_doc("rare.txt"), _chunks("common rare"), ["common rare"])
