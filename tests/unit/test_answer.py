@@ -90,3 +90,11 @@ def test_select_context_keeps_relevant_sentences_within_budget():
     sources, relevance = select_context("반품 기간", hits, budget_chars=80)
     assert relevance > 0.3 and sources[0].text.startswith("반품은 14일 이내에 가능합니다.")
     assert len(sources[0].text) <= 80
+
+
+def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):
+    store, settings = kb
+    model = ScriptedChat().enqueue("반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이")
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
+    assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]."
+    assert a.claims[-1].verdict == "unsupported" and "incomplete" in a.claims[-1].reason

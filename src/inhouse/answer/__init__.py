@@ -164,7 +164,7 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
 def answer_question(store: Store, principal: Principal, question: str, settings: Settings, model: ChatModel,
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
                     k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
-                    max_tokens: int = 200) -> Answer:
+                    max_tokens: int = 256) -> Answer:
     """Answer `question` from the documents `principal` may read, or abstain."""
     lang = detect_language(question)
     t0 = time.perf_counter()
@@ -193,6 +193,9 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     if NOT_FOUND in draft and len(draft) < len(NOT_FOUND) + 20:
         return abstain(draft)
     claims = verify(draft.replace(NOT_FOUND, ""), {s.n: s.chunk_text for s in sources}, verify_threshold)
+    if claims and not draft.rstrip().endswith((".", "?", "!", "。", "]", ")", "다", "요")):
+        # Generation stopped mid-sentence (max_tokens): an unfinished claim is not a claim.
+        claims[-1].verdict, claims[-1].reason = "unsupported", "incomplete sentence (generation stopped)"
     by_n = {s.n: s for s in sources}
     kept_parts = []
     for c in claims:
