@@ -7,7 +7,6 @@ content hash, and chunks without vectors are embedded in resumable batches.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from bisect import bisect_right
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from inhouse.config import Settings
 from inhouse.errors import InHouseError, InputError, NotFoundError
+from inhouse.files import sha256_file
 from inhouse.ingest.chunker import chunk_blocks
 from inhouse.ingest.loaders import LOADERS, load_file
 from inhouse.protocols import Embedder, Store
@@ -83,14 +83,6 @@ def collect(path: Path) -> tuple[Path, list[tuple[Path, str]]]:
     return root, [(f, f.relative_to(path).as_posix()) for f in _walk(path)]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def validate_name(kind: str, value: str) -> str:
     value = value.strip()
     if not value or any(c in value for c in ",\n\t") or len(value) > 128:
@@ -108,7 +100,7 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
                 f"{doc_path}: the file is {size / 1048576:.1f} MB, over the limit of {settings.max_file_mb:g} MB; "
                 "split it, or raise the limit with INHOUSE_MAX_FILE_MB."
             )
-        sha = _sha256(file)
+        sha = sha256_file(file)
         old = store.get_document(tenant, doc_path)
         if old is not None and old.sha256 == sha:
             if set(old.groups) != (set(groups) or {"*"}):

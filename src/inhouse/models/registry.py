@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import InputError, NotFoundError
+from inhouse.files import atomic_write_text, sha256_file
 
 
 @dataclass(frozen=True)
@@ -53,21 +54,6 @@ PACKAGED: dict[str, PackagedModel] = {
 PREFERENCE = ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")  # the default when none is chosen
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
-
-
 def _part_paths(model: PackagedModel) -> list[Path] | None:
     paths = []
     for name in model.modules:
@@ -93,7 +79,7 @@ class Registry:
             raise InputError(f"{self.file} is not valid JSON ({e.msg}); fix it or delete it to start over.") from e
 
     def _save(self, data: dict) -> None:
-        _atomic_write(self.file, json.dumps(data, indent=2, ensure_ascii=False))
+        atomic_write_text(self.file, json.dumps(data, indent=2, ensure_ascii=False))
 
     def list(self) -> list[dict]:
         data = self._load()

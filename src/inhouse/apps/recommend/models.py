@@ -10,6 +10,7 @@ array, and round-trips through plain arrays (`arrays()` / `from_arrays`) that st
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -123,7 +124,9 @@ def cosine_neighbors(
     return out
 
 
-class Model:
+class Model(ABC):
+    """A recommender: fit on a user×item matrix, score users, persist as plain arrays."""
+
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
 
@@ -136,21 +139,25 @@ class Model:
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.n_items = 0
 
+    @abstractmethod
     def fit(self, data: TrainData, progress: Progress = None) -> Model:
-        raise NotImplementedError
+        """See the subclasses."""
 
+    @abstractmethod
     def score(self, batch: Batch) -> np.ndarray:
-        raise NotImplementedError
+        """See the subclasses."""
 
+    @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """See the subclasses."""
 
+    @abstractmethod
     def load_arrays(self, arrays: dict[str, np.ndarray], n_items: int) -> None:
-        raise NotImplementedError
+        """See the subclasses."""
 
+    @abstractmethod
     def extend_items(self, n_items: int) -> None:
         """Grow the item space (new items from a fold-in score nothing until the next retrain)."""
-        raise NotImplementedError
 
 
 def pad_sparse(m: sp.csr_matrix, n: int) -> sp.csr_matrix:
