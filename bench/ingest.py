@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -37,6 +36,7 @@ from rich.table import Table  # noqa: E402
 
 from bench.retrieval import load_squad  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.ingest import embed_pending, ingest  # noqa: E402
 from inhouse.ingest.pipeline import PAGE_CHARS  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
@@ -250,10 +250,7 @@ def main() -> None:
         Console().print(f"{'PASS' if ok else 'FAIL'} {k}")
     payload = {"bench": "ingest", "date": time.strftime("%Y-%m-%d"), "args": {k: str(v) for k, v in vars(args).items()},
                "ingest": ing, "latency": lat, "targets": targets}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), "utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, payload, indent=2)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ from rich.table import Table  # noqa: E402
 
 from inhouse.apps.recommend import data as D  # noqa: E402
 from inhouse.apps.recommend.metrics import evaluate  # noqa: E402
-from inhouse.apps.recommend.tuning import fit_eval, score_fn, train_data, tune  # noqa: E402
+from inhouse.apps.recommend.tuning import coordinate_ascent, fit_eval, score_fn, train_data, tune  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
 
 console = Console(width=200)
 OURS = ("pop", "itemknn", "ease", "ials", "seq")
@@ -128,13 +129,7 @@ def implicit_tune(name: str, val: D.Split) -> tuple[dict, float, float]:
             cache[key] = implicit_fit_eval(name, p, val, max_users=5000)[0].metrics["ndcg@10"]
         return cache[key]
 
-    best_score = run(best)
-    for param, values in grid.items():
-        for v in values:
-            cand = {**best, param: v}
-            s = run(cand)
-            if s > best_score:
-                best, best_score = cand, s
+    best, best_score = coordinate_ascent(run, best, grid)
     return best, best_score, time.perf_counter() - t0
 
 
@@ -345,9 +340,7 @@ def main() -> None:
         old = json.loads(dest.read_text("utf-8"))
         results["datasets"] = {**old.get("datasets", {}), **results["datasets"]}
         results.setdefault("scale", old.get("scale"))
-    tmp = dest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1), "utf-8")
-    os.replace(tmp, dest)
+    atomic_write_json(dest, results, indent=1)
     print_tables(results)
 
 

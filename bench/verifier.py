@@ -30,6 +30,7 @@ DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.verify import _content_terms, support  # noqa: E402
 
 
@@ -113,11 +114,8 @@ def main() -> None:
     console.print(table)
     target = results["halueval_qa"]["heldout_ba"] >= 0.80
     console.print(f"{'PASS' if target else 'FAIL'} halueval_qa held-out balanced accuracy >= 0.80")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"bench": "verifier", "date": time.strftime("%Y-%m-%d"), "results": results,
-                               "targets": {"halueval_qa_ba>=0.80": target}}, indent=2, ensure_ascii=False), "utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_json(args.out, {"bench": "verifier", "date": time.strftime("%Y-%m-%d"), "results": results,
+                                 "targets": {"halueval_qa_ba>=0.80": target}}, indent=2)
 
 
 if __name__ == "__main__":

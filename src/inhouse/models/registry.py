@@ -17,7 +17,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import InputError, NotFoundError
-from inhouse.files import atomic_write_text, sha256_file
+from inhouse.files import atomic_write_json, sha256_file
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Registry:
             raise InputError(f"{self.file} is not valid JSON ({e.msg}); fix it or delete it to start over.") from e
 
     def _save(self, data: dict) -> None:
-        atomic_write_text(self.file, json.dumps(data, indent=2, ensure_ascii=False))
+        atomic_write_json(self.file, data, indent=2)
 
     def list(self) -> list[dict]:
         data = self._load()

@@ -8,6 +8,7 @@ testing, and tuning holds out each user's second-to-last item from what remains.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,19 @@ class Tuned:
     seconds: float = 0.0
 
 
+def coordinate_ascent(score: Callable[[dict[str, Any]], float], start: dict[str, Any],
+                      grid: dict[str, list[Any]]) -> tuple[dict[str, Any], float]:
+    """Try each parameter's values in grid order, keeping the best setting found so far."""
+    best, best_score = dict(start), score(start)
+    for param, values in grid.items():
+        for v in values:
+            cand = {**best, param: v}
+            s = score(cand)
+            if s > best_score:
+                best, best_score = cand, s
+    return best, best_score
+
+
 def tune(
     name: str,
     val_split: D.Split,
@@ -116,13 +130,7 @@ def tune(
         return cache[key]
 
     total = 1 + sum(len(v) - 1 for v in grid.values())
-    best_score = run(best)
-    for param, values in grid.items():
-        for v in values:
-            cand = {**best, param: v}
-            s = run(cand)
-            if s > best_score:
-                best, best_score = cand, s
+    best, best_score = coordinate_ascent(run, best, grid)
     return Tuned(name, best, best_score, tried, time.perf_counter() - t0)
 
 
