@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from inhouse.config import Settings
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.retrieve import search
-from inhouse.text import detect_language, lexical_terms, split_sentences
+from inhouse.text import detect_language, lexical_terms, lexical_terms_batch, split_sentences
+from inhouse.text.analyze import analyze
 from inhouse.types import Hit, Principal
 from inhouse.verify import ClaimVerdict, verify
 
@@ -96,15 +97,18 @@ def select_context(question: str, hits: list[Hit], budget_chars: int = 600, max_
     scored: list[tuple[float, int, int, int, int]] = []  # (score, hit rank, sentence index, start, end)
     per_hit: list[list[tuple[int, int]]] = []
     best_relevance = 0.0
-    for rank, h in enumerate(hits):
-        spans = split_sentences(h.text) or [(0, len(h.text))]
+    # One batched Kiwi pass over the hits and their headings gives sentences and terms alike.
+    analyses = analyze([h.text for h in hits])
+    headings = lexical_terms_batch([" ".join(h.heading_path) for h in hits])
+    for rank, (h, a) in enumerate(zip(hits, analyses, strict=True)):
+        spans = a.sentences or [(0, len(h.text))]
         per_hit.append(spans)
-        heading = set(lexical_terms(" ".join(h.heading_path))) if h.heading_path else set()
+        sentence_terms = [set(a.terms(s, e)) | set(headings[rank]) for s, e in spans]
         for i, (s, e) in enumerate(spans):
-            terms = set(lexical_terms(h.text[s:e])) | heading
+            terms = sentence_terms[i]
             overlap = len(q & terms) / len(q) if q else 0.0
             if i + 1 < len(spans):
-                pair = terms | set(lexical_terms(h.text[spans[i + 1][0]:spans[i + 1][1]]))
+                pair = terms | sentence_terms[i + 1]
                 best_relevance = max(best_relevance, len(q & pair) / len(q) if q else 0.0)
             best_relevance = max(best_relevance, overlap)
             scored.append((overlap - 0.02 * rank, rank, i, s, e))
