@@ -46,11 +46,12 @@ test: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 
-bench: install $(VENV)/.bench
+bench: install $(VENV)/.bench $(VENV)/.demo-model
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/verifier.py
 	$(BIN)/python bench/recs.py
+	$(BIN)/python bench/answers.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache

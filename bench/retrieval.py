@@ -96,23 +96,22 @@ def whitespace_baseline(paragraphs: list[str], questions: list[str]) -> tuple[li
     return [list(map(int, row)) for row in docs], time.perf_counter() - start
 
 
-def run_language(lang: str, cache: Path, limit: int | None, console: Console) -> dict:
+def prepare_store(lang: str, cache: Path, console: Console) -> tuple[SQLiteStore, list[str], list[tuple[str, int]], dict]:
+    """The language's paragraphs ingested (one text file each) and embedded into a cached store.
+
+    Returns the store, the paragraphs, (question, gold paragraph index) pairs and ingest/embed facts.
+    Paragraph i is the document `p{i:04d}.txt` of tenant "bench", readable by everyone.
+    """
     name, path = DATASETS[lang]
     if not path.exists():
         raise SystemExit(f"missing data: {path} (set INHOUSE_DATA to the shared data folder)")
     paragraphs, qa = load_squad(path)
-    total = len(qa)
-    if limit:
-        qa = qa[:limit]
     corpus_dir = cache / f"{lang}_corpus"
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    names = [f"p{i:04d}.txt" for i in range(len(paragraphs))]
-    for n, text in zip(names, paragraphs, strict=True):
-        f = corpus_dir / n
+    for i, text in enumerate(paragraphs):
+        f = corpus_dir / doc_name(i)
         if not f.exists() or f.read_text("utf-8") != text:
             f.write_text(text, "utf-8")
-    index_of = {n: i for i, n in enumerate(names)}
-
     settings = Settings()
     store = SQLiteStore(cache / f"{lang}.db")
     t0 = time.perf_counter()
@@ -123,13 +122,28 @@ def run_language(lang: str, cache: Path, limit: int | None, console: Console) ->
     embedded = embed_pending(store, embedder, batch=16,
                              progress=lambda _p, d, t: console.print(f"  embedded {d}/{t}", end="\r"))
     t_embed = time.perf_counter() - t0
+    facts = {"dataset": name, "paragraphs": len(paragraphs), "chunks": store.stats()["chunks"],
+             "ingest_s": round(t_ingest, 2), "newly_ingested": report.count("added") + report.count("updated"),
+             "embed_s": round(t_embed, 2), "newly_embedded": embedded}
+    return store, paragraphs, qa, facts
+
+
+def doc_name(i: int) -> str:
+    return f"p{i:04d}.txt"
+
+
+def run_language(lang: str, cache: Path, limit: int | None, console: Console) -> dict:
+    store, paragraphs, qa, facts = prepare_store(lang, cache, console)
+    total = len(qa)
+    if limit:
+        qa = qa[:limit]
+    index_of = {doc_name(i): i for i in range(len(paragraphs))}
+    settings = Settings()
+    embedder = load_embedder("e5-small")
     principal = Principal("bench", "bench", ())
     questions = [q for q, _ in qa]
     gold = [g for _, g in qa]
-    result = {"dataset": name, "paragraphs": len(paragraphs), "questions": len(qa),
-              "chunks": store.stats()["chunks"], "ingest_s": round(t_ingest, 2),
-              "newly_ingested": report.count("added") + report.count("updated"),
-              "embed_s": round(t_embed, 2), "newly_embedded": embedded, "methods": {}}
+    result = {**facts, "questions": len(qa), "methods": {}}
     for mode in ("lexical", "dense", "hybrid"):
         t0 = time.perf_counter()
         ranked = [doc_ranking(search(store, principal, q, settings, k=30, mode=mode, embedder=embedder).hits, index_of)

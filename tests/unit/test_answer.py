@@ -39,7 +39,7 @@ def test_supported_claims_kept_unsupported_removed(kb):
         "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이 부담합니다 [1]. 반품은 무료입니다 [1].")
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]. 왕복 배송비 6,000원은 고객이 부담합니다[1]."
-    assert not a.abstained and a.mode == "generated"
+    assert not a.abstained and a.mode == "generated" and a.relevance >= 0.34
     js = a.to_json()
     assert [c["verdict"] for c in js["claims"]] == ["supported", "supported", "unsupported"]
     assert [c["kept"] for c in js["claims"]] == [True, True, False]
@@ -54,6 +54,7 @@ def test_abstains_before_generating_when_nothing_relevant(kb):
     model = ScriptedChat()  # no reply queued: generating would raise
     a = answer_question(store, STAFF, "회사 주가는 얼마인가요?", settings, model)
     assert a.abstained and a.answer == ABSTAIN["ko"] and model.calls == []
+    assert a.relevance < 0.34 and a.to_json()["relevance"] == round(a.relevance, 3)
     a = answer_question(store, STAFF, "Who won the 1998 World Cup?", settings, model)
     assert a.abstained and a.answer == ABSTAIN["en"]
 

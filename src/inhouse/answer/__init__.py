@@ -65,6 +65,8 @@ class Answer:
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     nearest: list[Hit] = field(default_factory=list)
+    # Share of the question's content terms found in the best retrieved sentence (the pre-generation gate).
+    relevance: float = 0.0
 
     def cited_sources(self) -> list[Source]:
         used = {n for c in self.claims if c.kept for n in c.sources}
@@ -79,6 +81,7 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "mode": self.mode,
+            "relevance": round(self.relevance, 3),
             "nearest": [h.to_json() | {"text": None} for h in self.nearest] if self.abstained else [],
         }
 
@@ -180,7 +183,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     def abstain(draft: str = "", claims: list[ClaimVerdict] | None = None) -> Answer:
         timings["total_s"] = time.perf_counter() - t0
         return Answer(question, ABSTAIN[lang], True, "abstained", sources, claims or [], draft, model.name, timings,
-                      nearest=hits[:3])
+                      nearest=hits[:3], relevance=relevance)
 
     if not sources or relevance < min_relevance:
         timings["first_token_s"] = 0.0
@@ -211,10 +214,12 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             kept_parts.append(body.rstrip(".?!。") + "".join(f"[{n}]" for n in c.sources) + end)
     if kept_parts:
         timings["total_s"] = time.perf_counter() - t0
-        return Answer(question, " ".join(kept_parts), False, "generated", sources, claims, draft, model.name, timings)
+        return Answer(question, " ".join(kept_parts), False, "generated", sources, claims, draft, model.name, timings,
+                      relevance=relevance)
     if relevance >= 0.5:
         text, quoted = _extractive(question, sources, lang)
         if text:
             timings["total_s"] = time.perf_counter() - t0
-            return Answer(question, text, False, "extractive", sources, claims + quoted, draft, model.name, timings)
+            return Answer(question, text, False, "extractive", sources, claims + quoted, draft, model.name, timings,
+                          relevance=relevance)
     return abstain(draft, claims)

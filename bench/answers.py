@@ -1,0 +1,237 @@
+"""Grounded answers on KorQuAD 1.0 dev (Korean) and XQuAD-en (English), with the demo model.
+
+For each language, N questions (seeded sample, one per paragraph, outside the questions the retrieval
+fusion was tuned on) are asked twice through the real pipeline (hybrid retrieval → sentence selection →
+llama.cpp → claim verifier):
+
+- answerable: the whole corpus is searchable. Score: the gold answer string appears in the final answer
+  (spaces and case ignored); abstention rate.
+- gold removed: the question's gold paragraph is made unreadable to the asker (its access group changed,
+  so retrieval cannot see it, exactly as if it were absent). Score: abstention rate.
+
+The raw model is measured in the same run: every question is generated even when the pipeline would have
+abstained before generating, so the draft (no relevance gate, no verifier) is what the model alone says.
+The pipeline's answer is then the verified answer, or an abstention where the relevance gate applies —
+which is what `inhouse ask` returns, since generation is deterministic (temperature 0).
+
+Timings (first token, whole answer; p50/p95) are taken per generated answer, for the demo model and, on a
+smaller sample, for the test model.
+
+    python bench/answers.py [--n 50] [--langs ko,en] [--model qwen2.5-coder-1.5b]
+                            [--speed-model qwen2.5-coder-0.5b --speed-n 20] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+from retrieval import DATASETS, TUNING, doc_name, prepare_store  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inhouse.answer import NOT_FOUND, answer_question  # noqa: E402
+from inhouse.config import Settings  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.models.chat import LlamaCppChat  # noqa: E402
+from inhouse.models.embedders import load_embedder  # noqa: E402
+from inhouse.models.registry import Registry  # noqa: E402
+from inhouse.types import Principal  # noqa: E402
+
+MIN_RELEVANCE = 0.34  # answer_question's default gate, applied here after forced generation
+HIDDEN = "bench-hidden"  # the access group a gold paragraph is moved to in the gold-removed condition
+console = Console()
+
+
+def load_items(lang: str) -> list[dict]:
+    """Every question with its gold paragraph index and gold answer strings, in file order."""
+    data = json.loads(DATASETS[lang][1].read_text("utf-8"))["data"]
+    items, p = [], 0
+    for article in data:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                items.append({"question": qa["question"], "gold": p,
+                              "answers": sorted({a["text"] for a in qa["answers"]})})
+            p += 1
+    return items
+
+
+def sample(items: list[dict], lang: str, n: int, seed: int = 7) -> list[dict]:
+    """n questions from distinct paragraphs, none from the fusion-tuning tail of the file."""
+    pool = items[: len(items) - TUNING[lang]]
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    seen, out = set(), []
+    for it in pool:
+        if it["gold"] not in seen:
+            seen.add(it["gold"])
+            out.append(it)
+        if len(out) == n:
+            break
+    return out
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", "", s).lower()
+
+
+def contains_gold(text: str, answers: list[str]) -> bool:
+    t = _norm(text)
+    return any(_norm(a) and _norm(a) in t for a in answers)
+
+
+def ask(store, question: str, settings: Settings, model, embedder) -> dict:
+    """One forced generation; returns raw (draft) and pipeline (gated + verified) outcomes."""
+    a = answer_question(store, Principal("bench", "bench", ()), question, settings, model, embedder=embedder,
+                        min_relevance=0.0)
+    gated = a.relevance < MIN_RELEVANCE
+    raw_abstained = not a.draft.strip() or (NOT_FOUND in a.draft and len(a.draft) < len(NOT_FOUND) + 20)
+    return {
+        "relevance": round(a.relevance, 3),
+        "draft": a.draft,
+        "raw_abstained": raw_abstained,
+        "answer": "" if gated else a.answer,
+        "abstained": gated or a.abstained,
+        "mode": "abstained (relevance gate)" if gated else a.mode,
+        "first_token_s": a.timings.get("first_token_s"),
+        "total_s": a.timings.get("total_s"),
+        "retrieval_s": a.timings.get("retrieval_s"),
+    }
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values else None
+
+
+def timing(rows: list[dict]) -> dict:
+    """Latency as a user of `inhouse ask` sees it: gated questions cost only their retrieval."""
+    first, total = [], []
+    for r in rows:
+        if r["mode"].startswith("abstained (relevance"):
+            total.append(r["retrieval_s"])
+            continue
+        first.append(r["first_token_s"])
+        total.append(r["total_s"])
+    return {"first_token_p50_s": pct(first, 50), "first_token_p95_s": pct(first, 95),
+            "total_p50_s": pct(total, 50), "total_p95_s": pct(total, 95), "generated": len(first)}
+
+
+def rate(rows: list[dict], key: str) -> float:
+    return round(sum(1 for r in rows if r[key]) / len(rows), 3) if rows else 0.0
+
+
+def load_model(name: str, threads: int) -> LlamaCppChat:
+    model_name, path = Registry().resolve(name)
+    return LlamaCppChat(path, name=model_name, n_ctx=4096, n_threads=threads)
+
+
+def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str) -> list[dict]:
+    rows = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{lang} {label} ({model.name})", total=len(picked))
+        for it in picked:
+            if hide:
+                store.set_groups("bench", doc_name(it["gold"]), [HIDDEN])
+            try:
+                r = ask(store, it["question"], settings, model, embedder)
+            finally:
+                if hide:
+                    store.set_groups("bench", doc_name(it["gold"]), [])
+            r |= {"question": it["question"], "answers": it["answers"],
+                  "found": contains_gold(r["answer"], it["answers"]),
+                  "raw_found": contains_gold(r["draft"], it["answers"])}
+            rows.append(r)
+            progress.advance(task)
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    return {"n": len(rows), "answer_recall": rate(rows, "found"), "abstention": rate(rows, "abstained"),
+            "raw_answer_recall": rate(rows, "raw_found"), "raw_abstention": rate(rows, "raw_abstained"),
+            **timing(rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=50, help="questions per language and condition")
+    ap.add_argument("--langs", default="ko,en")
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="the demo model")
+    ap.add_argument("--speed-model", default="qwen2.5-coder-0.5b", help="second model, timed on --speed-n questions")
+    ap.add_argument("--speed-n", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "retrieval")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers.json")
+    args = ap.parse_args()
+    t_start = time.perf_counter()
+    settings = Settings()
+    embedder = load_embedder(settings.embedder)
+    demo = load_model(args.model, args.threads)
+    speed = load_model(args.speed_model, args.threads) if args.speed_n else None
+    results: dict = {"bench": "answers", "date": time.strftime("%Y-%m-%d"), "model": demo.name,
+                     "args": {k: str(v) for k, v in vars(args).items()}, "languages": {}}
+    items_out = {}
+    for lang in args.langs.split(","):
+        store, _paragraphs, _qa, facts = prepare_store(lang, args.cache, console)
+        picked = sample(load_items(lang), lang, args.n)
+        console.print(f"{lang}: {len(picked)} questions per condition ({facts['dataset']}, {facts['chunks']} chunks)")
+        answerable = run_condition(store, picked, lang, demo, embedder, settings, hide=False, label="answerable")
+        removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed")
+        out = {"corpus": facts, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
+        if speed is not None:
+            fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
+                                 label="answerable")
+            out["speed_model"] = {"model": speed.name, **summarise(fast)}
+        results["languages"][lang] = out
+        items_out[lang] = {"answerable": answerable, "gold_removed": removed}
+        store.close()
+    results["wall_s"] = round(time.perf_counter() - t_start, 1)
+
+    table = Table(title=f"Grounded answers ({demo.name}; raw = the model alone, pipeline = gate + verifier)")
+    for col in ("lang", "condition", "n", "recall raw", "recall pipeline", "abstain raw", "abstain pipeline",
+                "TTFT p50/p95 s", "total p50/p95 s"):
+        table.add_column(col)
+    for lang, out in results["languages"].items():
+        for cond in ("answerable", "gold_removed", "speed_model"):
+            if cond not in out:
+                continue
+            r = out[cond]
+            name = cond if cond != "speed_model" else f"answerable ({r['model']})"
+            table.add_row(lang, name, str(r["n"]), f"{r['raw_answer_recall']:.2f}", f"{r['answer_recall']:.2f}",
+                          f"{r['raw_abstention']:.2f}", f"{r['abstention']:.2f}",
+                          f"{r['first_token_p50_s']}/{r['first_token_p95_s']}", f"{r['total_p50_s']}/{r['total_p95_s']}")
+    console.print(table)
+    targets = {}
+    for lang, out in results["languages"].items():
+        targets[f"{lang}_answer_recall>=0.70"] = out["answerable"]["answer_recall"] >= 0.70
+        targets[f"{lang}_answerable_abstention<=0.15"] = out["answerable"]["abstention"] <= 0.15
+        targets[f"{lang}_gold_removed_abstention>=0.90"] = out["gold_removed"]["abstention"] >= 0.90
+    first = [r["first_token_s"] for lang in items_out for r in items_out[lang]["answerable"]
+             if not r["mode"].startswith("abstained (relevance")]
+    total = [r["total_s"] for lang in items_out for r in items_out[lang]["answerable"]
+             if not r["mode"].startswith("abstained (relevance")]
+    results["demo_model_speed"] = {"first_token_p50_s": pct(first, 50), "total_p50_s": pct(total, 50)}
+    targets["first_token_p50<=8s"] = bool(first) and pct(first, 50) <= 8
+    targets["total_p50<=20s"] = bool(total) and pct(total, 50) <= 20
+    targets["bench_within_60_min"] = results["wall_s"] <= 3600
+    for k, ok in targets.items():
+        console.print(f"{'PASS' if ok else 'FAIL'} {k}")
+    console.print(f"wall time {results['wall_s']} s")
+    results["targets"] = targets
+    results["items"] = items_out
+    atomic_write_json(args.out, results, indent=2)
+
+
+if __name__ == "__main__":
+    main()
