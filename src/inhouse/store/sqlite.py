@@ -1,12 +1,14 @@
 """The embedded store: one SQLite database (WAL) holding documents, chunks, an FTS5 index and vectors.
 
-Permissions are part of every search: the lexical query joins tenant and group conditions in SQL, and
-the dense search scores only rows whose tenant and groups match (a mask built before ranking), so a
-chunk the principal may not read is never a candidate, let alone a result.
+Permissions are part of every search: each chunk's (tenant, group) access tokens are indexed beside
+its terms, so the lexical query matches `terms:(…) AND acl:(…)` inside FTS5, and the dense search
+scores only rows whose tenant and groups match (a mask built before ranking). A chunk the principal may
+not read is never a candidate, let alone a result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -30,6 +32,17 @@ def _fts_query(terms: Sequence[str]) -> str:
 
 def _groups_of(principal: Principal) -> list[str]:
     return sorted(set(principal.groups) | {PUBLIC_GROUP})
+
+
+def acl_token(tenant: str, group: str) -> str:
+    """The FTS token granting `group` of `tenant` read access: digits only, so no tokenizer or stemmer
+    changes it and no query term (restricted to the `terms` column) can meet it."""
+    digest = hashlib.blake2b(f"{tenant}\x00{group}".encode(), digest_size=8).digest()
+    return "9" + str(int.from_bytes(digest, "big")).zfill(20)
+
+
+def _acl(tenant: str, groups: Sequence[str]) -> str:
+    return " ".join(acl_token(tenant, g) for g in sorted(set(groups) or {PUBLIC_GROUP}))
 
 
 class _VectorIndex:
@@ -95,6 +108,7 @@ class SQLiteStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.create_function("acl_token", 2, acl_token, deterministic=True)
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise StoreError(
@@ -203,12 +217,13 @@ class SQLiteStore:
                 "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
                 [(doc_id, g) for g in sorted(set(doc.groups) or {PUBLIC_GROUP})],
             )
+            acl = _acl(doc.tenant, doc.groups)
             c.executemany(
-                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (doc_id, doc.tenant, ch.ordinal, ch.text, ch.page, json.dumps(list(ch.heading_path), ensure_ascii=False),
-                     ch.char_start, ch.char_end, t)
+                     ch.char_start, ch.char_end, t, acl)
                     for ch, t in zip(chunks, terms, strict=True)
                 ],
             )
@@ -231,6 +246,7 @@ class SQLiteStore:
                 "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
                 [(row[0], g) for g in sorted(set(groups) or {PUBLIC_GROUP})],
             )
+            c.execute("UPDATE chunks SET acl = ? WHERE doc_id = ?", (_acl(tenant, groups), row[0]))
 
     def delete_document(self, tenant: str, path: str) -> bool:
         with self.transaction() as c:
@@ -265,16 +281,11 @@ class SQLiteStore:
         query = _fts_query(terms)
         if not query:
             return []
-        groups = _groups_of(principal)
-        marks = ",".join("?" * len(groups))
-        sql = (
-            "SELECT c.id, bm25(chunks_fts) AS s FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-            "WHERE chunks_fts MATCH ? AND c.tenant = ? "
-            f"AND c.doc_id IN (SELECT doc_id FROM doc_groups WHERE grp IN ({marks})) "
-            "ORDER BY s LIMIT ?"
-        )
+        # The acl column has weight 0: it filters, it never scores.
+        acl = " OR ".join(acl_token(principal.tenant, g) for g in _groups_of(principal))
+        sql = "SELECT rowid, bm25(chunks_fts, 1.0, 0.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
         with self._lock:
-            rows = self.conn.execute(sql, (query, principal.tenant, *groups, limit)).fetchall()
+            rows = self.conn.execute(sql, (f"terms : ({query}) AND acl : ({acl})", limit)).fetchall()
         return [(int(i), -float(s)) for i, s in rows]
 
     def dense_search(self, principal: Principal, vector: np.ndarray, model: str, limit: int) -> list[tuple[int, float]]:
