@@ -24,6 +24,7 @@ import it by exactly that name; logs and audit records always go through it.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -224,7 +225,10 @@ def _find_account(text: str) -> Iterable[PIIMatch]:
 # --- business registration number -------------------------------------------------------------------
 
 _BRN = re.compile(_L + r"(\d{3})(-?)(\d{2})\2(\d{5})" + _R)
-_BRN_CONTEXT = re.compile(r"(사업자|등록\s*번호|business\s+registration|\bBRN\b|tax\s*id)", re.IGNORECASE)
+_BRN_CONTEXT = re.compile(
+    r"(사업자|등록\s*번호|세금\s*계산서|법인|\(주\)|주식회사|business\s+registration|\bBRN\b|tax\s*(?:id|invoice)|vendor)",
+    re.IGNORECASE,
+)
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
 
@@ -242,7 +246,8 @@ def _find_brn(text: str) -> Iterable[PIIMatch]:
             continue
         if _negative_label(text, m.start()):
             continue
-        if not m[2] and not _BRN_CONTEXT.search(_before(text, m.start(), 24)):
+        near = _before(text, m.start(), 40) + " " + text[m.end() : m.end() + 12]
+        if not m[2] and not _BRN_CONTEXT.search(near):
             continue  # ten bare digits are a BRN only when the text says so
         yield PIIMatch("BRN", m.start(), m.end(), m[0])
 
@@ -347,15 +352,20 @@ _EN_NAME = re.compile(
 _EN_NOT_NAMES = {"N/A", "None", "Unknown", "Anonymous", "Customer", "Service", "Support", "Team", "Manager", "Test"}
 
 
+# Syllables that end words for teams, offices and places (홍보팀, 본점), almost never a given name.
+_NOT_NAME_ENDINGS = set("팀실청점처단층국과부센회측들님씨")
+
+
 def _korean_name(word: str) -> bool:
     """A plausible Korean full name: a known surname and one or two given-name syllables."""
-    if word in _NOT_NAMES:
+    if word in _NOT_NAMES or word[-1] in _NOT_NAME_ENDINGS:
         return False
     for s in _SURNAMES_2:
         if word.startswith(s) and 1 <= len(word) - 2 <= 2:
             return word[2:] not in _NOT_NAMES
     if word[0] in _SURNAMES_1 and 2 <= len(word) <= 3:
-        return word[1:] not in _NOT_NAMES and word not in _NOT_NAMES
+        # A role word after a surname-looking syllable (고+객, 사+장) is a role, not a name.
+        return len(word) == 3 or word[1:] not in _NOT_NAMES
     return False
 
 
@@ -411,11 +421,17 @@ def detect(text: str, types: Iterable[str] | None = None) -> list[PIIMatch]:
             continue
         found.extend(m for m in finder(text) if wanted is None or m.type in wanted)
     found.sort(key=lambda m: (_PRIORITY[m.type], -(m.end - m.start), m.start))
+    # Taken spans kept sorted by start: a candidate overlaps one only if it overlaps a neighbour.
+    starts: list[int] = []
     taken: list[PIIMatch] = []
     for m in found:
-        if all(m.end <= t.start or m.start >= t.end for t in taken):
-            taken.append(m)
-    taken.sort(key=lambda m: m.start)
+        i = bisect_left(starts, m.start)
+        if i > 0 and taken[i - 1].end > m.start:
+            continue
+        if i < len(taken) and taken[i].start < m.end:
+            continue
+        starts.insert(i, m.start)
+        taken.insert(i, m)
     return taken
 
 
