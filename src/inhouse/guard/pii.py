@@ -295,10 +295,17 @@ _EMAIL = re.compile(
 )
 
 
+# Role mailboxes of an organisation identify no person (help@, privacy@...): published contact data.
+_ROLE_MAILBOXES = set(
+    "help support info privacy contact admin sales hr people it-help helpdesk noreply no-reply webmaster service "
+    "cs security abuse postmaster billing press media careers jobs recruit office hello team".split()
+)
+
+
 def _find_email(text: str) -> Iterable[PIIMatch]:
     for m in _EMAIL.finditer(text):
         local = m[0].split("@", 1)[0]
-        if ".." in local:
+        if ".." in local or local.lower() in _ROLE_MAILBOXES:
             continue
         yield PIIMatch("EMAIL", m.start(), m.end(), m[0])
 
@@ -338,10 +345,11 @@ _NOT_NAMES = set(
 )
 _HONORIFIC = r"(?:\s?(?:님|씨|고객님|회원님|선생님|교수님|과장님|부장님|차장님|대리님|팀장님|사장님|이사님|원장님|대표님|"
 _HONORIFIC += r"환자분|고객|회원|과장|부장|차장|대리|팀장|사원|주임|이사|원장|대표|선생|교수))"
-_NAME_HONORIFIC = re.compile(r"(?<![가-힣])([가-힣]{2,4}?)" + _HONORIFIC + r"(?=[^가-힣]|[께의이은가을는에과와도만])")
+_NAME_HONORIFIC = re.compile(r"(?<![가-힣0-9A-Za-z,.])([가-힣]{2,4}?)" + _HONORIFIC + r"(?=[^가-힣]|[께의이은가을는에과와도만]|$)")
 _NAME_LABEL = re.compile(
     r"(고객\s*명|고객\s*성함|성\s*명|성함|이\s*름|예금주|가입자\s*명?|신청인|신청자|수령인|수취인|받는\s*분|보내는\s*분|"
-    r"담당자|환자\s*명|피보험자|계약자|보호자|작성자|대표자|명의자|소유자)\s*[:：]?\s*([가-힣]{2,5})(?![가-힣])"
+    r"담당자|환자\s*명|피보험자|계약자|보호자|작성자|대표자|명의자|소유자|"
+    r"(?<![A-Za-z])(?:[Nn]ame|NAME|[Cc]ustomer|[Hh]older|[Cc]ontact))\s*[:：]?\s*([가-힣]{2,5})(?![가-힣])"
 )
 # Particles and copulas that may follow a name after a label ("이름: 김민수입니다").
 _NAME_TAILS = ("", "님", "씨", "입니다", "이고", "이며", "은", "는", "이", "가", "의", "에게", "께", "께서", "과", "와", "고객")
@@ -354,6 +362,9 @@ _EN_NOT_NAMES = {"N/A", "None", "Unknown", "Anonymous", "Customer", "Service", "
 
 # Syllables that end words for teams, offices and places (홍보팀, 본점), almost never a given name.
 _NOT_NAME_ENDINGS = set("팀실청점처단층국과부센회측들님씨")
+# Particles and verb endings (마치고 고객이, 서류를 과장님께): the word before a title is not a name.
+_PARTICLE_ENDINGS = set("를을에로의고며면는께")
+_PARTICLES = set("은는이가을를의에도와과로만")
 
 
 def _korean_name(word: str) -> bool:
@@ -372,6 +383,8 @@ def _korean_name(word: str) -> bool:
 def _find_name(text: str) -> Iterable[PIIMatch]:
     for m in _NAME_HONORIFIC.finditer(text):
         word = m[1]
+        if word[-1] in _PARTICLE_ENDINGS or (len(word) == 2 and word[1] in _PARTICLES):
+            continue  # "원은 고객이", "이를 고객님께": a word and its particle, not a name
         if _korean_name(word):
             yield PIIMatch("NAME", m.start(1), m.end(1), word)
     for m in _NAME_LABEL.finditer(text):
