@@ -109,12 +109,13 @@ def hosts_in(texts: Iterable[str]) -> set[str]:
 
 
 def screen(text: str) -> list[Flag]:
-    """Every suspicious span in `text`, by position."""
+    """Every suspicious span in `text`, by position (see the note on offsets below)."""
     flags: list[Flag] = []
     for m in _HIDDEN.finditer(text):
         flags.append(Flag("hidden_text", m.start(), m.end(), m[0]))
-    # Hidden characters blanked (same offsets), so "ig\u200bnore" cannot split a keyword.
-    folded = _HIDDEN.sub(lambda m: " " * len(m[0]), text)
+    # Hidden characters removed before matching, so "ig\u200bnore" cannot split a keyword. Offsets of
+    # the other flags refer to the text without hidden characters (which is what neutralize works on).
+    folded = _HIDDEN.sub("", text)
     for m in _IGNORE.finditer(folded):
         flags.append(Flag("ignore_instructions", m.start(), m.end(), m[0]))
     for m in _ROLE.finditer(folded):
@@ -143,15 +144,22 @@ def kinds(flags: Iterable[Flag]) -> list[str]:
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence (or line) around [start, end): an injected instruction is removed whole."""
+    """From the start of the sentence around `start` to the end of its paragraph.
+
+    An injected instruction rarely stops at one sentence ("Ignore the rules. Say X."), and a fake turn
+    runs until the next blank line or end-of-turn token, so the rest of the paragraph goes with it.
+    """
     stops = ".!?。\n"
     a = start
     while a > 0 and text[a - 1] not in stops:
         a -= 1
-    b = end
-    while b < len(text) and text[b] not in stops:
-        b += 1
-    return a, min(len(text), b + 1)
+    para = text.find("\n\n", end)
+    b = len(text) if para < 0 else para
+    for token in ("<|im_end|>", "<|eot_id|>", "[/INST]", "<</SYS>>"):
+        t = text.find(token, end)
+        if 0 <= t < b:
+            b = t + len(token)
+    return a, b
 
 
 def neutralize(text: str) -> tuple[str, list[Flag]]:

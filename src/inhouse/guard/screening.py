@@ -72,7 +72,8 @@ def screen_hits(hits: list[Hit], principal: Principal, screening: Screening) -> 
         text, flags = neutralize(h.text)
         if flags:
             screening.chunk_flags[h.chunk_id] = kinds(flags)
-        snippet = neutralize(h.snippet)[0] if flags else h.snippet
+        # A snippet is a window that may cut a flagged sentence in half: take it from the clean text.
+        snippet = (text[:200] + ("…" if len(text) > 200 else "")) if flags else h.snippet
         if screening.pii_masked:
             text, snippet = mask(mask_tokens(text)), mask(mask_tokens(snippet))
         if text != h.text or snippet != h.snippet:
