@@ -113,3 +113,34 @@ def doctor(as_json: bool) -> None:
     out.print(f"store {s['path']}: {s['tenants']} tenants, {s['documents']} documents, {s['chunks']} chunks, "
               f"{s['embeddings_pending']} awaiting embeddings, {s['store_bytes'] / 1e6:.1f} MB", highlight=False)
     out.print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v), highlight=False)
+
+
+@click.command()
+@click.option("--tenant", required=True, help="tenant name the attacks are planted for (in a sandbox store)")
+@click.option("--e2e", "e2e", default=26, show_default=True, help="cases also run end to end with the real model (0: none)")
+@click.option("--model", default=None, help="registered model for the end-to-end cases (default: settings/registry)")
+@click.option("--json", "as_json", is_flag=True, help="print every attempt and leak as JSON")
+def redteam(tenant: str, e2e: int, model: str | None, as_json: bool) -> None:
+    """Attack suite: planted documents and hostile questions; reports each attempt and each leak."""
+    from inhouse.cli.answer import load_chat_model
+    from inhouse.guard.redteam import run
+
+    settings = load_settings()
+    real = load_chat_model(model) if e2e > 0 else None
+    with progress_bar() as progress:
+        report = run(tenant, settings, real, e2e, progress=progress)
+    data = report.to_json()
+    if as_json:
+        emit_json(data)
+    else:
+        table = Table("category / model", "attempts", "leaks")
+        for key, c in data["by_category"].items():
+            table.add_row(key, str(c["attempts"]), f"[red]{c['leaks']}[/red]" if c["leaks"] else "0")
+        out.print(table)
+        for r in data["results"]:
+            if r["leaks"]:
+                out.print(f"[red]LEAK[/red] {r['id']} ({r['model']}): {', '.join(r['leaks'])}", highlight=False)
+        out.print(f"{data['attempts']} attempts ({data['cases']} cases, {data['e2e_attempts']} end to end): "
+                  f"{data['leaks']} leaks", highlight=False)
+    if report.leaks:
+        raise click.exceptions.Exit(1)
