@@ -343,13 +343,14 @@ _NOT_NAMES = set(
     정부 공공 기관 조합 연구 센터 사업 사업자 상호 소속 성별 직위 직급 주민 외국 운전 면허 문의 안내 확인 처리 접수
     신규 기존 전체 일반 기본 우수 최고 최우수 명예 유료 무료 정회 준회 임시 가족 배우 자녀 상담 상담원 고객님 사모""".split()
 )
-_HONORIFIC = r"(?:\s?(?:님|씨|고객님|회원님|선생님|교수님|과장님|부장님|차장님|대리님|팀장님|사장님|이사님|원장님|대표님|"
-_HONORIFIC += r"환자분|고객|회원|과장|부장|차장|대리|팀장|사원|주임|이사|원장|대표|선생|교수))"
+# Honorifics may touch the name (김민수님); bare titles need a space (김민수 과장), or 조직위원장 would be a name.
+_HONORIFIC = r"(?:\s?(?P<hon>님|씨|고객님|회원님|선생님|교수님|과장님|부장님|차장님|대리님|팀장님|사장님|이사님|원장님|대표님|환자분)"
+_HONORIFIC += r"|\s(?:고객|회원|과장|부장|차장|대리|팀장|사원|주임|이사|원장|대표|선생|교수))"
 _NAME_HONORIFIC = re.compile(r"(?<![가-힣0-9A-Za-z,.])([가-힣]{2,4}?)" + _HONORIFIC + r"(?=[^가-힣]|[께의이은가을는에과와도만]|$)")
 _NAME_LABEL = re.compile(
     r"(고객\s*명|고객\s*성함|성\s*명|성함|이\s*름|예금주|가입자\s*명?|신청인|신청자|수령인|수취인|받는\s*분|보내는\s*분|"
     r"담당자|환자\s*명|피보험자|계약자|보호자|작성자|대표자|명의자|소유자|"
-    r"(?<![A-Za-z])(?:[Nn]ame|NAME|[Cc]ustomer|[Hh]older|[Cc]ontact))\s*[:：]?\s*([가-힣]{2,5})(?![가-힣])"
+    r"(?<![A-Za-z])(?:[Nn]ame|NAME|[Cc]ustomer|[Hh]older|[Cc]ontact))(?:\s*[:：]\s*|\s+)([가-힣]{2,5})(?![가-힣])"
 )
 # Particles and copulas that may follow a name after a label ("이름: 김민수입니다").
 _NAME_TAILS = ("", "님", "씨", "입니다", "이고", "이며", "은", "는", "이", "가", "의", "에게", "께", "께서", "과", "와", "고객")
@@ -365,6 +366,7 @@ _NOT_NAME_ENDINGS = set("팀실청점처단층국과부센회측들님씨")
 # Particles and verb endings (마치고 고객이, 서류를 과장님께): the word before a title is not a name.
 _PARTICLE_ENDINGS = set("를을에로의고며면는께")
 _PARTICLES = set("은는이가을를의에도와과로만")
+_SSI_NOUNS = set("글솜말날불홀맵음꽃볍가저줌")
 
 
 def _korean_name(word: str) -> bool:
@@ -385,6 +387,8 @@ def _find_name(text: str) -> Iterable[PIIMatch]:
         word = m[1]
         if word[-1] in _PARTICLE_ENDINGS or (len(word) == 2 and word[1] in _PARTICLES):
             continue  # "원은 고객이", "이를 고객님께": a word and its particle, not a name
+        if m["hon"] == "씨" and not m[0][len(word)].isspace() and word[-1] in _SSI_NOUNS:
+            continue  # 글씨, 솜씨, 마음씨, 날씨: nouns ending in 씨
         if _korean_name(word):
             yield PIIMatch("NAME", m.start(1), m.end(1), word)
     for m in _NAME_LABEL.finditer(text):
