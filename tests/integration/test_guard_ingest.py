@@ -129,3 +129,15 @@ def test_cli_pii_scan_and_ingest_policy(capsys, crm: Path, monkeypatch: pytest.M
     assert code == 1 and report["summary"]["added"] == 1 and report["summary"]["failed"] == 3
     assert main(["pii", "scan", str(crm / "missing")]) == 3
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_search_masks_pii_for_uncleared_readers(capsys, crm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
+    assert main(["ingest", str(crm), "--tenant", "bank", "--json"]) == 0
+    capsys.readouterr()
+    args = ["search", "환불 계좌", "--tenant", "bank", "--mode", "lexical", "--json"]
+    assert main([*args, "--groups", "staff"]) == 0
+    staff = capsys.readouterr().out
+    assert "110-123-456789" not in staff and "[ACCOUNT]" in staff
+    assert main([*args, "--groups", "staff,pii"]) == 0
+    assert "110-123-456789" in capsys.readouterr().out

@@ -10,7 +10,7 @@ from rich.table import Table
 from inhouse.cli.common import emit_json, err, out, principal_options, progress_bar, split_groups
 from inhouse.config import home, load_settings
 from inhouse.errors import InputError, NotFoundError
-from inhouse.guard.policy import POLICIES
+from inhouse.guard.policy import POLICIES, hits_for_reader
 from inhouse.ingest import embed_pending
 from inhouse.ingest import ingest as run_ingest
 from inhouse.models.embedders import load_embedder
@@ -78,9 +78,11 @@ def search(query: str | None, principal: Principal, k: int, mode: str, batch: Pa
         for line in batch.read_text("utf-8").splitlines():
             if line.strip():
                 result = run_search(store, principal, line, settings, k=k, mode=mode, embedder=embedder)
+                result.hits = hits_for_reader(result.hits, principal)
                 emit_json({"query": line.strip(), **result.to_json()})
         return
     result = run_search(store, principal, query or "", settings, k=k, mode=mode, embedder=embedder)
+    result.hits = hits_for_reader(result.hits, principal)  # PII masked unless the reader is cleared
     if as_json:
         emit_json(result.to_json())
         return
