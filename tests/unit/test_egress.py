@@ -96,6 +96,7 @@ def test_allow_list_rules() -> None:
     for bad in ("example.com", "corp.example.evil.com", "evilcorp.example", "10.21.0.1", "203.0.113.8", "8.8.8.8"):
         assert not lock.host_allowed(bad), bad
     assert EgressLock(enabled=False).host_allowed("example.com")
+    assert lock.host_allowed(socket.gethostname())  # this machine's own name
 
 
 def test_install_reads_star_as_off_and_keeps_the_record() -> None:

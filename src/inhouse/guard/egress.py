@@ -69,6 +69,8 @@ class EgressLock:
         h = host.strip("[]").lower().rstrip(".")
         if h in ("localhost", "localhost.localdomain", "ip6-localhost") or h.endswith(".localhost"):
             return True
+        if h == _HOSTNAME:
+            return True  # this machine's own name (servers resolve it); its addresses are then allowed
         addr = _ip(h)
         if addr is not None:
             if addr.is_loopback or addr.is_unspecified or h in self._resolved:
@@ -149,6 +151,7 @@ def _is_loopback(host: str) -> bool:
     return addr.is_loopback or addr.is_unspecified or (mapped is not None and mapped.is_loopback)
 
 
+_HOSTNAME = socket.gethostname().lower()
 _lock = threading.Lock()
 _installed: EgressLock | None = None
 _originals: dict[str, object] = {}
