@@ -143,3 +143,24 @@ def test_cli_process_refuses_outbound(inhouse_home: Path) -> None:
     env = {**os.environ, "INHOUSE_HOME": str(inhouse_home)}
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "EgressBlocked", r.stderr
+
+
+def test_session_hook_fails_a_run_that_swallowed_an_outbound_attempt(tmp_path: Path) -> None:
+    """The suite-wide check: a test that tries to connect out and hides the error still fails the run."""
+    root = Path(__file__).resolve().parents[2]
+    leaky = tmp_path / "test_leaky.py"
+    leaky.write_text(
+        "import socket\n\n"
+        "def test_swallows_the_error():\n"
+        "    try:\n"
+        f"        socket.create_connection(('{OUTSIDE}', 80), timeout=1)\n"
+        "    except OSError:\n"
+        "        pass\n",
+        "utf-8",
+    )
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "--rootdir", str(root),
+                        "-c", str(root / "pyproject.toml"), str(leaky)],
+                       cwd=root, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "tried 1 outbound connection" in r.stdout
+    assert f"socket.create_connection -> {OUTSIDE}:80 (refused)" in r.stdout
