@@ -136,14 +136,14 @@ def main() -> None:
         mb = len(text.encode("utf-8")) / 1e6
         t0 = time.perf_counter()
         found = guard_detect(text)
-        speed = mb / (time.perf_counter() - t0)
+        prose_speed = mb / (time.perf_counter() - t0)
         counts: dict[str, int] = {}
         for t, _, _ in found:
             counts[t] = counts.get(t, 0) + 1
         bare_n = len(bare_detect(text))
-        prose[name] = {"mb": round(mb, 2), "flags": counts, "bare_flags": bare_n, "mb_s": round(speed, 2)}
+        prose[name] = {"mb": round(mb, 2), "flags": counts, "bare_flags": bare_n, "mb_s": round(prose_speed, 2)}
         console.print(f"{name} ({mb:.2f} MB of prose, unlabelled): guard flags {counts or 'nothing'} "
-                      f"at {speed:.2f} MB/s; bare regexes flag {bare_n} spans", highlight=False)
+                      f"at {prose_speed:.2f} MB/s; bare regexes flag {bare_n} spans", highlight=False)
     mistakes = errors(records, guard_detect)
     for m in mistakes[:20]:
         console.print(f"[yellow]disagrees:[/yellow] {m['text']!r} missed={m['missed']} extra={m['extra']}", highlight=False)
