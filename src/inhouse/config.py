@@ -34,6 +34,8 @@ class Settings:
     n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window in tokens"})
     n_threads: int = field(default=0, metadata={"help": "llama.cpp threads (0: all cores)"})
     max_file_mb: float = field(default=20.0, metadata={"help": "files larger than this are refused"})
+    # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
+    egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
 
 
 def home() -> Path:

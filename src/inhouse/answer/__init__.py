@@ -14,6 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inhouse.config import Settings
+from inhouse.guard.egress import allow_list_from
+from inhouse.guard.screening import (
+    REFUSAL,
+    Screening,
+    allowed_hosts,
+    reader_text,
+    screen_answer,
+    screen_hits,
+    screen_question,
+    streaming_filter,
+)
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.retrieve import search
 from inhouse.text import detect_language, lexical_terms, lexical_terms_batch, split_sentences
@@ -67,6 +78,7 @@ class Answer:
     nearest: list[Hit] = field(default_factory=list)
     # Share of the question's content terms found in the best retrieved sentence (the pre-generation gate).
     relevance: float = 0.0
+    screening: Screening | None = None  # what the guard flagged, refused or stripped (inhouse.guard)
 
     def cited_sources(self) -> list[Source]:
         used = {n for c in self.claims if c.kept for n in c.sources}
@@ -83,7 +95,7 @@ class Answer:
             "mode": self.mode,
             "relevance": round(self.relevance, 3),
             "nearest": [h.to_json() | {"text": None} for h in self.nearest] if self.abstained else [],
-        }
+        } | ({"screening": self.screening.to_json()} if self.screening and self.screening.any else {})
 
 
 def question_terms(question: str) -> set[str]:
@@ -172,29 +184,55 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
                     k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
                     max_tokens: int = 256) -> Answer:
-    """Answer `question` from the documents `principal` may read, or abstain."""
+    """Answer `question` from the documents `principal` may read, or abstain.
+
+    The guard screens the question (refused when it tries to override the rules), the retrieved chunks
+    (injected instructions neutralized; PII masked unless the reader is cleared) and the answer (links to
+    hosts absent from the sources and the config stripped); see inhouse.guard.screening.
+    """
     lang = detect_language(question)
     t0 = time.perf_counter()
+    question, screening = screen_question(question)
+    if screening.refused:
+        return Answer(question, REFUSAL[lang], True, "refused", [], model=model.name, screening=screening,
+                      timings={"retrieval_s": 0.0, "first_token_s": 0.0, "total_s": time.perf_counter() - t0})
     hits = search(store, principal, question, settings, k=k, mode="hybrid" if embedder else "lexical",
                   embedder=embedder).hits
+    hits = screen_hits(hits, principal, screening)
     sources, relevance = select_context(question, hits)
+    hosts = allowed_hosts([s.text for s in sources], allow_list_from(settings.egress_allow))
     timings = {"retrieval_s": time.perf_counter() - t0}
+
+    def finish(a: Answer) -> Answer:
+        # Whatever the model wrote is shown only as the reader may see it.
+        a.answer = screen_answer(a.answer, principal, hosts, screening) if not a.abstained else a.answer
+        a.draft = reader_text(a.draft, principal)
+        for c in a.claims:
+            c.text = reader_text(c.text, principal)
+        a.screening = screening
+        a.relevance = relevance
+        return a
 
     def abstain(draft: str = "", claims: list[ClaimVerdict] | None = None) -> Answer:
         timings["total_s"] = time.perf_counter() - t0
-        return Answer(question, ABSTAIN[lang], True, "abstained", sources, claims or [], draft, model.name, timings,
-                      nearest=hits[:3], relevance=relevance)
+        return finish(Answer(question, ABSTAIN[lang], True, "abstained", sources, claims or [], draft, model.name,
+                             timings, nearest=hits[:3]))
 
     if not sources or relevance < min_relevance:
         timings["first_token_s"] = 0.0
         return abstain()
     draft_parts: list[str] = []
+    flush: Callable[[], None] | None = None
+    if on_token:
+        on_token, flush = streaming_filter(on_token, principal, hosts)
     for piece in model.chat(build_messages(question, sources), max_tokens=max_tokens, temperature=0.0):
         if not draft_parts:
             timings["first_token_s"] = time.perf_counter() - t0
         draft_parts.append(piece)
         if on_token:
             on_token(piece)
+    if flush:
+        flush()
     draft = "".join(draft_parts).strip()
     timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
     if NOT_FOUND in draft and len(draft) < len(NOT_FOUND) + 20:
@@ -214,12 +252,12 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             kept_parts.append(body.rstrip(".?!。") + "".join(f"[{n}]" for n in c.sources) + end)
     if kept_parts:
         timings["total_s"] = time.perf_counter() - t0
-        return Answer(question, " ".join(kept_parts), False, "generated", sources, claims, draft, model.name, timings,
-                      relevance=relevance)
+        return finish(Answer(question, " ".join(kept_parts), False, "generated", sources, claims, draft, model.name,
+                             timings))
     if relevance >= 0.5:
         text, quoted = _extractive(question, sources, lang)
         if text:
             timings["total_s"] = time.perf_counter() - t0
-            return Answer(question, text, False, "extractive", sources, claims + quoted, draft, model.name, timings,
-                          relevance=relevance)
+            return finish(Answer(question, text, False, "extractive", sources, claims + quoted, draft, model.name,
+                                 timings))
     return abstain(draft, claims)

@@ -17,6 +17,8 @@ from pathlib import Path
 from inhouse.config import Settings
 from inhouse.errors import InHouseError, InputError, NotFoundError
 from inhouse.files import sha256_file
+from inhouse.guard.policy import apply_to_blocks, apply_to_text, check_policy
+from inhouse.guard.vault import Vault
 from inhouse.ingest.chunker import chunk_blocks
 from inhouse.ingest.loaders import LOADERS, load_file
 from inhouse.protocols import Embedder, Store
@@ -91,8 +93,10 @@ def validate_name(kind: str, value: str) -> str:
 
 
 def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, root: str, tenant: str,
-                groups: tuple[str, ...]) -> FileResult:
-    """Ingest one file; a failure is returned as a FileResult, never raised, so the batch goes on."""
+                groups: tuple[str, ...], pii: str = "keep", vault: Vault | None = None) -> FileResult:
+    """Ingest one file; a failure is returned as a FileResult, never raised, so the batch goes on.
+
+    `pii` is the PII policy (keep | mask | tokenize | reject, see inhouse.guard.policy)."""
     try:
         size = file.stat().st_size
         if size > settings.max_file_mb * 1024 * 1024:
@@ -108,6 +112,8 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
                 return FileResult(doc_path, "regrouped", pages=old.pages)
             return FileResult(doc_path, "unchanged", pages=old.pages)
         loaded = load_file(file, doc_path)
+        loaded.blocks = apply_to_blocks(loaded.blocks, pii, tenant, doc_path, vault)
+        loaded.title = apply_to_text(loaded.title, pii, tenant, vault)
         analyses = analyze([b.text for b in loaded.blocks])  # the one Kiwi pass over this file
         chunks = chunk_blocks(loaded.blocks, settings.chunk_chars, settings.chunk_overlap, analyses)
         terms = chunk_terms(chunks, loaded.blocks, analyses)
@@ -162,9 +168,16 @@ def refresh_terms(store: Store, progress: Progress | None = None) -> int:
 
 
 def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str, groups: Iterable[str] = (),
-           sync: bool = False, progress: Progress | None = None) -> IngestReport:
-    """Ingest files and folders for a tenant; with `sync`, remove documents whose files are gone."""
+           sync: bool = False, progress: Progress | None = None, pii: str = "keep",
+           vault: Vault | None = None) -> IngestReport:
+    """Ingest files and folders for a tenant; with `sync`, remove documents whose files are gone.
+
+    `pii`: what to do with personal data in the files (keep | mask | tokenize | reject). A file whose
+    bytes are unchanged is skipped whatever the policy: re-ingest changed files to apply a new one."""
     tenant = validate_name("tenant", tenant)
+    check_policy(pii)
+    if pii == "tokenize" and vault is None:
+        vault = Vault()
     groups = tuple(sorted({validate_name("group", g) for g in groups}))
     report = IngestReport(tenant)
     refresh_terms(store, progress)
@@ -182,7 +195,7 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
         if file.suffix.lower() not in LOADERS and len(plan) > 1:
             report.files.append(FileResult(doc_path, "skipped", error=f"unsupported file type '{file.suffix}'"))
             continue
-        report.files.append(ingest_file(store, settings, file, doc_path, root, tenant, groups))
+        report.files.append(ingest_file(store, settings, file, doc_path, root, tenant, groups, pii, vault))
     if progress:
         progress("ingest", total, total)
     if sync:
