@@ -10,6 +10,7 @@ from inhouse import __version__
 from inhouse.cli.answer import ask, models
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
+from inhouse.cli.server import audit, keys, serve
 from inhouse.errors import InHouseError
 
 
@@ -19,7 +20,7 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed, ask, models, recs):
+for command in (ingest, search, docs, status, embed, ask, models, recs, serve, keys, audit):
     cli.add_command(command)
 
 
