@@ -40,6 +40,7 @@ from inhouse import __version__
 from inhouse.answer import Answer, answer_question
 from inhouse.config import Settings, home, load_settings
 from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied, StoreError
+from inhouse.guard.pii import mask
 from inhouse.ingest import embed_pending, ingest
 from inhouse.ingest.loaders import LOADERS
 from inhouse.protocols import ChatModel, Embedder
@@ -336,7 +337,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                     a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
                                         max_tokens=max_tokens or 256)
                     answer_id = uuid.uuid4().hex
-                    js = a.to_json() | {"answer_id": answer_id, "question": question}
+                    js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
                     with srv.db.transaction() as c:
                         c.execute("INSERT INTO answers VALUES (?,?,?,?,?)",
                                   (answer_id, key.tenant, key.user, now_iso(), _dumps(js)))

@@ -11,19 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from inhouse.guard.pii import mask
 from inhouse.server.db import ServerDB
 from inhouse.server.keys import ApiKey, now_iso, parse_when
-
-try:
-    from inhouse.guard.pii import mask
-except ImportError:  # pragma: no cover - until the guard branch is merged; see docs/server.md
-    import re
-
-    _PII = re.compile(r"\d{6}-?[1-8]\d{6}|(?:\d[ -]?){13,16}|01[016789][ -]?\d{3,4}[ -]?\d{4}|[\w.+-]+@[\w-]+\.[\w.]+")
-
-    def mask(text: str) -> str:
-        return _PII.sub("[PII]", text)
-
 
 OUTCOMES = ("answered", "refused", "ok", "error", "cancelled")
 
