@@ -406,6 +406,12 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # ---- native API -------------------------------------------------------------------------------
+    @app.get("/api/me", tags=["inhouse"])
+    def api_me(key: Reader) -> dict:
+        """Who this key is (the web UI shows admin tools to admins)."""
+        return {"key_id": key.id, "tenant": key.tenant, "user": key.user, "groups": list(key.groups),
+                "role": key.role, "expires_at": key.expires_at}
+
     @app.post("/api/search", tags=["inhouse"])
     def api_search(body: SearchRequest, key: Reader) -> dict:
         embedder = srv.embedder if body.mode != "lexical" else None
