@@ -16,7 +16,8 @@ const STRINGS = {
     passage: "Passage", confirmDelete: "Delete it?", other: "한국어",
   },
 };
-let lang = localStorage.getItem("inhouse.lang") || (navigator.language || "ko").slice(0, 2);
+let lang = new URLSearchParams(location.search).get("lang") || localStorage.getItem("inhouse.lang") ||
+  (navigator.language || "ko").slice(0, 2);
 if (!STRINGS[lang]) lang = "en";
 let key = sessionStorage.getItem("inhouse.key") || "";
 let me = null;
