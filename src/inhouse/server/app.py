@@ -31,6 +31,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -421,7 +422,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         return result.to_json()
 
     @app.get("/api/chunks/{chunk_id}", tags=["inhouse"])
-    def api_chunk(chunk_id: int, key: Reader) -> dict:
+    def api_chunk(chunk_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], key: Reader) -> dict:
         """One passage, for reading a citation; absent unless the key's principal may read it."""
         ch = srv.store.get_chunks(key.principal, [chunk_id]).get(chunk_id)
         if ch is None:
