@@ -214,3 +214,36 @@ def test_health_metrics_openapi(live: Live):
     assert {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/search", "/api/documents"} <= set(spec["paths"])
     page = plain.get("/")
     assert page.status_code == 200 and "InHouse" in page.text
+
+
+def test_inhouse_serve_command(inhouse_home: Path, tmp_path: Path):
+    """`inhouse serve` as users run it: a key made by `inhouse keys create` works against it."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, INHOUSE_EMBEDDER="hash")
+    exe = [sys.executable, "-m", "inhouse.cli.main"]
+    made = subprocess.run([*exe, "keys", "create", "--tenant", "acme", "--user", "kim", "--json"], env=env,
+                          capture_output=True, text=True, check=True)
+    key = json.loads(made.stdout)["key"]
+    proc = subprocess.Popen([*exe, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        me = httpx.get(url + "/api/me", headers={"Authorization": f"Bearer {key}"}).json()
+        assert (me["tenant"], me["user"], me["role"]) == ("acme", "kim", "reader")
+        assert httpx.get(url + "/api/me").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
