@@ -97,3 +97,18 @@ def test_disconnect_mid_stream_cancels_generation(inhouse_home: Path, tmp_path: 
         assert chat.yielded == stopped_at < 2000
         assert live.srv.queue.admitted == 0
         assert [e.outcome for e in live.srv.audit.query(action="chat")] == ["cancelled"]
+
+
+def test_disconnect_without_streaming_cancels_generation(inhouse_home: Path, tmp_path: Path):
+    chat = SlowChat(n=2000, delay=0.005)
+    chat.gate.set()
+    with running(inhouse_home, tmp_path, chat=chat) as live:
+        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
+        try:
+            httpx.post(live.url + "/v1/chat/completions", json=body, timeout=1.0,
+                       headers={"Authorization": f"Bearer {live.keys['kim']}"})
+            raise AssertionError("expected the client to time out")
+        except httpx.ReadTimeout:
+            pass
+        assert _wait(lambda: live.srv.queue.cancelled == 1)
+        assert chat.closed.wait(5) and chat.yielded < 2000

@@ -136,6 +136,32 @@ class Server:
         self.ingest_pool.shutdown(wait=False, cancel_futures=True)
 
 
+class MetricsMiddleware:
+    """Counts requests by route template and status. Plain ASGI (not BaseHTTPMiddleware), so streaming
+    responses and client-disconnect detection pass through untouched."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_status(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.observe(scope["method"], route, status[0], time.perf_counter() - t0)
+
+
 class GatedChat:
     """The model as `answer_question` sees it: generation waits for a queue slot, counts its pieces, and
     stops consuming the model's iterator (closing it) as soon as the ticket is cancelled."""
@@ -248,17 +274,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
         return error_response(e)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            srv.metrics.observe(request.method, getattr(route, "path", "unmatched"), status, time.perf_counter() - t0)
+    app.add_middleware(MetricsMiddleware, metrics=srv.metrics)
 
 
     # ---- public -------------------------------------------------------------------------------------
@@ -359,7 +375,17 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                 ticket.abandon()
 
         if not body.stream:
-            result = await loop.run_in_executor(srv.gen_pool, work)
+            future = loop.run_in_executor(srv.gen_pool, work)
+            # A non-streaming client that hangs up also frees the model: poll for the disconnect.
+            while not future.done():
+                await asyncio.wait({future}, timeout=KEEPALIVE_S)
+                if not future.done() and await request.is_disconnected():
+                    ticket.cancel.set()
+            try:
+                result = await future
+            except Cancelled:
+                return _error(499, "the client closed the request; generation stopped.", "invalid_request_error",
+                              "client_closed")
             out = {"id": cid, "object": "chat.completion", "created": created, "model": model,
                    "choices": [{"index": 0, "message": {"role": "assistant", "content": result["content"]},
                                 "finish_reason": "stop"}],
