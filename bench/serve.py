@@ -170,7 +170,7 @@ async def load(url: str, key: str, clients: int, seconds: float, chat_share: flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--seconds", type=float, default=60, help="load phase length (0: overhead comparison only)")
     ap.add_argument("--chat-share", type=float, default=0.2)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=6, help="prompts per side in the overhead comparison")
@@ -194,7 +194,8 @@ def main() -> None:
             over = overhead(url, reader, direct, args.rounds, args.max_tokens)
             del direct
             console.print(f"[dim]load: {args.clients} clients for {args.seconds:g} s …[/dim]")
-            result = asyncio.run(load(url, reader, args.clients, args.seconds, args.chat_share, args.max_tokens, args.seed))
+            result = (asyncio.run(load(url, reader, args.clients, args.seconds, args.chat_share, args.max_tokens, args.seed))
+                      if args.seconds > 0 else {"wall_s": 0, "kinds": {}, "chat_outcomes": {}, "errors_sample": []})
             metrics = httpx.get(url + "/metrics").text
         finally:
             proc.terminate()
