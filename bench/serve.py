@@ -117,6 +117,28 @@ def overhead(url: str, key: str, direct: LlamaCppChat, rounds: int, max_tokens: 
     return out
 
 
+def ceiling(pieces: int = 2000) -> dict:
+    """The server's own cost per streamed piece: a model that costs nothing (ScriptedChat), streamed
+    through uvicorn and parsed by the openai client in this process. Bounds the overhead at any speed."""
+    from inhouse.models.chat import ScriptedChat
+    from inhouse.server.app import create_app
+    from inhouse.server.runner import BackgroundServer
+
+    with tempfile.TemporaryDirectory(prefix="inhouse-ceiling-") as tmp:
+        home = Path(tmp)
+        key = KeyStore(ServerDB(home / "server.db")).create("acme", "kim")[0]
+        chat = ScriptedChat()
+        app = create_app(chat=chat, embedder=load_embedder("hash"), settings=Settings(embedder="hash"), base=home)
+        with BackgroundServer(app) as server:
+            client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
+            chat.enqueue(" ".join(["w"] * pieces))
+            t0 = time.perf_counter()
+            stream = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}], stream=True)
+            got = sum(1 for c in stream if c.choices and c.choices[0].delta.content)
+            dt = time.perf_counter() - t0
+    return {"pieces": got, "seconds": round(dt, 3), "pieces_per_s": round(got / dt, 1), "ms_per_piece": round(1000 * dt / got, 3)}
+
+
 async def load(url: str, key: str, clients: int, seconds: float, chat_share: float, max_tokens: int, seed: int) -> dict:
     lat: dict[str, list[float]] = {"search": [], "chat": []}
     counts = {k: {"ok": 0, "429": 0, "error": 0} for k in lat}
@@ -193,6 +215,9 @@ def main() -> None:
             console.print("[dim]overhead: direct llama.cpp vs through the server …[/dim]")
             over = overhead(url, reader, direct, args.rounds, args.max_tokens)
             del direct
+            ceil = ceiling()
+            over["server_ms_per_piece"] = ceil["ms_per_piece"]
+            over["overhead_bound_pct"] = round(100 * ceil["ms_per_piece"] / (1000 / over["direct"]["tokens_per_s"]), 2)
             console.print(f"[dim]load: {args.clients} clients for {args.seconds:g} s …[/dim]")
             result = (asyncio.run(load(url, reader, args.clients, args.seconds, args.chat_share, args.max_tokens, args.seed))
                       if args.seconds > 0 else {"wall_s": 0, "kinds": {}, "chat_outcomes": {}, "errors_sample": []})
@@ -218,7 +243,10 @@ def main() -> None:
               str(over["direct"]["tokens_per_s"]))
     o.add_row("through the server (SSE, openai client)", str(over["server"]["tokens"]), str(over["server"]["seconds"]),
               str(over["server"]["tokens_per_s"]))
+    o.add_row("server alone (zero-cost scripted model)", "", "", f"{1000 / over['server_ms_per_piece']:.0f}")
     console.print(o)
+    console.print(f"server cost per streamed piece: {over['server_ms_per_piece']} ms = "
+                  f"{over['overhead_bound_pct']}% of one token at the direct speed")
     console.print(f"server overhead: {over['overhead_pct']}% of tokens/s (median per prompt "
                   f"{over['paired_median_overhead_pct']}%; goal ≤ 10%); chat outcomes {result['chat_outcomes']}")
     if result["errors_sample"]:
