@@ -399,19 +399,26 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
         async def stream() -> AsyncIterator[str]:
             finished = False
+            getter: asyncio.Future | None = None
             try:
                 yield _chunk(cid, model, created, {"role": "assistant", "content": ""})
                 while True:
-                    if future.done() and pieces.empty():
+                    # Wake on the next piece or on the end of the work, whichever comes first; wake
+                    # every KEEPALIVE_S anyway to send a keep-alive (which reveals a disconnect).
+                    getter = getter or asyncio.ensure_future(pieces.get())
+                    done, _ = await asyncio.wait({getter, future}, timeout=KEEPALIVE_S,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if getter in done:
+                        piece, getter = getter.result(), None
+                        yield _chunk(cid, model, created, {"content": piece})
+                    elif future.done():
+                        while not pieces.empty():
+                            yield _chunk(cid, model, created, {"content": pieces.get_nowait()})
                         break
-                    try:
-                        piece = await asyncio.wait_for(pieces.get(), timeout=KEEPALIVE_S)
-                    except TimeoutError:
+                    else:
                         if await request.is_disconnected():
                             return
                         yield ": keep-alive\n\n"
-                        continue
-                    yield _chunk(cid, model, created, {"content": piece})
                 try:
                     result = await future
                 except Exception as e:  # the response has started: report the error in the stream
@@ -426,6 +433,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                 yield "data: [DONE]\n\n"
                 finished = True
             finally:
+                if getter is not None:
+                    getter.cancel()
                 if not finished:
                     ticket.cancel.set()  # the client went away: the generation thread stops at its next token
 
