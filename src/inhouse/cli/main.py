@@ -11,6 +11,7 @@ from inhouse.cli.answer import ask, models
 from inhouse.cli.guard import doctor, pii, redteam
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
+from inhouse.cli.server import audit, keys, serve
 from inhouse.errors import InHouseError
 
 
@@ -20,7 +21,7 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam):
+for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit):
     cli.add_command(command)
 
 

@@ -1,0 +1,101 @@
+"""`inhouse serve`, `inhouse keys create|list|revoke` and `inhouse audit`."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from inhouse.cli.common import emit_json, err, out, split_groups
+from inhouse.server.audit import AuditLog
+from inhouse.server.db import ServerDB
+from inhouse.server.keys import ROLES, KeyStore
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (loopback by default)")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--max-waiting", default=8, show_default=True, type=int,
+              help="generation requests that may wait for the model before new ones get 429")
+@click.option("--json", "as_json", is_flag=True, help="print the listening address as JSON before serving")
+def serve(host: str, port: int, max_waiting: int, as_json: bool) -> None:
+    """Run the HTTP server: OpenAI-compatible /v1, native /api, /metrics and the web UI at /."""
+    import uvicorn
+
+    from inhouse.server.app import create_app
+
+    app = create_app(max_waiting=max_waiting)
+    if as_json:
+        emit_json({"url": f"http://{host}:{port}", "openai_base_url": f"http://{host}:{port}/v1"})
+    else:
+        err.print(f"InHouse at http://{host}:{port}/  (OpenAI base_url http://{host}:{port}/v1)", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke API keys (stored hashed; a key is shown once)."""
+
+
+@keys.command("create")
+@click.option("--tenant", required=True)
+@click.option("--user", required=True)
+@click.option("--groups", default="", help="comma-separated access groups")
+@click.option("--role", type=click.Choice(ROLES), default="reader", show_default=True)
+@click.option("--expires", default=None, help="expiry: a date (2026-12-31) or a duration from now (30d, 12h)")
+@click.option("--note", default="", help="what the key is for")
+@click.option("--json", "as_json", is_flag=True)
+def keys_create(tenant: str, user: str, groups: str, role: str, expires: str | None, note: str, as_json: bool) -> None:
+    key, record = KeyStore(ServerDB()).create(tenant, user, split_groups(groups), role, expires, note)
+    if as_json:
+        emit_json({"key": key, **record.to_json()})
+        return
+    out.print(key, highlight=False)
+    err.print(f"[dim]key {record.id} for {user}@{tenant} ({role}); it is shown only now: store it safely.[/dim]")
+
+
+@keys.command("list")
+@click.option("--tenant", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(tenant: str | None, as_json: bool) -> None:
+    records = KeyStore(ServerDB()).list(tenant)
+    if as_json:
+        emit_json({"keys": [r.to_json() for r in records]})
+        return
+    table = Table("id", "tenant", "user", "groups", "role", "state", "created", "expires")
+    for r in records:
+        table.add_row(r.id, r.tenant, r.user, ",".join(r.groups), r.role, r.state(), r.created_at, r.expires_at or "")
+    out.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True)
+def keys_revoke(key_id: str, as_json: bool) -> None:
+    record = KeyStore(ServerDB()).revoke(key_id)
+    if as_json:
+        emit_json(record.to_json())
+    else:
+        out.print(f"revoked {record.id} ({record.user}@{record.tenant})", highlight=False)
+
+
+@click.command()
+@click.option("--since", default=None, help="from this time: a date/time or a duration ago (24h, 7d)")
+@click.option("--until", default=None, help="before this time (same forms)")
+@click.option("--user", default=None)
+@click.option("--tenant", default=None)
+@click.option("--action", default=None, help="answer, chat, search, upload, delete")
+@click.option("--limit", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one entry a line (for export)")
+def audit(since: str | None, until: str | None, user: str | None, tenant: str | None, action: str | None,
+          limit: int | None, as_json: bool) -> None:
+    """Query the append-only audit log (questions and answers are stored PII-masked)."""
+    entries = AuditLog(ServerDB()).query(since, until, user, tenant, action, limit)
+    if as_json:
+        for e in entries:
+            emit_json(e.to_json())
+        return
+    table = Table("time", "tenant", "user", "action", "outcome", "question", "chunks")
+    for e in entries:
+        table.add_row(e.ts, e.tenant, e.user, e.action, e.outcome, (e.question or e.detail)[:60],
+                      ",".join(map(str, e.chunk_ids[:6])))
+    out.print(table)

@@ -1,0 +1,119 @@
+"""The bounded generation queue: one model, a few waiting requests, and a fast "come back later".
+
+llama.cpp generates for one request at a time (the model holds one KV state), so generation requests
+wait their turn; a queue without a bound would let latency grow without limit under load. When
+`workers + max_waiting` requests are already in, a new one is refused at once with QueueFull, which the
+HTTP layer turns into 429 with a Retry-After estimated from recent generation times. Retrieval never
+enters this queue: searches run concurrently on the request threads.
+
+Cancellation: each admitted job carries a `threading.Event`; the worker checks it between tokens and
+stops consuming the model's iterator (closing it), so a client that disconnects frees the model.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from inhouse.errors import InHouseError
+
+
+class QueueFull(InHouseError):
+    """Every generation slot and waiting place is taken (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside a generation when its client went away."""
+
+
+class GenerationQueue:
+    def __init__(self, workers: int = 1, max_waiting: int = 8) -> None:
+        self.workers, self.max_waiting = workers, max_waiting
+        self._slots = threading.Semaphore(workers)
+        self._lock = threading.Lock()
+        self.admitted = 0  # running + waiting
+        self.running = 0
+        self.rejected = 0
+        self.cancelled = 0
+        self.completed = 0
+        self._recent: deque[float] = deque(maxlen=20)  # seconds per recent generation
+
+    @property
+    def capacity(self) -> int:
+        return self.workers + self.max_waiting
+
+    def retry_after(self) -> int:
+        """Seconds until a place is likely free: the queue ahead times the recent mean generation time."""
+        mean = sum(self._recent) / len(self._recent) if self._recent else 2.0
+        return max(1, math.ceil(mean * max(1, self.admitted - self.workers + 1) / self.workers))
+
+    def admit(self) -> Ticket:
+        """A place in the queue, or QueueFull at once (never blocks)."""
+        with self._lock:
+            if self.admitted >= self.capacity:
+                self.rejected += 1
+                raise QueueFull(
+                    f"the server is busy ({self.admitted} generations running or queued); retry after "
+                    f"{self.retry_after()} s.", self.retry_after())
+            self.admitted += 1
+        return Ticket(self)
+
+    def _leave(self, seconds: float | None, cancelled: bool) -> None:
+        with self._lock:
+            self.admitted -= 1
+            if cancelled:
+                self.cancelled += 1
+            elif seconds is not None:
+                self.completed += 1
+                self._recent.append(seconds)
+
+
+class Ticket:
+    """One admitted request. `run()` waits for a generation slot (call it on a worker thread)."""
+
+    def __init__(self, queue: GenerationQueue) -> None:
+        self.queue = queue
+        self.cancel = threading.Event()
+        self._done = False
+
+    @contextmanager
+    def run(self) -> Iterator[threading.Event]:
+        q = self.queue
+        started = None
+        cancelled = False
+        try:
+            while not q._slots.acquire(timeout=0.1):
+                if self.cancel.is_set():
+                    raise Cancelled()
+            started = time.perf_counter()
+            with q._lock:
+                q.running += 1
+            try:
+                yield self.cancel
+            finally:
+                with q._lock:
+                    q.running -= 1
+                q._slots.release()
+        except Cancelled:
+            cancelled = True
+            raise
+        finally:
+            cancelled = cancelled or self.cancel.is_set()
+            self._release(time.perf_counter() - started if started is not None else None, cancelled)
+
+    def _release(self, seconds: float | None, cancelled: bool) -> None:
+        if not self._done:
+            self._done = True
+            self.queue._leave(seconds, cancelled)
+
+    def abandon(self) -> None:
+        """Give the place back without running (the request failed before generation)."""
+        self._release(None, self.cancel.is_set())

@@ -1,0 +1,126 @@
+"""The web UI in headless Chromium (Debian `chromium` + `chromium-driver`, driven by Selenium): sign in,
+ask, see a cited answer, open a citation, see a refusal, and as an admin upload and delete a document.
+Screenshots go to the test's tmp dir (and bench/results/screenshots when INHOUSE_SCREENSHOTS=1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_server import RETURNS_ANSWER, Live, running
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+selenium = pytest.importorskip("selenium", reason="pip install selenium")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian chromium and chromium-driver (.ci/run installs them)")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+                "--lang=ko-KR", f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=DRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def live(inhouse_home: Path, tmp_path: Path) -> Iterator[Live]:
+    with running(inhouse_home, tmp_path) as lv:
+        yield lv
+
+
+def _shot(driver, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / "screenshots" / f"{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    driver.save_screenshot(str(path))
+    if os.environ.get("INHOUSE_SCREENSHOTS"):
+        keep = ROOT / "bench" / "results" / "screenshots"
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, keep / path.name)
+    assert path.stat().st_size > 1000
+    return path
+
+
+def _sign_in(driver, live: Live, who: str) -> None:
+    driver.get(live.url + "/?lang=ko")
+    wait = WebDriverWait(driver, 20)
+    wait.until(ec.visibility_of_element_located((By.ID, "key"))).send_keys(live.keys[who])
+    driver.find_element(By.ID, "signin").click()
+    wait.until(ec.visibility_of_element_located((By.ID, "question")))
+
+
+def _ask(driver, question: str, n: int):
+    driver.find_element(By.ID, "question").send_keys(question)
+    driver.find_element(By.ID, "ask").click()
+    WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg.answered, .msg.refusal")) >= n)
+    return driver.find_elements(By.CSS_SELECTOR, ".msg.answered, .msg.refusal")[n - 1]
+
+
+def test_sign_in_ask_cite_refuse(browser, live: Live, tmp_path: Path):
+    driver = browser
+    driver.get(live.url + "/?lang=ko")
+    driver.find_element(By.ID, "key").send_keys("ih_wrong_key")
+    driver.find_element(By.ID, "signin").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "signin-error").text)
+    assert "키가 올바르지 않습니다" in driver.find_element(By.ID, "signin-error").text  # Korean strings
+    _shot(driver, tmp_path, "01-signin-error")
+
+    driver.find_element(By.ID, "key").clear()
+    _sign_in(driver, live, "kim")
+    assert "kim@acme (reader)" in driver.find_element(By.ID, "whoami").text
+    assert not driver.find_element(By.ID, "signin-view").is_displayed()
+    assert not driver.find_element(By.ID, "admin").is_displayed()
+
+    live.chat.enqueue(RETURNS_ANSWER)
+    answer = _ask(driver, "반품 기간은 며칠인가요?", 1)
+    assert "answered" in answer.get_attribute("class")
+    assert "반품은 상품 수령 후 14일 이내에 가능합니다" in answer.text and "반품.md" in answer.text
+    assert "무료" not in answer.text  # the unsupported claim was removed
+    _shot(driver, tmp_path, "02-cited-answer")
+
+    answer.find_element(By.CSS_SELECTOR, "button.cite").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "passage").is_displayed())
+    WebDriverWait(driver, 10).until(lambda d: "14일 이내에 반품할 수 있습니다" in d.find_element(By.ID, "passage-text").text)
+    assert "반품.md" in driver.find_element(By.ID, "passage-title").text
+    _shot(driver, tmp_path, "03-citation-passage")
+
+    driver.find_element(By.ID, "lang").click()  # English strings
+    assert driver.find_element(By.ID, "ask").text == "Ask"
+    refusal = _ask(driver, "What is the parking fee?", 2)
+    assert "refusal" in refusal.get_attribute("class")
+    assert "I could not find this in your documents." in refusal.text and "Not answered" in refusal.text
+    _shot(driver, tmp_path, "04-refusal")
+
+
+def test_admin_uploads_and_deletes(browser, live: Live, tmp_path: Path):
+    driver = browser
+    _sign_in(driver, live, "boss")
+    assert driver.find_element(By.ID, "admin").is_displayed()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#docs tbody tr"))
+    doc = tmp_path / "parking.md"
+    doc.write_text("# 주차\n\n주차 요금은 시간당 2,000원입니다.\n", "utf-8")
+    driver.find_element(By.ID, "upload-file").send_keys(str(doc))
+    driver.find_element(By.ID, "upload-groups").send_keys("staff")
+    driver.find_element(By.ID, "upload").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#docs tr[data-path="parking.md"]'))
+    WebDriverWait(driver, 30).until(lambda d: "parking.md: done" in d.find_element(By.ID, "jobs").text)
+    _shot(driver, tmp_path, "05-admin-upload")
+    driver.find_element(By.CSS_SELECTOR, '#docs tr[data-path="parking.md"] button.delete').click()
+    WebDriverWait(driver, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '#docs tr[data-path="parking.md"]'))
+    assert "parking.md" not in [d.path for d in live.srv.store.list_documents("acme")]
+    _shot(driver, tmp_path, "06-admin-deleted")
