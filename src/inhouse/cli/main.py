@@ -8,6 +8,7 @@ import click
 
 from inhouse import __version__
 from inhouse.cli.answer import ask, models
+from inhouse.cli.evals import eval_group
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
 from inhouse.errors import InHouseError
@@ -19,7 +20,7 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed, ask, models, recs):
+for command in (ingest, search, docs, status, embed, ask, models, recs, eval_group):
     cli.add_command(command)
 
 
