@@ -3,9 +3,8 @@
 - `acc`: the choice with the highest log-likelihood is the gold one.
 - `acc_norm`: the same after dividing each log-likelihood by the length of its choice in characters
   (lm-eval divides by `len(choice)`, the raw choice string without the target delimiter).
-- `mc2` (TruthfulQA): probability mass of the true answers among all answers,
-  sum(exp(ll_true)) / (sum(exp(ll_true)) + sum(exp(ll_false))), the true answers being the choices
-  before the first label 0.
+- `mc2` (TruthfulQA): probability mass of the true answers (label 1) among all answers,
+  sum(exp(ll_true)) / sum(exp(ll_all)) (lm-eval 0.4.13's `process_results_mc2`).
 - `f1`: macro F1 over the items' predictions (KoBEST).
 - Standard error of a mean: sample standard deviation (ddof=1) / sqrt(n), as lm-eval's `mean_stderr`.
 """
@@ -29,10 +28,9 @@ def item_scores(lls: Sequence[float], choices: Sequence[str], gold: object, metr
         lengths = np.array([float(len(c)) for c in choices])
         out["acc_norm"] = 1.0 if int(np.argmax(arr / lengths)) in golds else 0.0
     if "mc2" in metrics:
-        labels = list(gold)  # type: ignore[arg-type]
-        split = labels.index(0) if 0 in labels else len(labels)
-        p_true, p_false = np.exp(arr[:split]), np.exp(arr[split:])
-        out["mc2"] = float(p_true.sum() / (p_true.sum() + p_false.sum()))
+        labels = np.asarray(gold)
+        probs = np.exp(arr - arr.max())  # shifted for range; the ratio is unchanged
+        out["mc2"] = float(probs[labels == 1].sum() / probs.sum())
     if "f1" in metrics:
         out["f1"] = float(pred), float(golds[0])  # type: ignore[assignment]  # aggregated as a pair
     return out
