@@ -41,7 +41,8 @@ class LlamaScorer:
             raise InputError("evaluation needs llama-cpp-python: pip install llama-cpp-python") from e
         self._lib = llama_cpp
         try:
-            self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
+            self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                             n_batch=n_batch,
                              n_ubatch=n_batch, logits_all=False, verbose=False)
         except ValueError as e:
             raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
