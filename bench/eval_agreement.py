@@ -125,7 +125,8 @@ def run_lmeval(model_path: Path, tasks: list[str], limit: int, batch_size: int, 
         raise SystemExit(f"lm-eval failed (exit {proc.returncode})")
     result_file = max(glob.glob(str(outdir / "**" / "results_*.json"), recursive=True), key=os.path.getmtime)
     results = json.loads(Path(result_file).read_text("utf-8"))
-    out: dict = {"seconds": seconds, "tasks": {}, "command": " ".join(cmd)}
+    out: dict = {"seconds": seconds, "tasks": {}, "command": " ".join(cmd),
+                 "eval_seconds": float(results.get("total_evaluation_time_seconds") or seconds)}
     for t in tasks:
         lm_task = TASKS[t][0]
         sample_file = max(glob.glob(str(outdir / "**" / f"samples_{lm_task}_*.jsonl"), recursive=True),
@@ -161,6 +162,7 @@ def main() -> None:
     report: dict = {"model": name, "file_sha256": sha, "limit": args.limit, "tasks": {},
                     "inhouse_seconds": ih["seconds"], "lmeval_seconds": lm["seconds"],
                     "speedup": lm["seconds"] / ih["seconds"], "lmeval_command": lm["command"],
+                    "lmeval_eval_seconds": lm["eval_seconds"], "inhouse_load_seconds": ih["load_seconds"],
                     "partial_run": args.limit < 1000}
     for t in tasks:
         a, b = ih["tasks"][t], lm["tasks"][t]
@@ -179,7 +181,8 @@ def main() -> None:
                           f"≤{TARGET_POINTS[t]}", f"{same}/{n}", f"{dll:.3f}")
     console.print(table)
     console.print(f"wall time: InHouse {ih['seconds']:.1f} s (model load {ih['load_seconds']:.1f} s), "
-                  f"lm-eval hf {lm['seconds']:.1f} s -> InHouse {report['speedup']:.1f}x faster")
+                  f"lm-eval hf {lm['seconds']:.1f} s (its own evaluation timer: {lm['eval_seconds']:.1f} s) -> "
+                  f"InHouse {report['speedup']:.1f}x faster")
     atomic_write_json(RESULTS, report, indent=2)
     console.print(f"wrote {RESULTS}")
 
