@@ -8,6 +8,7 @@ import click
 
 from inhouse import __version__
 from inhouse.cli.answer import ask, models
+from inhouse.cli.evals import eval_group
 from inhouse.cli.guard import doctor, pii, redteam
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
@@ -21,7 +22,8 @@ def cli() -> None:
     """InHouse: private, grounded answers over your own documents."""
 
 
-for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit):
+for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
+                eval_group):
     cli.add_command(command)
 
 
