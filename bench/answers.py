@@ -1,7 +1,7 @@
 """Grounded answers on KorQuAD 1.0 dev (Korean) and XQuAD-en (English), with the demo model.
 
 For each language, N questions (seeded sample, one per paragraph, outside the questions the retrieval
-fusion was tuned on) are asked twice through the real pipeline (hybrid retrieval → sentence selection →
+fusion was tuned on, and only questions whose gold answer appears in no other paragraph) are asked twice through the real pipeline (hybrid retrieval → sentence selection →
 llama.cpp → claim verifier):
 
 - answerable: the whole corpus is searchable. Score: the gold answer string appears in the final answer
@@ -55,32 +55,40 @@ HIDDEN = "bench-hidden"  # the access group a gold paragraph is moved to in the 
 console = Console()
 
 
-def load_items(lang: str) -> list[dict]:
-    """Every question with its gold paragraph index and gold answer strings, in file order."""
+def load_items(lang: str) -> tuple[list[dict], list[str]]:
+    """Every question with its gold paragraph index and gold answer strings, in file order; the paragraphs."""
     data = json.loads(DATASETS[lang][1].read_text("utf-8"))["data"]
-    items, p = [], 0
+    items, paragraphs = [], []
     for article in data:
         for para in article["paragraphs"]:
             for qa in para["qas"]:
-                items.append({"question": qa["question"], "gold": p,
+                items.append({"question": qa["question"], "gold": len(paragraphs),
                               "answers": sorted({a["text"] for a in qa["answers"]})})
-            p += 1
-    return items
+            paragraphs.append(para["context"])
+    return items, paragraphs
 
 
-def sample(items: list[dict], lang: str, n: int, seed: int = 7) -> list[dict]:
-    """n questions from distinct paragraphs, none from the fusion-tuning tail of the file."""
+def sample(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int = 7) -> tuple[list[dict], int]:
+    """n questions from distinct paragraphs, none from the fusion-tuning tail of the file, and none whose
+    gold answer also appears in another paragraph (removing the gold paragraph must make the question
+    unanswerable, or the gold-removed condition would count a correct answer as a failure to abstain).
+    Returns the sample and how many questions that last rule skipped."""
     pool = items[: len(items) - TUNING[lang]]
     rng = random.Random(seed)
     rng.shuffle(pool)
-    seen, out = set(), []
+    normed = [_norm(p) for p in paragraphs]
+    seen, out, elsewhere = set(), [], 0
     for it in pool:
-        if it["gold"] not in seen:
-            seen.add(it["gold"])
-            out.append(it)
+        if it["gold"] in seen:
+            continue
+        if any(_norm(a) in t for a in it["answers"] for j, t in enumerate(normed) if j != it["gold"]):
+            elsewhere += 1
+            continue
+        seen.add(it["gold"])
+        out.append(it)
         if len(out) == n:
             break
-    return out
+    return out, elsewhere
 
 
 def _norm(s: str) -> str:
@@ -184,11 +192,12 @@ def main() -> None:
     items_out = {}
     for lang in args.langs.split(","):
         store, _paragraphs, _qa, facts = prepare_store(lang, args.cache, console)
-        picked = sample(load_items(lang), lang, args.n)
-        console.print(f"{lang}: {len(picked)} questions per condition ({facts['dataset']}, {facts['chunks']} chunks)")
+        picked, elsewhere = sample(*load_items(lang), lang, args.n)
+        console.print(f"{lang}: {len(picked)} questions per condition ({facts['dataset']}, {facts['chunks']} chunks;"
+                      f" {elsewhere} skipped: their answer is also in another paragraph)")
         answerable = run_condition(store, picked, lang, demo, embedder, settings, hide=False, label="answerable")
         removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed")
-        out = {"corpus": facts, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
+        out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
                                  label="answerable")

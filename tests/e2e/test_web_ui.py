@@ -124,3 +124,32 @@ def test_admin_uploads_and_deletes(browser, live: Live, tmp_path: Path):
     WebDriverWait(driver, 10).until(lambda d: not d.find_elements(By.CSS_SELECTOR, '#docs tr[data-path="parking.md"]'))
     assert "parking.md" not in [d.path for d in live.srv.store.list_documents("acme")]
     _shot(driver, tmp_path, "06-admin-deleted")
+
+
+def test_leaderboard_page(browser, live: Live, inhouse_home: Path, tmp_path: Path):
+    """/leaderboard renders the evaluation database: averages, per-task scores, Korean strings."""
+    from inhouse.evals.store import EvalStore
+
+    driver = browser
+    driver.get(live.url + "/leaderboard")
+    assert "아직 점수가 없습니다" in driver.find_element(By.ID, "empty").text  # no evals.db yet: nothing created
+    assert not (inhouse_home / "evals" / "evals.db").exists()
+    board = EvalStore(inhouse_home / "evals" / "evals.db")
+    settings = {"fewshot": 0, "seed": 1234, "limit": 100}
+    board.record("r1", "qwen-coder-0.5b", "a" * 64, "Q8_0", "arc_easy", 1,
+                 {"acc": 0.5, "acc_stderr": 0.05, "acc_norm": 0.43, "acc_norm_stderr": 0.05}, 100, "acc_norm", settings)
+    board.record("r1", "qwen-coder-0.5b", "a" * 64, "Q8_0", "kobest_copa", 1, {"acc": 0.6, "acc_stderr": 0.04}, 100,
+                 "acc", settings)
+    board.record("r2", "gemma3-270m", "b" * 64, "Q8_0", "kobest_copa", 1, {"acc": 0.52, "acc_stderr": 0.05}, 100,
+                 "acc", settings)
+    board.close()
+    driver.get(live.url + "/leaderboard")
+    table = WebDriverWait(driver, 10).until(ec.visibility_of_element_located((By.ID, "board")))
+    rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, "td.model").text.splitlines()[0] for r in rows] == [
+        "qwen-coder-0.5b", "gemma3-270m"]  # ranked by the Korean average when no Open LLM v1 average exists
+    arc = rows[0].find_element(By.CSS_SELECTOR, 'td[data-task="arc_easy"]').text
+    assert arc.startswith("43.0 ± 5.0") and "acc_norm, n=100, 0-shot" in arc
+    assert rows[1].find_elements(By.CSS_SELECTOR, 'td[data-task="arc_easy"]') == []  # not run: a dash
+    assert "한국어" in driver.find_element(By.CSS_SELECTOR, "thead").text
+    _shot(driver, tmp_path, "leaderboard")

@@ -1,4 +1,4 @@
-"""`inhouse eval …`: leaderboard benchmarks on local models (run, board, tasks)."""
+"""`inhouse eval …`: leaderboard benchmarks on local models (run, board, tasks, rag)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from inhouse.cli.common import emit_json, err, out, progress_bar, split_groups
+from inhouse.cli.common import emit_json, err, out, principal_options, progress_bar, split_groups
 from inhouse.errors import InputError, NotFoundError
+from inhouse.types import Principal
 
 
 def _json(f):
@@ -67,6 +68,84 @@ def run_cmd(model: str, tasks: str, limit: int | None, preset: str | None, shots
                           _pct(v), _pct(se), f"{result['seconds'][task]:.1f}")
     out.print(table)
     err.print("scores in %; * = the leaderboard's metric for the task")
+
+
+@eval_group.command("rag")
+@click.option("--model", default=None, help="registered model (default: the default model)")
+@click.option("--set", "qset", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help='JSONL question set: {"question": …, "answers": [gold strings]} a line ([] = unanswerable)')
+@principal_options
+@click.option("--limit", type=int, default=None, help="only the first N questions")
+@click.option("--halueval", type=int, default=500, show_default=True,
+              help="HaluEval QA items for the verifier's balanced accuracy (0 = skip)")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="evaluation data directory for HaluEval (default $INHOUSE_EVAL_DATA or ../shared/data)")
+@click.option("--no-record", is_flag=True, help="do not add the scores to the leaderboard")
+@_json
+def rag_cmd(model: str | None, qset: Path, principal: Principal, limit: int | None, halueval: int, data: Path | None,
+            no_record: bool, as_json: bool) -> None:
+    """Grounded-QA scores of MODEL over the knowledge base in INHOUSE_HOME, asked as the given principal."""
+    import uuid
+
+    from inhouse.cli.answer import load_chat_model
+    from inhouse.config import load_settings
+    from inhouse.evals import EvalStore
+    from inhouse.evals.adapters import data_dir
+    from inhouse.evals.rag import VERSION, read_rag_set, run_rag, verifier_balanced_accuracy
+    from inhouse.evals.runner import _quant_from_name, resolve_model
+    from inhouse.models.embedders import load_embedder
+    from inhouse.models.registry import Registry
+    from inhouse.store import open_store
+
+    if limit is not None and limit < 1:
+        raise InputError("--limit must be at least 1.")
+    items = read_rag_set(qset)[:limit]
+    settings = load_settings()
+    name, path, sha = resolve_model(model or Registry().resolve(settings.model or None)[0])
+    store = open_store()
+    try:
+        chat = load_chat_model(name)
+        with progress_bar(not as_json) as update:
+            result = run_rag(store, principal, items, settings, chat, load_embedder(settings.embedder),
+                             progress=update)
+    finally:
+        store.close()
+    verifier = verifier_balanced_accuracy(data or data_dir(), halueval, 0.6) if halueval else None
+    task = f"rag:{qset.stem}"
+    scores = dict(result["scores"])
+    if not no_record:
+        board = EvalStore()
+        try:
+            run_id = uuid.uuid4().hex[:12]
+            board.record(run_id, name, sha, _quant_from_name(path), task, VERSION,
+                         {k: v for k, v in scores.items() if v is not None}, result["n"], "answer_recall",
+                         {"set": str(qset), "tenant": principal.tenant, "groups": list(principal.groups),
+                          "limit": limit})
+            if verifier:
+                board.record(run_id, name, sha, _quant_from_name(path), "verifier_halueval", VERSION,
+                             {"balanced_accuracy": verifier["verifier_halueval"]}, verifier["n"],
+                             "balanced_accuracy", {"threshold": 0.6})
+        finally:
+            board.close()
+    payload = {"model": name, "file_sha256": sha, "task": task, "results": {task: {**scores, "n": result["n"]}},
+               "n_answerable": result["n_answerable"], "n_unanswerable": result["n_unanswerable"],
+               "seconds_p50": result["seconds_p50"], "rows": result["rows"]}
+    if verifier:
+        payload["results"]["verifier_halueval"] = {"balanced_accuracy": verifier["verifier_halueval"],
+                                                   "n": verifier["n"]}
+    if as_json:
+        emit_json(payload)
+        return
+    table = Table(title=f"{name}: {task} ({result['n_answerable']} answerable, {result['n_unanswerable']} "
+                        f"unanswerable; p50 {result['seconds_p50']:.1f} s a question)")
+    for col in ("metric", "score", "± stderr"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in ("answer_recall", "abstention_answerable", "abstention_unanswerable", "claims_rejected"):
+        table.add_row(m, _pct(scores[m]), _pct(scores[f"{m}_stderr"]))
+    if verifier:
+        table.add_row(f"verifier_halueval (n={verifier['n']})", _pct(verifier["verifier_halueval"]), "")
+    out.print(table)
+    err.print("scores in %; abstention_answerable and claims_rejected: lower is better")
 
 
 @eval_group.command("board")

@@ -293,6 +293,21 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     def index() -> HTMLResponse:
         return HTMLResponse(static.joinpath("index.html").read_text("utf-8"))
 
+    @app.get("/leaderboard", include_in_schema=False)
+    def leaderboard() -> HTMLResponse:
+        # Model benchmark scores only (no documents), so the page is public like the sign-in page.
+        from inhouse.evals.page import render_board
+        from inhouse.evals.store import EvalStore
+
+        path = base / "evals" / "evals.db"
+        if not path.exists():
+            return HTMLResponse(render_board([]))
+        board = EvalStore(path)
+        try:
+            return HTMLResponse(render_board(board.board()))
+        finally:
+            board.close()
+
     @app.get("/static/{name}", include_in_schema=False)
     def static_file(name: str) -> Response:
         types = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
