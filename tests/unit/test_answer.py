@@ -95,7 +95,16 @@ def test_select_context_keeps_relevant_sentences_within_budget():
 
 def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):
     store, settings = kb
-    model = ScriptedChat().enqueue("반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이")
-    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
+    cut = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이"
+    model = ScriptedChat().enqueue(cut)
+    pieces = len(list(ScriptedChat().enqueue(cut).chat([])))
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, max_tokens=pieces)
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]."
     assert a.claims[-1].verdict == "unsupported" and "incomplete" in a.claims[-1].reason
+
+
+def test_a_short_answer_without_a_full_stop_is_complete(kb):
+    store, settings = kb
+    model = ScriptedChat().enqueue("[1] 14일 이내")
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
+    assert a.mode == "generated" and a.answer == "14일 이내[1]" and a.claims[0].verdict == "supported"
