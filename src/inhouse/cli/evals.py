@@ -154,6 +154,7 @@ def rag_cmd(model: str | None, qset: Path, principal: Principal, limit: int | No
 def board_cmd(as_json: bool, as_csv: bool) -> None:
     """The leaderboard: each model's latest score per task, Open LLM v1 and Korean averages."""
     from inhouse.evals import EvalStore
+    from inhouse.evals.store import primary_score
 
     store = EvalStore()
     try:
@@ -189,7 +190,7 @@ def board_cmd(as_json: bool, as_csv: bool) -> None:
             if tr is None:
                 cells.append("")
                 continue
-            s = tr["metrics"][tr.get("primary", next(iter(tr["metrics"])))]
+            s = primary_score(tr)[1]
             cells.append(f"{_pct(s['value'])}±{_pct(s['stderr'])}" if s["stderr"] else _pct(s["value"]))
         table.add_row(m["model"], m["quantisation"], _pct(m["open_llm_v1"]),
                       f"{_pct(m['korean'])} ({m['korean_n_tasks']}/5)" if m["korean"] is not None else "—", *cells)

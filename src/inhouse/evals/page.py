@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from inhouse.evals.store import KOREAN, OPEN_LLM_V1
+from inhouse.evals.store import KOREAN, OPEN_LLM_V1, primary_score
 
 _STYLE = """
 body{font-family:"NanumGothic","Noto Sans KR",system-ui,sans-serif;margin:2rem;color:#1d2330}
@@ -36,8 +36,7 @@ def render_board(rows: list[dict]) -> str:
             if task is None:
                 cells.append('<td class="missing">–</td>')
                 continue
-            metric = task.get("primary") or next(iter(task["metrics"]))
-            m = task["metrics"][metric]
+            metric, m = primary_score(task)
             se = f" ± {100 * m['stderr']:.1f}" if m.get("stderr") is not None else ""
             shots = f", {task['shots']}-shot" if task.get("shots") is not None else ""
             cells.append(f'<td data-task="{escape(t)}">{_pct(m["value"])}{se}<br>'

@@ -39,6 +39,12 @@ OPEN_LLM_V1 = {"arc_challenge": (25, "acc_norm"), "hellaswag": (10, "acc_norm"),
 KOREAN = ("kobest_boolq", "kobest_copa", "kobest_hellaswag", "kobest_sentineg", "kobest_wic")
 
 
+def primary_score(task: dict) -> tuple[str, dict]:
+    """(metric, {"value", "stderr"}) of a `board()` task entry: its primary metric, else its first."""
+    metric = task.get("primary") or next(iter(task["metrics"]))
+    return metric, task["metrics"][metric]
+
+
 def item_key(model_sha: str, task: str, version: int, settings: dict, index: int, requests: Iterable) -> str:
     blob = json.dumps([model_sha, task, version, settings, index, list(requests)], ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
