@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import replace as dc_replace
 
 from inhouse.errors import InputError
-from inhouse.guard.pii import TYPES, detect, mask
+from inhouse.guard.pii import TYPES, detect, mask, mask_fragment
 from inhouse.guard.vault import TOKEN, Vault, mask_tokens
 from inhouse.types import Block, Hit, Principal
 
@@ -94,6 +94,6 @@ def hits_for_reader(hits: list[Hit], principal: Principal) -> list[Hit]:
         return hits
     out = []
     for h in hits:
-        text, snippet = mask(mask_tokens(h.text)), mask(mask_tokens(h.snippet))
+        text, snippet = mask(mask_tokens(h.text)), mask_fragment(mask_tokens(h.snippet), mask_tokens(h.text))
         out.append(h if (text, snippet) == (h.text, h.snippet) else dc_replace(h, text=text, snippet=snippet))
     return out

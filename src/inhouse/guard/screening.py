@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 
 from inhouse.guard.injection import hosts_in, kinds, neutralize, screen, strip_links
-from inhouse.guard.pii import mask
+from inhouse.guard.pii import mask, mask_fragment
 from inhouse.guard.policy import cleared, for_reader
 from inhouse.guard.vault import Vault, mask_tokens
 from inhouse.types import Hit, Principal
@@ -75,7 +75,7 @@ def screen_hits(hits: list[Hit], principal: Principal, screening: Screening) -> 
         # A snippet is a window that may cut a flagged sentence in half: take it from the clean text.
         snippet = (text[:200] + ("…" if len(text) > 200 else "")) if flags else h.snippet
         if screening.pii_masked:
-            text, snippet = mask(mask_tokens(text)), mask(mask_tokens(snippet))
+            text, snippet = mask(mask_tokens(text)), mask_fragment(mask_tokens(snippet), mask_tokens(h.text))
         if text != h.text or snippet != h.snippet:
             h = dc_replace(h, text=text, snippet=snippet)
         out.append(h)
