@@ -16,6 +16,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import StoreError
+from inhouse.store.sqlite import apply_migrations
 
 # Numbered schema steps; applied names are recorded, so a step is never run twice or changed later.
 MIGRATIONS: list[tuple[str, str]] = [
@@ -82,25 +83,7 @@ class ServerDB:
             raise StoreError(f"cannot open the server database {self.path}: {e}; restore it from a backup.") from e
 
     def _migrate(self) -> None:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        applied = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
-        for name, script in MIGRATIONS:
-            if name in applied:
-                continue
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                # executescript would commit on its own; run the statements inside our transaction.
-                buf = ""
-                for line in script.splitlines(keepends=True):
-                    buf += line
-                    if sqlite3.complete_statement(buf):
-                        self.conn.execute(buf)
-                        buf = ""
-                self.conn.execute("INSERT INTO migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (name,))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        apply_migrations(self.conn, MIGRATIONS)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -161,28 +161,11 @@ class SQLiteStore:
 
     # ---- schema -------------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        applied = {r[0] for r in self.conn.execute("SELECT name FROM migrations")}
         files = sorted(
             (f for f in resources.files("inhouse.store").joinpath("migrations").iterdir() if f.name.endswith(".sql")),
             key=lambda f: f.name,
         )
-        for f in files:
-            if f.name in applied:
-                continue
-            script = f.read_text("utf-8")
-            # executescript commits implicitly; wrap the whole migration in our own transaction instead.
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _split_sql(script):
-                    self.conn.execute(statement)
-                self.conn.execute(
-                    "INSERT INTO migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (f.name,)
-                )
-                self.conn.execute("COMMIT")
-            except Exception:
-                self.conn.execute("ROLLBACK")
-                raise
+        apply_migrations(self.conn, ((f.name, f.read_text("utf-8")) for f in files))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -450,6 +433,27 @@ class SQLiteStore:
 def _embed_text(heading: list[str], text: str) -> str:
     """What gets embedded: the heading path gives a chunk its context."""
     return (" > ".join(heading) + "\n" + text) if heading else text
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[tuple[str, str]]) -> None:
+    """Apply the (name, SQL script) migrations not yet recorded in the `migrations` table, in order, each
+    in one transaction with its record (a crash leaves it either applied and recorded, or neither).
+    `conn` must be in autocommit mode (isolation_level=None)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    applied = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+    for name, script in migrations:
+        if name in applied:
+            continue
+        # executescript commits implicitly; wrap the whole migration in our own transaction instead.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            conn.execute("INSERT INTO migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (name,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
 
 def _split_sql(script: str) -> list[str]:
