@@ -2,15 +2,20 @@
 
 Runs, in one go and on the same items (the first N of each file) and settings (0-shot):
   1. InHouse: `inhouse.evals` scoring on llama.cpp (fresh cache, so everything is computed);
-  2. lm-eval 0.4.x with its `hf` backend on the same GGUF loaded through transformers (dequantised to
-     fp32; lm-eval's `gguf` backend gives wrong scores for Qwen GGUFs, see FINDINGS.md), with the task
-     YAMLs in bench/lmeval_tasks/ over the same local data converted to the hub datasets' layout, so
-     that lm-eval's own code builds the prompts.
-It reports per-task scores, their difference in points, per-item agreement of the chosen answer, the
-mean |difference| of per-choice log-likelihoods, and the wall time of each side.
+  2. lm-eval 0.4.x with its `hf` backend on the same GGUF loaded through transformers (lm-eval's `gguf`
+     backend gives wrong scores for Qwen GGUFs, see FINDINGS.md), with the task YAMLs in
+     bench/lmeval_tasks/ over the same local data converted to the hub datasets' layout, so that
+     lm-eval's own code builds the prompts.
+Both sides read one GGUF. By default that is the model dequantised to F32 (llama.cpp's own quantiser,
+10 s): transformers always dequantises a GGUF to fp32 weights, so on the Q4 file llama.cpp would compute
+with Q4 blocks and torch with their fp32 values, and per-choice log-likelihoods differ by ~0.14 (1 item
+in 50 flips). On the F32 file both compute with the same fp32 weights (`--precision native` keeps the
+quantised file). It reports per-task scores, their difference in points, per-item agreement of the
+chosen answer, the mean |difference| of per-choice log-likelihoods, and the wall time of each side.
 
     pip install -e '.[evalref]'
-    flock /tmp/inhouse-heavy.lock python bench/eval_agreement.py --limit 50
+    flock /tmp/inhouse-heavy.lock python bench/eval_agreement.py            # hellaswag 1000, others 100
+    python bench/eval_agreement.py --limit 20 --task-limit hellaswag=20     # a quick look
 Targets (issue 6): |Δ| ≤ 0.5 points on arc_easy, hellaswag (≥ 1,000 items), truthfulqa_mc2; ≤ 1 point on
 kobest_copa; InHouse ≥ 2× faster.
 """
@@ -37,7 +42,7 @@ from inhouse.evals.requests import build_items
 from inhouse.evals.runner import load_task, resolve_model, score_items, task_scores
 from inhouse.evals.spec import get_spec
 from inhouse.evals.store import EvalStore
-from inhouse.files import atomic_write_json
+from inhouse.files import atomic_write_json, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "eval_agreement.json"
@@ -82,7 +87,8 @@ def convert_data(work: Path) -> None:
             for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)])
 
 
-def run_inhouse(model_path: Path, sha: str, tasks: list[str], limit: int, threads: int | None, work: Path) -> dict:
+def run_inhouse(model_path: Path, sha: str, tasks: list[str], limits: dict[str, int], threads: int | None,
+                work: Path) -> dict:
     from inhouse.evals.scorer import LlamaScorer
 
     t0 = time.perf_counter()
@@ -93,7 +99,7 @@ def run_inhouse(model_path: Path, sha: str, tasks: list[str], limit: int, thread
     for name in tasks:
         spec = get_spec(name)
         docs, fs = load_task(spec)
-        items = build_items(spec, docs, limit, fs)
+        items = build_items(spec, docs, limits[name], fs)
         t = time.perf_counter()
         raw = score_items(spec, items, sha, lambda: scorer, store, {"bench": True})
         out["tasks"][name] = {"scores": task_scores(spec, items, raw), "lls": [r["lls"] for r in raw],
@@ -103,13 +109,29 @@ def run_inhouse(model_path: Path, sha: str, tasks: list[str], limit: int, thread
     return out
 
 
+def dequantise_f32(model_path: Path, work: Path) -> Path:
+    """The model as an F32 GGUF (llama.cpp's quantiser with requantisation allowed: every tensor to fp32)."""
+    import ctypes
+
+    import llama_cpp
+
+    out = work / f"{model_path.stem}-f32.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
+    params.allow_requantize = True
+    if llama_cpp.llama_model_quantize(str(model_path).encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise SystemExit(f"could not dequantise {model_path} to F32 (is there room in {work}?)")
+    return out
+
+
 def run_lmeval(model_path: Path, tasks: list[str], limit: int, batch_size: int, work: Path) -> dict:
+    """One lm-eval process for `tasks` at `limit` items each (its --limit is one number for all tasks)."""
     gdir = work / "gguf"
     gdir.mkdir(exist_ok=True)
     link = gdir / model_path.name
     if not link.exists():
         link.symlink_to(model_path)
-    outdir = work / "lmeval-out"
+    outdir = work / f"lmeval-out-{limit}"
     cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
            f"pretrained={gdir},gguf_file={model_path.name},dtype=float32", "--device", "cpu",
            "--batch_size", str(batch_size), "--tasks", ",".join(TASKS[t][0] for t in tasks),
@@ -142,28 +164,55 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
     ap.add_argument("--tasks", default=",".join(TASKS))
-    ap.add_argument("--limit", type=int, default=50, help="first N items of every task (full run: 1000+)")
+    ap.add_argument("--limit", type=int, default=100, help="first N items of every task not in --task-limit")
+    ap.add_argument("--task-limit", action="append", default=[], metavar="TASK=N",
+                    help="first N items of TASK (default hellaswag=1000)")
+    ap.add_argument("--precision", choices=("f32", "native"), default="f32",
+                    help="f32: both sides read the model dequantised to F32 (default); native: the file as it is")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     tasks = [t for t in args.tasks.split(",") if t]
-    name, path, sha = resolve_model(args.model)
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise SystemExit(f"unknown task(s) {', '.join(unknown)}; this bench compares {', '.join(TASKS)}")
+    limits = {t: args.limit for t in tasks}
+    for spec in args.task_limit or ["hellaswag=1000"]:
+        t, _, n = spec.partition("=")
+        if t not in TASKS or not n.isdigit():
+            raise SystemExit(f"--task-limit {spec!r}: expected TASK=N with TASK one of {', '.join(TASKS)}")
+        if t in limits:
+            limits[t] = int(n)
+    name, source, source_sha = resolve_model(args.model)
     work = Path(tempfile.mkdtemp(prefix="inhouse-agree-"))
     convert_data(work)
-    console.print(f"model {name} ({path.name}), first {args.limit} items of {', '.join(tasks)}; work dir {work}")
-    ih = run_inhouse(path, sha, tasks, args.limit, args.threads, work)
+    if args.precision == "f32":
+        path = dequantise_f32(source, work)
+        sha = sha256_file(path)
+    else:
+        path, sha = source, source_sha
+    console.print(f"model {name} ({path.name}); items: "
+                  f"{', '.join(f'{t} {limits[t]}' for t in tasks)}; work dir {work}")
+    ih = run_inhouse(path, sha, tasks, limits, args.threads, work)
     console.print(f"InHouse done in {ih['seconds']:.1f} s")
-    lm = run_lmeval(path, tasks, args.limit, args.batch_size, work)
+    lm: dict = {"seconds": 0.0, "eval_seconds": 0.0, "tasks": {}, "commands": []}
+    for limit in sorted(set(limits.values())):
+        part = run_lmeval(path, [t for t in tasks if limits[t] == limit], limit, args.batch_size, work)
+        lm["seconds"] += part["seconds"]
+        lm["eval_seconds"] += part["eval_seconds"]
+        lm["tasks"].update(part["tasks"])
+        lm["commands"].append(part["command"])
     console.print(f"lm-eval done in {lm['seconds']:.1f} s")
 
-    table = Table(title=f"InHouse vs lm-eval {args.limit} items/task, {name}")
+    table = Table(title=f"InHouse vs lm-eval, {name} ({args.precision})")
     for col in ("task", "metric", "n", "InHouse", "lm-eval", "Δ points", "target", "same answer", "mean |Δll|"):
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
-    report: dict = {"model": name, "file_sha256": sha, "limit": args.limit, "tasks": {},
+    report: dict = {"model": name, "source_file": source.name, "source_sha256": source_sha,
+                    "precision": args.precision, "file_sha256": sha, "limits": limits, "tasks": {},
                     "inhouse_seconds": ih["seconds"], "lmeval_seconds": lm["seconds"],
-                    "speedup": lm["seconds"] / ih["seconds"], "lmeval_command": lm["command"],
+                    "speedup": lm["seconds"] / ih["seconds"], "lmeval_commands": lm["commands"],
                     "lmeval_eval_seconds": lm["eval_seconds"], "inhouse_load_seconds": ih["load_seconds"],
-                    "partial_run": args.limit < 1000}
+                    "partial_run": limits.get("hellaswag", 0) < 1000}
     for t in tasks:
         a, b = ih["tasks"][t], lm["tasks"][t]
         n = len(a["lls"])

@@ -1,4 +1,4 @@
-"""InHouse builds exactly lm-evaluation-harness's requests (needs the `evalref` extra; skipped without it).
+"""InHouse builds exactly lm-evaluation-harness's requests (`make test` installs the `evalref` extra).
 
 lm-eval's own task code (hellaswag process_docs, kobest copa functions, the TruthfulQA primer) runs
 over the same local data converted to the hub layout by bench/eval_agreement.py.
@@ -16,7 +16,6 @@ from inhouse.evals.runner import load_task
 from inhouse.evals.spec import get_spec
 from tests.conftest import ROOT, SHARED_DATA
 
-pytest.importorskip("lm_eval")
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present")
 
 TASKS = {"ie_arc_easy": "arc_easy", "ie_hellaswag": "hellaswag", "ie_truthfulqa_mc2": "truthfulqa_mc2",
