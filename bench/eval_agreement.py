@@ -203,6 +203,8 @@ def main() -> None:
         lm["tasks"].update(part["tasks"])
         lm["commands"].append(part["command"])
     console.print(f"lm-eval done in {lm['seconds']:.1f} s")
+    if args.precision == "f32":
+        path.unlink()  # 2.4 GB for the 0.5B; the work dir keeps lm-eval's outputs
 
     table = Table(title=f"InHouse vs lm-eval, {name} ({args.precision})")
     for col in ("task", "metric", "n", "InHouse", "lm-eval", "Δ points", "target", "same answer", "mean |Δll|"):
