@@ -30,6 +30,7 @@ import random
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,32 +146,11 @@ def load_model(name: str, threads: int) -> LlamaCppChat:
     return LlamaCppChat(path, name=model_name, n_ctx=4096, n_threads=threads)
 
 
-class ReplayModel:
-    """A recorded model's name, and the real model loaded only when a replay needs a new call."""
+@dataclass
+class Recorded:
+    """The model of a recorded run (--replay): its name only, since its drafts are replayed, not generated."""
 
-    def __init__(self, name: str, threads: int) -> None:
-        self.name, self.threads, self._real = name, threads, None
-
-    def real(self):
-        if self._real is None:
-            self._real = load_model(self.name, self.threads)
-        return self._real
-
-
-class ReplayChat:
-    """Gives the recorded draft for the answer, and passes later calls (the quote judge) to the real model."""
-
-    def __init__(self, name: str, draft: str, real) -> None:
-        self.name, self.draft, self.real, self.extra_s = name, draft, real, 0.0
-
-    def chat(self, messages, **kw):
-        if self.draft is not None:
-            draft, self.draft = self.draft, None
-            yield from ScriptedChat(self.name, [draft]).chat(messages, **kw)
-            return
-        t0 = time.perf_counter()
-        yield from self.real().chat(messages, **kw)
-        self.extra_s += time.perf_counter() - t0
+    name: str
 
 
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,
@@ -190,12 +170,9 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     if old["question"] != it["question"]:
                         sys.exit(f"error: --replay file does not match this sample ({lang} {label} row {i}); "
                                  "use the --n and --langs of the run that wrote it.")
-                    chat = ReplayChat(model.name, old["draft"], model.real)
-                    r = ask(store, it["question"], settings, chat, embedder)
-                    # The draft's generation is not repeated: keep its recorded timings, plus the time of
-                    # any new model call (the quote judge).
-                    r |= {k: old[k] for k in ("first_token_s", "retrieval_s")}
-                    r["total_s"] = old["total_s"] + chat.extra_s if old["total_s"] is not None else None
+                    r = ask(store, it["question"], settings, ScriptedChat(model.name, [old["draft"]]), embedder)
+                    # The draft's generation is not repeated: keep its recorded timings.
+                    r |= {k: old[k] for k in ("first_token_s", "retrieval_s", "total_s")}
             finally:
                 if hide:
                     store.set_groups("bench", doc_name(it["gold"]), [])
@@ -225,8 +202,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers.json")
     ap.add_argument("--replay", type=Path, default=None,
                     help="re-run retrieval, the gate, the verifier and the fallback on the drafts recorded in this "
-                         "results file (same --n/--langs; drafts not generated again, their timings copied; new "
-                         "model calls such as the quote judge are run and timed)")
+                         "results file (same --n/--langs; drafts not generated again, their timings copied)")
     args = ap.parse_args()
     t_start = time.perf_counter()
     settings = Settings()
@@ -235,10 +211,10 @@ def main() -> None:
     if replay:
         first = args.langs.split(",")[0]
         speed_name = replay["languages"][first].get("speed_model", {}).get("model")
-        demo, speed = ReplayModel(replay["model"], args.threads), None
+        demo, speed = Recorded(replay["model"]), None
         # Older result files kept no per-question rows for the speed model: its summary is copied as is.
         if speed_name and args.speed_n and "speed_model" in replay["items"][first]:
-            speed = ReplayModel(speed_name, args.threads)
+            speed = Recorded(speed_name)
     else:
         demo = load_model(args.model, args.threads)
         speed = load_model(args.speed_model, args.threads) if args.speed_n else None
