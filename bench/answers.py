@@ -117,6 +117,7 @@ def ask(store, question: str, settings: Settings, model, embedder) -> dict:
         "first_token_s": a.timings.get("first_token_s"),
         "total_s": a.timings.get("total_s"),
         "retrieval_s": a.timings.get("retrieval_s"),
+        "quote_score": round(a.claims[-1].score, 3) if a.mode == "extractive" else None,
     }
 
 

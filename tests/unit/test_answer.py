@@ -108,3 +108,31 @@ def test_a_short_answer_without_a_full_stop_is_complete(kb):
     model = ScriptedChat().enqueue("[1] 14일 이내")
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
     assert a.mode == "generated" and a.answer == "14일 이내[1]" and a.claims[0].verdict == "supported"
+
+
+@pytest.fixture
+def policies(tmp_path: Path, store: SQLiteStore, settings: Settings):
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "leave.md").write_text("# 휴가\n\n경조휴가는 팀장의 승인을 받아 사용한다. 경조휴가는 연 5일이다.\n", "utf-8")
+    (d / "awards.md").write_text("# Awards\n\nThe committee met in Paris in 2017. The prize for best song went to "
+                                 "a newcomer.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    return store, settings
+
+
+def test_quote_needs_one_sentence_covering_the_question(policies):
+    store, settings = policies
+    # The two sentences together hold every term of the question, so it passes the relevance gate; but
+    # neither says who won, and quoting either would answer a question the documents cannot.
+    a = answer_question(store, STAFF, "Which song won the 2017 Paris prize?", settings, ScriptedChat().enqueue("[1]"))
+    assert a.relevance >= 0.7 and a.abstained and a.mode == "abstained"
+
+
+def test_count_question_quotes_a_sentence_with_a_number(policies):
+    store, settings = policies
+    a = answer_question(store, STAFF, "경조휴가는 며칠인가요?", settings, ScriptedChat().enqueue("[1]"))
+    assert a.mode == "extractive" and a.answer == "문서에 따르면: \u201c경조휴가는 연 5일이다.\u201d [1]"
+    a = answer_question(store, STAFF, "경조휴가는 며칠인가요?", settings,
+                        ScriptedChat().enqueue("경조휴가는 팀장의 승인을 받아 사용합니다 [1]."))
+    assert a.claims[0].verdict == "unsupported" and "number" in a.claims[0].reason and a.mode == "extractive"

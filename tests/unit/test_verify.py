@@ -1,4 +1,4 @@
-from inhouse.verify import split_claims, support, verify
+from inhouse.verify import asks_for_number, is_yes_no, split_claims, support, verify
 
 SOURCES = {
     1: "상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 고객이 부담합니다.",
@@ -41,3 +41,48 @@ def test_support_score_range():
     assert support("반품", "") == (0.0, "no overlap with source")
     score, _ = support("The equipment stipend is 500,000 won.", SOURCES[2])
     assert score == 1.0
+
+
+# Rules that need the question the claim answers.
+ARTICLE = {
+    1: "고노에 내각은 1940년 대정익찬회를 세워 모든 정당을 해산시켰다. 이후 군부는 미국과의 전쟁을 주장했다.",
+}
+
+
+def test_restating_the_question_is_not_an_answer():
+    (v,) = verify("고노에 내각이 세운 단일 정당은 다음과 같습니다 [1].", ARTICLE, question="고노에 내각이 세운 단일 정당은?")
+    assert v.verdict == "unsupported" and v.reason == "restates the question without an answer"
+    # Without the question the same sentence passes on word overlap alone: the rule needs the question.
+    assert verify("고노에 내각이 세운 정당은 다음과 같습니다 [1].", ARTICLE)[0].verdict == "supported"
+
+
+def test_korean_restated_part_must_be_supported_with_the_answer():
+    q = "주파수를 나눌 수 있었던 유일한 방법은 무엇이었는가?"
+    sources = {1: "색차 신호는 반송파의 영향을 줄이기 위해 라인 주파수의 n + 0.5 의 곱(정확히는 227.5)으로 결정된다.",
+               2: "주파수를 나눌 수 있었던 유일한 방법은 멀티바이브레이터였다."}
+    claim = "주파수를 나눌 수 있었던 유일한 방법은 라인 주파수의 n + 0.5 의 곱(정확히는 227.5)으로 결정되었다 [1]."
+    # Source 1 holds the answer part word for word, so word overlap alone passes the claim; but it says
+    # nothing of dividing a frequency, the part of the claim that restates the question.
+    assert verify(claim, sources)[0].verdict == "supported"
+    (wrong,) = verify(claim, sources, question=q)
+    assert wrong.verdict == "unsupported" and "question it restates" in wrong.reason
+    (right,) = verify("주파수를 나눌 수 있었던 유일한 방법은 멀티바이브레이터입니다 [2].", sources, question=q)
+    assert right.verdict == "supported"
+
+
+def test_count_question_needs_a_number():
+    q = "체스보드를 구성하는 정사각형의 갯수는?"
+    sources = {1: "체스보드는 64개의 정사각형으로 구성된다. 각 정사각형은 칸이라 부른다."}
+    assert verify("체스보드는 64개의 정사각형으로 구성됩니다 [1].", sources, question=q)[0].verdict == "supported"
+    (v,) = verify("체스보드는 여러 정사각형으로 구성됩니다 [1].", sources, question=q)
+    assert v.verdict == "unsupported" and "number" in v.reason
+    assert asks_for_number("How many squares are on a chessboard?") and asks_for_number("연회비는 얼마인가요?")
+    assert not asks_for_number("몇몇 주에서 시행되는 법의 이름은?")  # "몇몇" is "several", not "how many"
+
+
+def test_yes_no_question_may_be_answered_in_its_own_words():
+    sources = {1: "해지 시 연회비는 환불됩니다."}
+    assert is_yes_no("해지 시 연회비가 환불되나요?") and is_yes_no("Is the annual fee refunded?")
+    assert not is_yes_no("연회비 환불은 어떻게 되나요?") and not is_yes_no("고노에 내각이 세운 정당은?")
+    (v,) = verify("해지 시 연회비는 환불됩니다 [1].", sources, question="해지 시 연회비가 환불되나요?")
+    assert v.verdict == "supported"

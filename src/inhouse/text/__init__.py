@@ -3,10 +3,11 @@
 from inhouse.text.analyze import (
     TERMS_VERSION,
     detect_language,
+    has_quantity,
     lexical_terms,
     lexical_terms_batch,
     normalize,
     split_sentences,
 )
 
-__all__ = ["TERMS_VERSION", "detect_language", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences"]
+__all__ = ["TERMS_VERSION", "detect_language", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences"]

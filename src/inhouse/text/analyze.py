@@ -144,6 +144,22 @@ def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
     return [a.terms() for a in analyze(texts)]
 
 
+# Numerals Kiwi tags as determiners (MM): "세 개", "스무 곡", "첫 번째".
+_NUMERAL_MM = frozenset("한 두 세 네 다섯 여섯 일곱 여덟 아홉 열 스무 서른 마흔 쉰 첫 서너 두세".split())
+_EN_NUMBER = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|first|second|third)\b", re.IGNORECASE)
+
+
+def has_quantity(text: str) -> bool:
+    """Whether `text` states a number: digits, an English number word, or a Korean numeral (Kiwi NR/MM)."""
+    if re.search(r"\d", text) or _EN_NUMBER.search(text):
+        return True
+    if not _HANGUL.search(text):
+        return False
+    return any(t.tag == "NR" or (t.tag == "MM" and t.form in _NUMERAL_MM) for t in kiwi().tokenize(text))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) in `text`: Kiwi for Korean, punctuation rules for English."""
     return analyze([text])[0].sentences

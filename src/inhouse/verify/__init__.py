@@ -6,7 +6,10 @@ against the text of the sources with deterministic evidence:
 - coverage: the share of the claim's content terms (Kiwi morphemes, English words, numbers) found in
   the source sentence that supports it best;
 - numbers: every number in the claim must appear in that source (a changed amount is a hallucination);
-- negation: a claim that negates what its best source affirms (or the reverse) is penalised.
+- negation: a claim that negates what its best source affirms (or the reverse) is penalised;
+- the question: a claim must add something to the question it answers (a restatement with no answer is
+  not an answer); a Korean claim's restated part must be in the same source sentences as its answer
+  part; a question asking for a count or an amount needs a claim that states a number.
 
 A claim is supported when its score reaches `threshold`. Citations that point at sources which do not
 support their claim are repaired (pointed at the source that does) or the claim is dropped.
@@ -18,13 +21,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from inhouse.text import lexical_terms, split_sentences
+from inhouse.text import detect_language, has_quantity, lexical_terms, split_sentences
+from inhouse.text.analyze import kiwi
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"(않|없|못|아니|안 |불가|금지|\bnot\b|\bno\b|\bnever\b|n't\b|\bcannot\b|\bwithout\b)", re.IGNORECASE)
 # Words that carry no fact of their own in an answer sentence.
 _FILLER = frozenset("문서 출처 답변 따르 경우 내용 다음 관련 source sources document documents according answer".split())
+# Question words carry no evidence: a source need not contain "무엇" or "how" to answer.
+QUESTION_WORDS = frozenset(
+    "무엇 무슨 어떻 어떤 언제 어디 얼마 얼마나 몇 며칠 누구 왜 어느 알려주 되 하 있 인가 까지 가요 나요 "
+    "what which when where how much many who whom whose why does do is are can could should".split()
+)
+_WH = re.compile(r"무엇|무슨|어떻|어떤|언제|어디|얼마|몇|며칠|누구|누가|왜|어느|"
+                 r"\b(?:what|which|when|where|how|who|whom|whose|why)\b", re.IGNORECASE)
+_EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
+                        re.IGNORECASE)
+# Questions that ask for a count or an amount: their answer states a number ("몇몇" is "several").
+_COUNT = re.compile(r"(?<!몇)몇(?!몇)|며칠|개수|갯수|얼마(?!나)|\bhow (?:many|much|old)\b|\b(?:what|which) year\b", re.IGNORECASE)
 
 
 @dataclass
@@ -51,6 +66,26 @@ def _content_terms(text: str) -> set[str]:
     return {t for t in lexical_terms(CITATION.sub(" ", text)) if t not in _FILLER}
 
 
+def question_terms(question: str) -> frozenset[str]:
+    """The question's content terms (its question words removed)."""
+    return frozenset(t for t in lexical_terms(question) if t not in QUESTION_WORDS)
+
+
+def asks_for_number(question: str) -> bool:
+    return bool(_COUNT.search(question))
+
+
+def is_yes_no(question: str) -> bool:
+    """A question answered by yes or no ("연회비가 환불되나요?", "Is the fee refunded?"): no question word,
+    and an English auxiliary first or a Korean sentence-final verb ending last."""
+    if _WH.search(question):
+        return False
+    if detect_language(question) == "en":
+        return bool(_EN_YES_NO.match(question))
+    tokens = [t for t in kiwi().tokenize(question) if not t.tag.startswith("S")]
+    return bool(tokens) and tokens[-1].tag == "EF"
+
+
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Sentences of the draft with the citation numbers each carries (markers removed from the text)."""
     claims = []
@@ -71,11 +106,23 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     return claims
 
 
-def support(claim: str, source: str) -> tuple[float, str]:
-    """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence."""
+def support(claim: str, source: str, question: frozenset[str] = frozenset(), yes_no: bool = False
+            ) -> tuple[float, str]:
+    """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence.
+
+    `question`: the content terms of the question the claim answers (see `verify`).
+    """
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check"
+    restated = terms & question
+    if question and not yes_no and not terms - question:
+        return 0.0, "restates the question without an answer"
+    # Kiwi reduces Korean words to their lemmas, so a claim that restates a Korean question shares the
+    # source's terms wherever the source says what the claim says. English terms are surface words (the
+    # source's "fixed to" for the question's "attached to"): checking the restated part there rejected
+    # right answers (bench/answers.py: English recall 0.72 → 0.62), so it is checked for Korean only.
+    check_restated = bool(restated) and detect_language(claim) == "ko"
     claim_numbers = numbers(claim)
     best, best_reason = 0.0, ""
     sentences = [source[s:e] for s, e in split_sentences(source)] or [source]
@@ -86,6 +133,12 @@ def support(claim: str, source: str) -> tuple[float, str]:
         coverage = len(terms & sent_terms) / len(terms)
         missing_numbers = claim_numbers - numbers(sent)
         score, reason = coverage, f"{coverage:.0%} of claim terms in source"
+        if check_restated:
+            # "A의 B는 C이다" restating the question "A의 B는?" is supported only where the source says
+            # C about A's B, not where C merely appears near other words.
+            restated_coverage = len(restated & sent_terms) / len(restated)
+            if restated_coverage < score:
+                score, reason = restated_coverage, f"{restated_coverage:.0%} of the question it restates in source"
         if missing_numbers:
             score = min(score, 0.3)
             reason = f"numbers not in source: {', '.join(sorted(missing_numbers))}"
@@ -97,11 +150,22 @@ def support(claim: str, source: str) -> tuple[float, str]:
     return best, best_reason or "no overlap with source"
 
 
-def verify(answer: str, sources: dict[int, str], threshold: float = 0.6) -> list[ClaimVerdict]:
-    """Verdicts for each claim of `answer` against numbered `sources` (n → text)."""
+def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, question: str = "") -> list[ClaimVerdict]:
+    """Verdicts for each claim of `answer` against numbered `sources` (n → text).
+
+    With the `question` the answer replies to, a claim must add to it, a Korean claim's restatement of it
+    must be supported too, and a question for a count or an amount needs a claim with a number.
+    """
+    q_terms = question_terms(question) if question else frozenset()
+    yes_no = bool(question) and is_yes_no(question)
+    wants_number = bool(question) and asks_for_number(question)
     verdicts = []
     for text, cited in split_claims(answer):
-        scored = {n: support(text, src) for n, src in sources.items()}
+        if wants_number and not has_quantity(text):
+            verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [],
+                                         "the question asks for a number and the claim states none"))
+            continue
+        scored = {n: support(text, src, q_terms, yes_no) for n, src in sources.items()}
         valid_cited = [n for n in cited if n in sources]
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
         if supporting:
