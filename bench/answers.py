@@ -6,6 +6,8 @@ llama.cpp → claim verifier):
 
 - answerable: the whole corpus is searchable. Score: the gold answer string appears in the final answer
   (spaces and case ignored); abstention rate.
+  A draft that says nothing (bare citations) and has no sentence close enough to quote is asked once more
+  (English; see inhouse.answer.FOLLOW_UP); the follow-up is recorded with the draft.
 - gold removed: the question's gold paragraph is made unreadable to the asker (its access group changed,
   so retrieval cannot see it, exactly as if it were absent). Score: abstention rate.
 
@@ -45,6 +47,7 @@ from rich.table import Table  # noqa: E402
 
 from inhouse.answer import NOT_FOUND, answer_question  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
+from inhouse.errors import InputError  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.chat import LlamaCppChat, ScriptedChat  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
@@ -106,10 +109,12 @@ def ask(store, question: str, settings: Settings, model, embedder) -> dict:
     a = answer_question(store, Principal("bench", "bench", ()), question, settings, model, embedder=embedder,
                         min_relevance=0.0)
     gated = a.relevance < MIN_RELEVANCE
+    # The raw model is its first reply alone: the follow-up is part of the pipeline.
     raw_abstained = not a.draft.strip() or (NOT_FOUND in a.draft and len(a.draft) < len(NOT_FOUND) + 20)
     return {
         "relevance": round(a.relevance, 3),
         "draft": a.draft,
+        "follow_up": a.follow_up,
         "raw_abstained": raw_abstained,
         "answer": "" if gated else a.answer,
         "abstained": gated or a.abstained,
@@ -171,7 +176,12 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     if old["question"] != it["question"]:
                         sys.exit(f"error: --replay file does not match this sample ({lang} {label} row {i}); "
                                  "use the --n and --langs of the run that wrote it.")
-                    r = ask(store, it["question"], settings, ScriptedChat(model.name, [old["draft"]]), embedder)
+                    replies = [old["draft"]] + ([old["follow_up"]] if old.get("follow_up") else [])
+                    try:
+                        r = ask(store, it["question"], settings, ScriptedChat(model.name, replies), embedder)
+                    except InputError:
+                        sys.exit(f"error: the pipeline asks a follow-up that the --replay file did not record ({lang} "
+                                 f"{label} row {i}); generate the run again without --replay.")
                     # The draft's generation is not repeated: keep its recorded timings.
                     r |= {k: old[k] for k in ("first_token_s", "retrieval_s", "total_s")}
             finally:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from inhouse.answer import ABSTAIN, answer_question, select_context
+from inhouse.answer import ABSTAIN, FOLLOW_UP, answer_question, select_context
 from inhouse.config import Settings
 from inhouse.ingest import ingest
 from inhouse.models.chat import ScriptedChat
@@ -125,7 +125,8 @@ def test_quote_needs_one_sentence_covering_the_question(policies):
     store, settings = policies
     # The two sentences together hold every term of the question, so it passes the relevance gate; but
     # neither says who won, and quoting either would answer a question the documents cannot.
-    a = answer_question(store, STAFF, "Which song won the 2017 Paris prize?", settings, ScriptedChat().enqueue("[1]"))
+    model = ScriptedChat().enqueue("[1]", "NOT_FOUND")  # nothing to quote: the English draft is asked again
+    a = answer_question(store, STAFF, "Which song won the 2017 Paris prize?", settings, model)
     assert a.relevance >= 0.7 and a.abstained and a.mode == "abstained"
 
 
@@ -136,3 +137,27 @@ def test_count_question_quotes_a_sentence_with_a_number(policies):
     a = answer_question(store, STAFF, "경조휴가는 며칠인가요?", settings,
                         ScriptedChat().enqueue("경조휴가는 팀장의 승인을 받아 사용합니다 [1]."))
     assert a.claims[0].verdict == "unsupported" and "number" in a.claims[0].reason and a.mode == "extractive"
+
+
+def test_draft_that_only_cites_is_asked_once_more(policies):
+    store, settings = policies
+    q = "Who was given the best song prize in Paris?"  # no sentence covers 0.7 of it: nothing to quote
+    model = ScriptedChat().enqueue("[1]", "The prize for best song went to a newcomer [1].")
+    a = answer_question(store, STAFF, q, settings, model)
+    assert a.mode == "generated" and a.answer == "The prize for best song went to a newcomer[1]."
+    assert (a.draft, a.follow_up) == ("[1]", "The prize for best song went to a newcomer [1].")
+    follow = model.calls[1]
+    assert follow[:2] == model.calls[0] and follow[2] == {"role": "assistant", "content": "[1]"}
+    assert follow[3] == {"role": "user", "content": FOLLOW_UP["en"]}
+    # A follow-up that fails verification leaves the abstention.
+    model = ScriptedChat().enqueue("The prize was given in Paris [1].", "The prize went to a newcomer in 2019 [1].")
+    a = answer_question(store, STAFF, q, settings, model)
+    assert len(model.calls) == 2 and a.abstained
+    assert [c.reason for c in a.claims][0] == "restates the question without an answer"
+    assert [c.verdict for c in a.claims] == ["unsupported", "unsupported"]
+    # A draft with a (rejected) claim of its own is not asked again; nor, by default, a Korean one.
+    model = ScriptedChat().enqueue("The prize went to a newcomer in 2019 [1].")
+    assert answer_question(store, STAFF, q, settings, model).abstained and len(model.calls) == 1
+    model = ScriptedChat().enqueue("[1]")
+    a = answer_question(store, STAFF, "경조휴가는 팀장 승인 후 며칠 동안 쓸 수 있나요?", settings, model)
+    assert a.abstained and len(model.calls) == 1

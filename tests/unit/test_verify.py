@@ -1,4 +1,4 @@
-from inhouse.verify import asks_for_number, is_yes_no, split_claims, support, verify
+from inhouse.verify import asks_for_number, is_closed, split_claims, support, verify
 
 SOURCES = {
     1: "상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 고객이 부담합니다.",
@@ -80,9 +80,14 @@ def test_count_question_needs_a_number():
     assert not asks_for_number("몇몇 주에서 시행되는 법의 이름은?")  # "몇몇" is "several", not "how many"
 
 
-def test_yes_no_question_may_be_answered_in_its_own_words():
+def test_closed_question_may_be_answered_in_its_own_words():
     sources = {1: "해지 시 연회비는 환불됩니다."}
-    assert is_yes_no("해지 시 연회비가 환불되나요?") and is_yes_no("Is the annual fee refunded?")
-    assert not is_yes_no("연회비 환불은 어떻게 되나요?") and not is_yes_no("고노에 내각이 세운 정당은?")
+    assert is_closed("해지 시 연회비가 환불되나요?") and is_closed("Is the annual fee refunded?")
+    assert not is_closed("연회비 환불은 어떻게 되나요?") and not is_closed("고노에 내각이 세운 정당은?")
     (v,) = verify("해지 시 연회비는 환불됩니다 [1].", sources, question="해지 시 연회비가 환불되나요?")
     assert v.verdict == "supported"
+    # A choice between options the question names (HaluEval's "Which magazine was started first, A or B?").
+    sources = {1: "Arthur's Magazine was started in 1844. First for Women was started in 1989."}
+    q = "Which magazine was started first, Arthur's Magazine or First for Women?"
+    assert is_closed(q) and is_closed("삼성과 LG 중 어느 회사가 먼저 세워졌나요?")
+    assert verify("Arthur's Magazine was started first [1].", sources, question=q)[0].verdict == "supported"

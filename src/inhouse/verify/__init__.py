@@ -36,8 +36,11 @@ QUESTION_WORDS = frozenset(
 )
 _WH = re.compile(r"무엇|무슨|어떻|어떤|언제|어디|얼마|몇|며칠|누구|누가|왜|어느|"
                  r"\b(?:what|which|when|where|how|who|whom|whose|why)\b", re.IGNORECASE)
+_CHOICE = re.compile(r"\bor\b|또는|아니면|혹은|중(?:에서)? (?:어느|어떤|누가|무엇|누구)", re.IGNORECASE)
 _EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
                         re.IGNORECASE)
+NO_ANSWER = "restates the question without an answer"
+NO_NUMBER = "the question asks for a number and the claim states none"
 # Questions that ask for a count or an amount: their answer states a number ("몇몇" is "several").
 _COUNT = re.compile(r"(?<!몇)몇(?!몇)|며칠|개수|갯수|얼마(?!나)|\bhow (?:many|much|old)\b|\b(?:what|which) year\b", re.IGNORECASE)
 
@@ -75,9 +78,12 @@ def asks_for_number(question: str) -> bool:
     return bool(_COUNT.search(question))
 
 
-def is_yes_no(question: str) -> bool:
-    """A question answered by yes or no ("연회비가 환불되나요?", "Is the fee refunded?"): no question word,
-    and an English auxiliary first or a Korean sentence-final verb ending last."""
+def is_closed(question: str) -> bool:
+    """A question answered in its own words: a choice between options it names ("A or B?", "A와 B 중 어느
+    쪽이 먼저인가?"), or yes/no ("연회비가 환불되나요?", "Is the fee refunded?": no question word, and an
+    English auxiliary first or a Korean sentence-final verb ending last)."""
+    if _CHOICE.search(question):
+        return True
     if _WH.search(question):
         return False
     if detect_language(question) == "en":
@@ -106,18 +112,19 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     return claims
 
 
-def support(claim: str, source: str, question: frozenset[str] = frozenset(), yes_no: bool = False
+def support(claim: str, source: str, question: frozenset[str] = frozenset(), closed: bool = False
             ) -> tuple[float, str]:
     """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence.
 
-    `question`: the content terms of the question the claim answers (see `verify`).
+    `question`: the content terms of the question the claim answers, `closed`: whether that question may be
+    answered in its own words (see `verify`).
     """
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check"
     restated = terms & question
-    if question and not yes_no and not terms - question:
-        return 0.0, "restates the question without an answer"
+    if question and not closed and not terms - question:
+        return 0.0, NO_ANSWER
     # Kiwi reduces Korean words to their lemmas, so a claim that restates a Korean question shares the
     # source's terms wherever the source says what the claim says. English terms are surface words (the
     # source's "fixed to" for the question's "attached to"): checking the restated part there rejected
@@ -153,19 +160,19 @@ def support(claim: str, source: str, question: frozenset[str] = frozenset(), yes
 def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, question: str = "") -> list[ClaimVerdict]:
     """Verdicts for each claim of `answer` against numbered `sources` (n → text).
 
-    With the `question` the answer replies to, a claim must add to it, a Korean claim's restatement of it
-    must be supported too, and a question for a count or an amount needs a claim with a number.
+    With the `question` the answer replies to, a claim must add to it (unless the question is closed: yes/no,
+    or a choice), a Korean claim's restatement of it must be supported too, and a question for a count or
+    an amount needs a claim with a number.
     """
     q_terms = question_terms(question) if question else frozenset()
-    yes_no = bool(question) and is_yes_no(question)
+    closed = bool(question) and is_closed(question)
     wants_number = bool(question) and asks_for_number(question)
     verdicts = []
     for text, cited in split_claims(answer):
         if wants_number and not has_quantity(text):
-            verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [],
-                                         "the question asks for a number and the claim states none"))
+            verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [], NO_NUMBER))
             continue
-        scored = {n: support(text, src, q_terms, yes_no) for n, src in sources.items()}
+        scored = {n: support(text, src, q_terms, closed) for n, src in sources.items()}
         valid_cited = [n for n in cited if n in sources]
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
         if supporting:
