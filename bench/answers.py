@@ -19,7 +19,7 @@ which is what `inhouse ask` returns, since generation is deterministic (temperat
 Timings (first token, whole answer; p50/p95) are taken per generated answer, for the demo model and, on a
 smaller sample, for the test model.
 
-    python bench/answers.py [--n 50] [--langs ko,en] [--model qwen2.5-coder-1.5b]
+    python bench/answers.py [--n 50] [--langs ko,en] [--seed 7] [--model qwen2.5-coder-1.5b]
                             [--speed-model qwen2.5-coder-0.5b --speed-n 20] [--threads 2]
 """
 
@@ -72,16 +72,20 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
     return items, paragraphs
 
 
-def sample(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int = 7) -> tuple[list[dict], int]:
+DEV_SEED = 7  # the sample the answer pipeline was developed on
+
+
+def sample(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int = DEV_SEED,
+           exclude: frozenset[int] = frozenset()) -> tuple[list[dict], int]:
     """n questions from distinct paragraphs, none from the fusion-tuning tail of the file, and none whose
     gold answer also appears in another paragraph (removing the gold paragraph must make the question
     unanswerable, or the gold-removed condition would count a correct answer as a failure to abstain).
-    Returns the sample and how many questions that last rule skipped."""
+    Paragraphs in `exclude` are not drawn. Returns the sample and how many questions that last rule skipped."""
     pool = items[: len(items) - TUNING[lang]]
     rng = random.Random(seed)
     rng.shuffle(pool)
     normed = [_norm(p) for p in paragraphs]
-    seen, out, elsewhere = set(), [], 0
+    seen, out, elsewhere = set(exclude), [], 0
     for it in pool:
         if it["gold"] in seen:
             continue
@@ -175,7 +179,7 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     old = recorded[i]
                     if old["question"] != it["question"]:
                         sys.exit(f"error: --replay file does not match this sample ({lang} {label} row {i}); "
-                                 "use the --n and --langs of the run that wrote it.")
+                                 "use the --n, --langs and --seed of the run that wrote it.")
                     replies = [old["draft"]] + ([old["follow_up"]] if old.get("follow_up") else [])
                     try:
                         r = ask(store, it["question"], settings, ScriptedChat(model.name, replies), embedder)
@@ -205,6 +209,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=50, help="questions per language and condition")
     ap.add_argument("--langs", default="ko,en")
+    ap.add_argument("--seed", type=int, default=7,
+                    help=f"sample seed ({DEV_SEED}: the questions the pipeline was developed on; another seed draws "
+                         "held-out questions from paragraphs outside that sample)")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="the demo model")
     ap.add_argument("--speed-model", default="qwen2.5-coder-0.5b", help="second model, timed on --speed-n questions")
     ap.add_argument("--speed-n", type=int, default=20)
@@ -236,7 +243,11 @@ def main() -> None:
     items_out = {}
     for lang in args.langs.split(","):
         store, _paragraphs, _qa, facts = prepare_store(lang, args.cache, console)
-        picked, elsewhere = sample(*load_items(lang), lang, args.n)
+        items, paragraphs = load_items(lang)
+        # A held-out sample shares no paragraph with the development one.
+        dev = frozenset() if args.seed == DEV_SEED else frozenset(
+            it["gold"] for it in sample(items, paragraphs, lang, args.n, DEV_SEED)[0])
+        picked, elsewhere = sample(items, paragraphs, lang, args.n, args.seed, dev)
         console.print(f"{lang}: {len(picked)} questions per condition ({facts['dataset']}, {facts['chunks']} chunks;"
                       f" {elsewhere} skipped: their answer is also in another paragraph)")
         rec = replay["items"][lang] if replay else {}

@@ -257,6 +257,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                 on_token(piece)
         if flush:
             flush()
+        # An empty reply's first token is its end.
+        timings.setdefault("first_token_s", time.perf_counter() - t0)
         replies.append("".join(parts).strip())
         return replies[-1], len(parts) >= limit
 
