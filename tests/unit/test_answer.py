@@ -45,6 +45,7 @@ def test_supported_claims_kept_unsupported_removed(kb):
     assert [c["kept"] for c in js["claims"]] == [True, True, False]
     assert js["citations"] == [{"n": 1, "chunk_id": js["claims"][0]["chunk_ids"][0], "doc_path": "반품.md", "page": None}]
     assert set(js) >= {"answer", "abstained", "citations", "claims", "model", "timings"}
+    assert js["model"] == "scripted" and set(js["timings"]) == {"retrieval_s", "first_token_s", "generation_s", "total_s"}
     prompt = model.calls[0][1]["content"]
     assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt and prompt.endswith("Question: 반품 기간은 며칠인가요?")
 
@@ -146,6 +147,7 @@ def test_draft_that_only_cites_is_asked_once_more(policies):
     a = answer_question(store, STAFF, q, settings, model)
     assert a.mode == "generated" and a.answer == "The prize for best song went to a newcomer[1]."
     assert (a.draft, a.follow_up) == ("[1]", "The prize for best song went to a newcomer [1].")
+    assert a.model == "scripted" and {"retrieval_s", "first_token_s", "generation_s", "total_s"} <= set(a.timings)
     follow = model.calls[1]
     assert follow[:2] == model.calls[0] and follow[2] == {"role": "assistant", "content": "[1]"}
     assert follow[3] == {"role": "user", "content": FOLLOW_UP["en"]}

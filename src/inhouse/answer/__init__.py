@@ -84,13 +84,13 @@ class Answer:
     sources: list[Source]
     claims: list[ClaimVerdict] = field(default_factory=list)
     draft: str = ""
-    follow_up: str = ""  # the model's second reply, when the draft said nothing (see answer_question)
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     nearest: list[Hit] = field(default_factory=list)
     # Share of the question's content terms found in the best retrieved sentence (the pre-generation gate).
     relevance: float = 0.0
     screening: Screening | None = None  # what the guard flagged, refused or stripped (inhouse.guard)
+    follow_up: str = ""  # the model's second reply, when the draft said nothing (see answer_question)
 
     def cited_sources(self) -> list[Source]:
         used = {n for c in self.claims if c.kept for n in c.sources}
