@@ -163,3 +163,10 @@ def test_draft_that_only_cites_is_asked_once_more(policies):
     model = ScriptedChat().enqueue("[1]")
     a = answer_question(store, STAFF, "경조휴가는 팀장 승인 후 며칠 동안 쓸 수 있나요?", settings, model)
     assert a.abstained and len(model.calls) == 1
+
+
+def test_quote_counts_the_heading_it_sits_under(kb):
+    store, settings = kb
+    # "기간" is only in the heading "반품 기간": the sentence below it still answers the question.
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, ScriptedChat().enqueue("[1]"))
+    assert a.mode == "extractive" and "14일 이내에 반품할 수 있습니다" in a.answer

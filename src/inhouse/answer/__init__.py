@@ -170,7 +170,8 @@ def build_messages(question: str, sources: list[Source]) -> list[dict[str, str]]
 
 
 def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, list[ClaimVerdict], float]:
-    """Quote the source sentence that covers the question best, with its citation; and that coverage.
+    """Quote the source sentence that covers the question best (with its heading), with its citation; and
+    that coverage.
 
     A question for a count or an amount is answered only by a sentence that states a number.
     """
@@ -178,9 +179,11 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     wants_number = asks_for_number(question)
     best = None
     for s in sources:
+        # A sentence under "반품 기간" speaks of the return period without naming it (as in select_context).
+        heading = set(lexical_terms(s.heading)) if s.heading else set()
         for a, b in split_sentences(s.text):
             sent = s.text[a:b]
-            score = len(q & set(lexical_terms(sent))) / len(q) if q else 0.0
+            score = len(q & (set(lexical_terms(sent)) | heading)) / len(q) if q else 0.0
             if (best is None or score > best[0]) and not (wants_number and not has_quantity(sent)):
                 best = (score, sent, s)
     if best is None:
