@@ -49,11 +49,12 @@ SYSTEM_PROMPT = (
 )
 # Asked when the draft says nothing (bare citations, the question restated) and no source sentence is close
 # enough to quote. Replayed on the bench's recorded drafts (bench/answers.py, 50 questions a language):
-# offered a way out ("if no source states it, reply NOT_FOUND") the 1.5B model took it for every Korean
-# question; with the wording below English abstentions on answerable questions fell 0.20 → 0.14 for one
-# more wrong answer with the gold paragraph removed (abstention 0.96 → 0.94), while Korean gained one right
-# answer and one wrong one (abstention with the gold removed 0.90 → 0.88): the Korean follow-ups copy source sentences near the question that do not
-# answer it, and Korean quotes already answer most such drafts. So the default asks in English only.
+# offered a way out ("if no source states it, reply NOT_FOUND"), the 1.5B model took it for every Korean
+# question. With the wording below, English abstention on answerable questions fell 0.20 → 0.14 for one
+# more wrong answer with the gold paragraph removed (abstention 0.96 → 0.94); Korean gained one right
+# answer and one wrong one (gold removed 0.90 → 0.88): the Korean follow-ups copy sentences near the
+# question that do not answer it, and Korean quotes already answer most such drafts. So the default asks
+# in English only (`follow_up_langs`).
 FOLLOW_UP = {
     "ko": "질문의 답을 출처의 문장에서 그대로 옮겨 한 문장으로 쓰고, 끝에 출처 번호를 붙이세요.",
     "en": "Answer the question in one sentence, copying the words of the source sentence that states the answer, "
@@ -265,12 +266,13 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         replies.append("".join(parts).strip())
         return replies[-1], len(parts) >= limit
 
+    # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
+    # chunk holds as a PII token, and an uncleared one sees both masked.
+    views = {s.n: for_reader(s.chunk_text, principal) for s in sources}
+
     def check(text: str, truncated: bool) -> tuple[list[ClaimVerdict], list[str]]:
         """The verdicts on `text`'s claims, and the kept claims with their citations."""
-        # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the
-        # stored chunk holds as a PII token, and an uncleared one sees both masked.
-        claims = verify(for_reader(text.replace(NOT_FOUND, ""), principal),
-                        {s.n: for_reader(s.chunk_text, principal) for s in sources}, verify_threshold, question)
+        claims = verify(for_reader(text.replace(NOT_FOUND, ""), principal), views, verify_threshold, question)
         if claims and truncated and not text.rstrip().endswith((".", "?", "!", "。", "]", ")")):
             # Generation hit max_tokens mid-sentence: an unfinished claim is not a claim. (A short answer
             # without a full stop, such as "1997년 12월 20일", is complete.)
@@ -285,10 +287,9 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                 kept.append(body.rstrip(".?!。") + "".join(f"[{n}]" for n in c.sources) + end)
         return claims, kept
 
-    def generated(kept: list[str], claims: list[ClaimVerdict]) -> Answer:
+    def answered(text: str, mode: str, claims: list[ClaimVerdict]) -> Answer:
         timings["total_s"] = time.perf_counter() - t0
-        return finish(Answer(question, " ".join(kept), False, "generated", sources, claims, draft, model.name,
-                             timings))
+        return finish(Answer(question, text, False, mode, sources, claims, draft, model.name, timings))
 
     def not_found(text: str) -> bool:
         return NOT_FOUND in text and len(text) < len(NOT_FOUND) + 20
@@ -301,7 +302,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         return abstain(draft)
     claims, kept_parts = check(draft, truncated)
     if kept_parts:
-        return generated(kept_parts, claims)
+        return answered(" ".join(kept_parts), "generated", claims)
     # Quoting is the fallback for a draft that failed verification. It needs a source sentence that
     # covers most of the question on its own: at 0.5 (half the terms) it quoted sentences that merely share
     # the question's generic words ("last year") for questions the documents cannot answer (bench/answers.py
@@ -310,9 +311,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     # of one sentence covering 0.54–0.62 (3 of 11 wrong Korean answers with the gold paragraph removed).
     text, quoted, coverage = _extractive(question, sources, lang)
     if text and coverage >= min_quote_relevance:
-        timings["total_s"] = time.perf_counter() - t0
-        return finish(Answer(question, text, False, "extractive", sources, claims + quoted, draft, model.name,
-                             timings))
+        return answered(text, "extractive", claims + quoted)
     if lang in follow_up_langs and all(c.reason in (NO_ANSWER, NO_NUMBER) for c in claims):
         # The draft points at sources without saying the answer ("[1][2]", the question restated, no number
         # for "how many") and no sentence is close enough to the question to quote: ask once more, in the
@@ -326,5 +325,5 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             more, kept_parts = check(second, truncated)
             claims += more
             if kept_parts:
-                return generated(kept_parts, claims)
+                return answered(" ".join(kept_parts), "generated", claims)
     return abstain(draft, claims)
