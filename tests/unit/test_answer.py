@@ -170,3 +170,23 @@ def test_quote_counts_the_heading_it_sits_under(kb):
     # "기간" is only in the heading "반품 기간": the sentence below it still answers the question.
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, ScriptedChat().enqueue("[1]"))
     assert a.mode == "extractive" and "14일 이내에 반품할 수 있습니다" in a.answer
+
+
+def test_yes_no_question_answered_by_a_quote_when_the_model_finds_nothing(tmp_path: Path, store: SQLiteStore,
+                                                                         settings: Settings):
+    d = tmp_path / "returns"
+    d.mkdir()
+    (d / "custom.md").write_text("# 반품\n\n## 주문제작 가구\n\n고객이 원단과 색상을 골라 주문 제작한 가구는 단순 변심으로 "
+                                 "반품할 수 없습니다. 하자가 있으면 무상으로 수리합니다.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    q = "주문제작 가구도 반품할 수 있나요?"
+    # The small models reply NOT_FOUND to yes/no questions that a source answers in other words.
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("NOT_FOUND"))
+    assert a.mode == "extractive" and "단순 변심으로 반품할 수 없습니다" in a.answer and a.answer.endswith("[1]")
+    # An open question's NOT_FOUND stands.
+    a = answer_question(store, STAFF, "주문제작 가구는 언제 반품할 수 있나요?", settings, ScriptedChat().enqueue("NOT_FOUND"))
+    assert a.abstained
+    # With the policy out of reach, nothing covers the question: the yes/no question is refused too.
+    store.set_groups("acme", "custom.md", ["hr"])
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("NOT_FOUND"))
+    assert a.abstained and a.answer == ABSTAIN["ko"]

@@ -1,4 +1,4 @@
-from inhouse.text import detect_language, lexical_terms, normalize, split_sentences
+from inhouse.text import detect_language, lexical_terms, normalize, split_sentences, statements
 
 
 def test_korean_terms_match_across_particles_and_segmentation():
@@ -42,3 +42,14 @@ def test_detect_language():
     assert detect_language("반품 기간은 며칠인가요?") == "ko"
     assert detect_language("How long is the return window?") == "en"
     assert detect_language("카드 annual fee는 얼마?") == "ko"
+
+
+def test_statements_split_list_items_and_table_rows():
+    text = ("반품 배송비는 다음과 같습니다.\n- 일반 택배 상품: 왕복 배송비 6,000원\n- 대형 가구(소파, 침대): 왕복 배송비 50,000원\n"
+            "| 지역 | 추가 배송비 |\nFees:\n1. Standard parcels cost 3,000 won\n2) Furniture costs more")
+    assert [text[s:e] for s, e in statements(text)] == [
+        "반품 배송비는 다음과 같습니다.", "- 일반 택배 상품: 왕복 배송비 6,000원", "- 대형 가구(소파, 침대): 왕복 배송비 50,000원",
+        "| 지역 | 추가 배송비 |\nFees:", "1. Standard parcels cost 3,000 won", "2) Furniture costs more"]
+    # A line that merely wraps a sentence is not cut.
+    wrapped = "상품 수령 후 14일 이내에\n반품할 수 있습니다."
+    assert [wrapped[s:e] for s, e in statements(wrapped)] == [wrapped]

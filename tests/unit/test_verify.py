@@ -91,3 +91,29 @@ def test_closed_question_may_be_answered_in_its_own_words():
     q = "Which magazine was started first, Arthur's Magazine or First for Women?"
     assert is_closed(q) and is_closed("삼성과 LG 중 어느 회사가 먼저 세워졌나요?")
     assert verify("Arthur's Magazine was started first [1].", sources, question=q)[0].verdict == "supported"
+
+
+LIST = ("- 일반 택배 상품: 왕복 배송비 6,000원\n- 대형 가구(소파, 침대, 매트리스): 왕복 배송비 50,000원\n"
+        "- 일부 상품만 반품해 남은 주문 금액이 50,000원 아래로 내려가면 배송비 3,000원을 추가로 차감합니다.")
+JEJU = "- 제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다."
+
+
+def test_a_claim_does_not_merge_two_list_items():
+    q = "제주도로 소파를 배송받으면 추가 배송비는 얼마인가요?"
+    # "소파 … 50,000원" is one item and "추가" another: together they cover the claim, but neither says it.
+    (v,) = verify("제주도로 소파를 배송받으면 추가 배송비는 50,000원입니다 [1].", {1: LIST}, question=q)
+    assert v.verdict == "unsupported"
+    (v,) = verify("제주도로 소파를 배송받으면 추가 배송비는 30,000원입니다 [1].", {1: JEJU}, question=q)
+    assert v.verdict == "supported"
+
+
+def test_a_true_sentence_about_something_else_is_no_answer():
+    source = "경조휴가는 연 5일이다. 사내 식당은 오전 11시 30분에 문을 연다."
+    (v,) = verify("사내 식당은 오전 11시 30분에 문을 엽니다 [1].", {1: source}, question="경조휴가는 며칠인가요?")
+    assert v.verdict == "unsupported" and v.reason.startswith("off the question")
+    # The source's heading says what its sentences are about.
+    (v,) = verify("사내 식당은 오전 11시 30분에 문을 엽니다 [1].", {1: source}, question="구내식당 운영 시간은?",
+                  headings={1: "사내 식당 운영 시간"})
+    assert v.verdict == "supported"
+    # Without the question there is nothing to be off.
+    assert verify("사내 식당은 오전 11시 30분에 문을 엽니다 [1].", {1: source})[0].verdict == "supported"

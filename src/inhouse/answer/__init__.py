@@ -28,10 +28,18 @@ from inhouse.guard.screening import (
 )
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.retrieve import search
-from inhouse.text import detect_language, has_quantity, lexical_terms, lexical_terms_batch, split_sentences
+from inhouse.text import detect_language, has_quantity, lexical_terms, lexical_terms_batch, statements
 from inhouse.text.analyze import analyze
 from inhouse.types import Hit, Principal
-from inhouse.verify import NO_ANSWER, NO_NUMBER, ClaimVerdict, asks_for_number, question_terms, verify
+from inhouse.verify import (
+    NO_ANSWER,
+    NO_NUMBER,
+    ClaimVerdict,
+    asks_for_number,
+    is_closed,
+    question_terms,
+    verify,
+)
 
 ABSTAIN = {"ko": "문서에서 답을 찾을 수 없습니다.", "en": "I could not find this in your documents."}
 NOT_FOUND = "NOT_FOUND"
@@ -182,14 +190,18 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     for s in sources:
         # A sentence under "반품 기간" speaks of the return period without naming it (as in select_context).
         heading = set(lexical_terms(s.heading)) if s.heading else set()
-        for a, b in split_sentences(s.text):
+        for a, b in statements(s.text):
             sent = s.text[a:b]
-            score = len(q & (set(lexical_terms(sent)) | heading)) / len(q) if q else 0.0
-            if (best is None or score > best[0]) and not (wants_number and not has_quantity(sent)):
-                best = (score, sent, s)
+            terms = set(lexical_terms(sent))
+            score = len(q & (terms | heading)) / len(q) if q else 0.0
+            # Between sentences that cover the question alike, the one that says least besides answers it
+            # ("14일 이내에 반품을 신청할 수 있습니다" over a longer sentence on defects that also has 반품).
+            focus = len(q & terms) / len(terms) if terms else 0.0
+            if (best is None or (score, focus) > best[:2]) and not (wants_number and not has_quantity(sent)):
+                best = (score, focus, sent, s)
     if best is None:
         return "", [], 0.0
-    score, sent, src = best
+    score, _, sent, src = best
     lead = "문서에 따르면: " if lang == "ko" else "According to the documents: "
     claim = ClaimVerdict(sent, "supported", score, [src.n], [src.n],
                          f"quoted verbatim from the source ({score:.0%} of the question's terms)", kept=True,
@@ -269,10 +281,12 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
     # chunk holds as a PII token, and an uncleared one sees both masked.
     views = {s.n: for_reader(s.chunk_text, principal) for s in sources}
+    headings = {s.n: s.heading for s in sources}
 
     def check(text: str, truncated: bool) -> tuple[list[ClaimVerdict], list[str]]:
         """The verdicts on `text`'s claims, and the kept claims with their citations."""
-        claims = verify(for_reader(text.replace(NOT_FOUND, ""), principal), views, verify_threshold, question)
+        claims = verify(for_reader(text.replace(NOT_FOUND, ""), principal), views, verify_threshold, question,
+                        headings)
         if claims and truncated and not text.rstrip().endswith((".", "?", "!", "。", "]", ")")):
             # Generation hit max_tokens mid-sentence: an unfinished claim is not a claim. (A short answer
             # without a full stop, such as "1997년 12월 20일", is complete.)
@@ -299,6 +313,14 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     draft, truncated = generate(messages, max_tokens)
     timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
     if not_found(draft):
+        # The small models reply NOT_FOUND to yes/no questions whose answer a source states in other words
+        # ("주문제작 가구도 반품할 수 있나요?" → "주문 제작한 가구는 … 반품하거나 교환할 수 없습니다"): there
+        # a sentence that covers the question is the answer. Open questions get no such second chance: on
+        # bench/answers.py their NOT_FOUND drafts came from questions whose answer had been removed.
+        if is_closed(question):
+            text, quoted, coverage = _extractive(question, sources, lang)
+            if text and coverage >= min_quote_relevance:
+                return answered(text, "extractive", quoted)
         return abstain(draft)
     claims, kept_parts = check(draft, truncated)
     if kept_parts:

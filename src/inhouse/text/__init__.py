@@ -8,6 +8,7 @@ from inhouse.text.analyze import (
     lexical_terms_batch,
     normalize,
     split_sentences,
+    statements,
 )
 
-__all__ = ["TERMS_VERSION", "detect_language", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences"]
+__all__ = ["TERMS_VERSION", "detect_language", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements"]

@@ -165,6 +165,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return analyze([text])[0].sentences
 
 
+# A line that starts a list item or a table row begins a statement of its own, with or without a full stop
+# before it ("- 일반 택배 상품: 왕복 배송비 6,000원\n- 대형 가구: … 50,000원" are two facts, not one).
+_ITEM_LINE = re.compile(r"\n[ \t]*(?=[-*•·|]\s|\d{1,2}[.)]\s)")
+
+
+def statements(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (see `split_sentences`) cut further where a line starts a list item or a table row:
+    the units a claim is checked against and a quote is taken from."""
+    cuts = [0] + [m.end() for m in _ITEM_LINE.finditer(text)] + [len(text)]
+    blocks = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if text[a:b].strip()]
+    spans: list[tuple[int, int]] = []
+    for (a, _b), analysis in zip(blocks, analyze([text[a:b] for a, b in blocks]), strict=True):
+        spans.extend(_strip_span(text, a + s, a + e) for s, e in analysis.sentences)
+    return [(s, e) for s, e in spans if e > s]
+
+
 def _kiwi_sentences(text: str, tokens) -> list[tuple[int, int]]:
     """Sentence spans from Kiwi's sent_position; each runs to the next one so no character is lost."""
     starts: list[int] = []
@@ -179,6 +195,7 @@ def _kiwi_sentences(text: str, tokens) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [len(text)], strict=True))
 
 
+_LIST_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d{1,2}\.$")
 _EN_SENT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9가-힣])")
 
 
@@ -189,6 +206,8 @@ def _split_english(text: str, rough: list[tuple[int, int]]) -> list[tuple[int, i
         piece = text[start:end]
         cut = start
         for m in _EN_SENT.finditer(piece):
+            if _LIST_NUMBER.search(piece, 0, m.start()):  # "1. Standard parcels…" is one item
+                continue
             spans.append((cut, start + m.start() + len(m.group(0).rstrip())))
             cut = start + m.end()
         spans.append((cut, end))
