@@ -176,11 +176,12 @@ def test_yes_no_question_answered_by_a_quote_when_the_model_finds_nothing(tmp_pa
                                                                          settings: Settings):
     d = tmp_path / "returns"
     d.mkdir()
-    (d / "custom.md").write_text("# 반품\n\n## 주문제작 가구\n\n고객이 원단과 색상을 골라 주문 제작한 가구는 단순 변심으로 "
-                                 "반품할 수 없습니다. 하자가 있으면 무상으로 수리합니다.\n", "utf-8")
+    (d / "custom.md").write_text("# 반품\n\n## 주문제작 가구\n\n주문제작 가구라도 하자가 있으면 무상으로 수리해 드립니다. "
+                                 "고객이 원단과 색상을 골라 주문 제작한 가구는 단순 변심으로 반품할 수 없습니다.\n", "utf-8")
     ingest(store, settings, [d], "acme", ["staff"])
     q = "주문제작 가구도 반품할 수 있나요?"
-    # The small models reply NOT_FOUND to yes/no questions that a source answers in other words.
+    # The small models reply NOT_FOUND to yes/no questions that a source answers in other words. Both
+    # sentences cover the question with their heading; the one that says 반품 itself is quoted.
     a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("NOT_FOUND"))
     assert a.mode == "extractive" and "단순 변심으로 반품할 수 없습니다" in a.answer and a.answer.endswith("[1]")
     # An open question's NOT_FOUND stands.
@@ -190,3 +191,39 @@ def test_yes_no_question_answered_by_a_quote_when_the_model_finds_nothing(tmp_pa
     store.set_groups("acme", "custom.md", ["hr"])
     a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("NOT_FOUND"))
     assert a.abstained and a.answer == ABSTAIN["ko"]
+
+
+@pytest.fixture
+def shipping(tmp_path: Path, store: SQLiteStore, settings: Settings):
+    d = tmp_path / "shipping"
+    d.mkdir()
+    (d / "배송.md").write_text(
+        "# 배송 안내\n\n## 제주 및 도서산간\n\n- 제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\n"
+        "- 도서산간: 일반 택배 상품은 5,000원의 추가 배송비가 붙습니다.\n", "utf-8")
+    (d / "반품.md").write_text(
+        "# 반품 배송비\n\n- 대형 가구(소파, 침대, 매트리스): 왕복 배송비 50,000원\n- 일반 택배 상품: 왕복 배송비 6,000원\n", "utf-8")
+    (d / "delivery.md").write_text(
+        "# Delivery\n\nLarge furniture (sofas, beds, wardrobes) is delivered by two fitters.\n\n"
+        "## Islands\n\nOn Jeju, large furniture costs 30,000 won extra to deliver.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    return store, settings
+
+
+def test_quote_reaches_an_item_through_the_category_that_lists_it(shipping):
+    store, settings = shipping
+    q = "제주도로 소파를 배송받으면 추가 배송비는 얼마인가요?"
+    # No sentence names 소파 and the 제주 surcharge together; a source lists 소파 among the 대형 가구.
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1][2]"))
+    assert a.mode == "extractive", a.claims
+    assert a.answer.startswith("문서에 따르면: \u201c제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\u201d")
+    assert "(대형 가구: 소파 [" in a.answer
+    (quote,) = [c for c in a.claims if c.reason.startswith("quoted")]
+    assert "소파 is listed under 대형 가구" in quote.reason and len(quote.sources) == 2
+    assert {s.doc_path for s in a.cited_sources()} == {"배송.md", "반품.md"}
+    a = answer_question(store, STAFF, "How much extra is it to deliver sofas to Jeju?", settings,
+                        ScriptedChat().enqueue("[1]"))
+    assert a.mode == "extractive" and "30,000 won extra" in a.answer and "(Large furniture: sofas [" in a.answer
+    # Without the list that puts 소파 among the 대형 가구, the 제주 sentence does not answer the question.
+    store.set_groups("acme", "반품.md", ["hr"])
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1]"))
+    assert a.abstained
