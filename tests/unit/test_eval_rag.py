@@ -76,3 +76,14 @@ def test_verifier_balanced_accuracy(tmp_path: Path):
         "\n".join(json.dumps(r) for r in rows) + "\n", "utf-8")
     v = verifier_balanced_accuracy(tmp_path, 10, 0.6)
     assert v is not None and v["n"] == 4 and 0.5 <= v["verifier_halueval"] <= 1.0
+
+
+def test_answers_compare_in_squad_normal_form():
+    from inhouse.evals.rag import contains_answer
+
+    assert contains_answer("The 2001 ABC logo was black and yellow[1].", ["black-and-yellow"])
+    assert contains_answer("It represents a comb jelly[1].", ["comb jelly."])
+    assert contains_answer("반품은 14 일 이내[1]", ["14일"]) and contains_answer("The Tsui Gallery", ["the Tsui gallery"])
+    # A citation marker is no answer, and neither is a different word.
+    assert not contains_answer("It was founded in 1990 [2].", ["2"])
+    assert not contains_answer("a trade union", ["trade unions"])

@@ -8,8 +8,8 @@ A question set is JSON lines, one question a line:
 Every question goes through the real pipeline (`answer_question`: retrieval with the asker's
 permissions, relevance gate, generation, claim verifier). Scores:
 
-- `answer_recall`: answerable questions whose final answer contains a gold string (spaces and case
-  ignored), the metric of `bench/answers.py`;
+- `answer_recall`: answerable questions whose final answer contains a gold string (case, spaces,
+  punctuation and English articles ignored: `answer_form`), the metric of `bench/answers.py`;
 - `abstention_answerable` (lower is better) and `abstention_unanswerable` (higher is better);
 - `claims_rejected`: share of the model's claims the verifier removed (how much the draft invented);
 - `verifier_halueval`: balanced accuracy of the claim scorer at the pipeline's threshold on HaluEval QA
@@ -22,6 +22,7 @@ import json
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.types import Principal
 from inhouse.verify import support
 
-VERSION = 1
+VERSION = 2  # 2: answers compared in SQuAD's normal form (punctuation and articles ignored)
 HALUEVAL = Path("halu") / "halueval_qa_oneturn_hotpot.json"
 
 
@@ -60,13 +61,23 @@ def read_rag_set(path: Path) -> list[dict]:
     return items
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", "", s).lower()
+_CITATION = re.compile(r"\[\d{1,2}\]")
+_ARTICLE = re.compile(r"\b(?:a|an|the)\b")
+
+
+def answer_form(s: str) -> str:
+    """SQuAD's answer normalisation (lower case, no punctuation, no English articles), then no spaces at
+    all, since Korean spacing varies: "black-and-yellow" is in "black and yellow", "comb jelly." in "a
+    comb jelly[1]." Citation markers go first, so that "[1]" never matches a gold "1"."""
+    s = _CITATION.sub(" ", s).lower()
+    s = "".join(" " if unicodedata.category(c).startswith("P") else c for c in s)
+    return re.sub(r"\s+", "", _ARTICLE.sub(" ", s))
 
 
 def contains_answer(text: str, answers: list[str]) -> bool:
-    t = _norm(text)
-    return any(_norm(a) in t for a in answers)
+    """Whether a gold answer string appears in `text` (both in `answer_form`)."""
+    t = answer_form(text)
+    return any(answer_form(a) and answer_form(a) in t for a in answers)
 
 
 def _rate(hits: int, n: int) -> tuple[float | None, float | None]:
