@@ -1,4 +1,13 @@
-from inhouse.verify import asks_for_number, is_closed, split_claims, support, verify
+from inhouse.verify import (
+    asked_unit,
+    asks_for_number,
+    has_polarity,
+    is_closed,
+    split_claims,
+    states_unit,
+    support,
+    verify,
+)
 
 SOURCES = {
     1: "상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 고객이 부담합니다.",
@@ -117,3 +126,46 @@ def test_a_true_sentence_about_something_else_is_no_answer():
     assert v.verdict == "supported"
     # Without the question there is nothing to be off.
     assert verify("사내 식당은 오전 11시 30분에 문을 엽니다 [1].", {1: source})[0].verdict == "supported"
+
+
+def test_english_plurals_and_number_words_match():
+    source = {1: "Construction makes up six to nine percent of the gross domestic product of developed countries."}
+    q = "What percentile of gross domestic product is construction comprised of?"
+    (v,) = verify("6 to 9 percent of the gross domestic product of developed country [1].", source, question=q)
+    assert v.verdict == "supported"
+    (v,) = verify("7 to 9 percent of the gross domestic product [1].", source, question=q)
+    assert v.verdict == "unsupported" and v.reason.endswith("numbers not in source: 7")
+    # "almost a hundred years" states 100; "satellites" is "satellite".
+    assert support("It came 100 years before Darwin's theory.", "It came almost a hundred years before Darwin's theory.")[0] == 1.0
+    assert support("From satellites.", "Scientists measure the radiance from a satellite platform.")[0] == 1.0
+
+
+def test_a_bare_value_has_no_polarity_to_flip():
+    source = {1: "Without supercritical pressure, turbine entry temperatures are typically 565 °C."}
+    q = "What is the turbine entry temperature of a steam turbine?"
+    (v,) = verify("565 °C [1].", source, question=q)
+    assert v.verdict == "supported"
+    # A sentence with a predicate still has its negation compared with the source's.
+    (v,) = verify("Turbine entry temperatures are typically 565 °C with supercritical pressure [1].", source, question=q)
+    assert v.verdict == "unsupported" and "negation" in v.reason
+    assert not has_polarity("암흑국가") and not has_polarity("Revolutionary civil disobedience")
+    assert has_polarity("반품할 수 있습니다") and has_polarity("반품 불가") and has_polarity("It is not refunded")
+
+
+def test_an_abbreviation_does_not_end_a_claim():
+    assert split_claims("Hutton published it in 1795 (Vol. 1, Vol. 2). [1] Dr. Smith agreed [2].") == [
+        ("Hutton published it in 1795 (Vol. 1, Vol. 2).", [1]), ("Dr. Smith agreed.", [2])]
+
+
+def test_a_count_question_in_a_unit_needs_that_unit():
+    q = "NTSC 시스템은 몇 Hz의 주파수로 갱신되는가?"
+    sources = {1: "NTSC 시스템은 1938년에 개발된 부호화 방식을 쓴다. 화면은 약 59.94 Hz로 갱신된다."}
+    (v,) = verify("NTSC 시스템은 1938년에 개발된 부호화 방식을 씁니다 [1].", sources, question=q)
+    assert v.verdict == "unsupported" and v.reason.endswith(": Hz")
+    assert verify("NTSC 화면은 약 59.94 Hz로 갱신됩니다 [1].", sources, question=q)[0].verdict == "supported"
+    assert asked_unit("대원은 몇 명인가?") == ("명",) and asked_unit("몇 년도에 세워졌나?") == ("년",)
+    assert asked_unit("몇 퍼센트인가?") == ("퍼센트", "%", "프로")
+    # "몇 버전", "몇종류": nouns, often answered without them ("1.1 패치", "간선·지선 등 4가지").
+    assert asked_unit("몇 버전 패치인가?") == () and asked_unit("몇종류로 나누었나?") == ()
+    assert states_unit("대원 세 명을 보냈다", ("명",)) and states_unit("102명", ("명",))
+    assert not states_unit("대원을 보냈다", ("명",))

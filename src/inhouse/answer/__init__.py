@@ -36,9 +36,11 @@ from inhouse.verify import (
     NO_ANSWER,
     NO_NUMBER,
     ClaimVerdict,
+    asked_unit,
     asks_for_number,
     is_closed,
     question_terms,
+    states_unit,
     verify,
 )
 
@@ -187,6 +189,7 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     """
     q = question_terms(question)
     wants_number = asks_for_number(question)
+    unit = asked_unit(question) if wants_number else ()
     kinds = categories(q, sources)
     last = next((t for t in reversed(lexical_terms(question)) if t in q), "") if is_closed(question) else ""
     best = None
@@ -206,7 +209,9 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
             # 반품, not a sentence on repairs whose heading says 반품). Preferring the question's last word
             # for every question cost a right Korean answer on bench/answers.py (replayed drafts).
             key = (score, bool(last) and last in terms, len(q & terms) / len(terms) if terms else 0.0)
-            if (best is None or key > best[0]) and not (wants_number and not has_quantity(sent)):
+            if wants_number and not (has_quantity(sent) and (not unit or states_unit(sent, unit))):
+                continue
+            if best is None or key > best[0]:
                 best = (key, sent, s, named)
     if best is None:
         return "", [], 0.0
