@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from inhouse.text import detect_language, has_quantity, lexical_terms, split_sentences, statements
 from inhouse.text.analyze import kiwi
@@ -127,6 +128,7 @@ _AUXILIARY = frozenset("is are was were be been being am can could will would ma
 _PREDICATE_TAGS = ("VV", "VA", "VX", "VCP", "VCN", "XSV", "XSA")
 
 
+@lru_cache(maxsize=1024)  # asked once per source a claim is scored against
 def has_polarity(claim: str) -> bool:
     """Whether `claim` asserts something that a negation could flip: it has a predicate, or a negation of its
     own. A bare value or name ("565", "Revolutionary civil disobedience", "암흑국가") affirms nothing, so a
