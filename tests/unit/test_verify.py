@@ -155,6 +155,7 @@ def test_a_bare_value_has_no_polarity_to_flip():
 def test_an_abbreviation_does_not_end_a_claim():
     assert split_claims("Hutton published it in 1795 (Vol. 1, Vol. 2). [1] Dr. Smith agreed [2].") == [
         ("Hutton published it in 1795 (Vol. 1, Vol. 2).", [1]), ("Dr. Smith agreed.", [2])]
+    assert split_claims("No. The fee is not refunded [1].") == [("No.", []), ("The fee is not refunded.", [1])]
 
 
 def test_a_count_question_in_a_unit_needs_that_unit():

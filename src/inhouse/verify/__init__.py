@@ -44,7 +44,8 @@ _WH = re.compile(r"무엇|무슨|어떻|어떤|언제|어디|얼마|몇|며칠|�
 _CHOICE = re.compile(r"\bor\b|또는|아니면|혹은|중(?:에서)? (?:어느|어떤|누가|무엇|누구)", re.IGNORECASE)
 _EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
                         re.IGNORECASE)
-_ABBREVIATION = re.compile(r"\b(?:vol|vols|no|nos|pp?|fig|figs|ch|mr|mrs|ms|dr|st|jr|sr|vs|ca|approx|e\.g|i\.e)\.\s*$",
+# ("No." is not among them: it is the answer to a yes/no question far more often than "number".)
+_ABBREVIATION = re.compile(r"\b(?:vol|vols|pp?|fig|figs|ch|mr|mrs|ms|dr|st|jr|sr|vs|ca|approx|e\.g|i\.e)\.\s*$",
                            re.IGNORECASE)
 _LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
 _ITEM = re.compile(r"[-*•·|]\s|\d{1,2}[.)]\s")  # a list item or a table row (see inhouse.text.statements)
@@ -78,7 +79,7 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())} | {w: str(10 * i) for i, w in enumerate(
     "thirty forty fifty sixty seventy eighty ninety".split(), start=3)} | {"hundred": "100", "dozen": "12"}
-_NUMBER_WORD = re.compile(r"\b(?:a|one)\s+(?=hundred\b)|\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
 
 def numbers(text: str) -> set[str]:
@@ -88,7 +89,7 @@ def numbers(text: str) -> set[str]:
 
 def _source_numbers(text: str) -> set[str]:
     """The numbers a source states, in digits or in English words ("almost a hundred years" states 100)."""
-    return numbers(text) | {_NUMBER_WORDS[m.group(1).lower()] for m in _NUMBER_WORD.finditer(text) if m.group(1)}
+    return numbers(text) | {_NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)}
 
 
 def _match_form(term: str) -> str:
@@ -150,6 +151,7 @@ _UNIT_FORMS = {"퍼센트": ("퍼센트", "%", "프로"), "%": ("%", "퍼센트"
 _KO_NUMERAL = r"(?:\d|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|서른|마흔|쉰|예순|일흔|여든|아흔|백|천|만)"
 
 
+@lru_cache(maxsize=256)  # asked by every verification of an answer and by its quote
 def asked_unit(question: str) -> tuple[str, ...]:
     """The unit a Korean count question asks in ("몇 Hz의 주파수" → Hz, "몇 명인가" → 명; a bound noun, a
     Latin unit or %) in the forms an answer may write it; empty when there is none ("몇 버전", "몇종류":
