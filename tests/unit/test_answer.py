@@ -10,6 +10,7 @@ from inhouse.ingest import ingest
 from inhouse.models.chat import ScriptedChat
 from inhouse.protocols import ChatModel
 from inhouse.store import SQLiteStore
+from inhouse.text import estimate_tokens
 from inhouse.types import Hit, Principal
 
 STAFF = Principal("acme", "kim", ("staff",))
@@ -92,6 +93,17 @@ def test_select_context_keeps_relevant_sentences_within_budget():
     sources, relevance = select_context("반품 기간", hits, budget_chars=80)
     assert relevance > 0.3 and sources[0].text.startswith("반품은 14일 이내에 가능합니다.")
     assert len(sources[0].text) <= 80
+
+
+def test_select_context_budgets_tokens_so_korean_gets_fewer_characters():
+    ko = "반품은 14일 이내에 가능합니다. 반품 배송비는 6,000원입니다. 반품 신청은 앱에서 합니다. 반품 검수는 3일 걸립니다."
+    en = "Returns are possible within 14 days. The return fee is 6,000 won. Returns are requested in the app."
+    hit = lambda text: [Hit(chunk_id=7, doc_path="a.md", page=None, score=1.0, text=text)]  # noqa: E731
+    sources, _ = select_context("반품", hit(ko), budget_chars=600, budget_tokens=40)
+    assert sources[0].text.startswith("반품은 14일") and estimate_tokens(sources[0].text) <= 40
+    assert len(sources[0].text) < len(ko)
+    sources, _ = select_context("returns", hit(en), budget_chars=600, budget_tokens=40)
+    assert sources[0].text == en  # ~22 tokens: all of it
 
 
 def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):

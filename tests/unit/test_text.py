@@ -1,4 +1,12 @@
-from inhouse.text import detect_language, lexical_terms, normalize, split_sentences, statements
+from inhouse.text import (
+    detect_language,
+    estimate_tokens,
+    has_quantity,
+    lexical_terms,
+    normalize,
+    split_sentences,
+    statements,
+)
 
 
 def test_korean_terms_match_across_particles_and_segmentation():
@@ -53,3 +61,15 @@ def test_statements_split_list_items_and_table_rows():
     # A line that merely wraps a sentence is not cut.
     wrapped = "상품 수령 후 14일 이내에\n반품할 수 있습니다."
     assert [wrapped[s:e] for s, e in statements(wrapped)] == [wrapped]
+
+
+def test_estimate_tokens_counts_hangul_syllables_as_tokens():
+    assert estimate_tokens("반품 기간") == 4 + 0.22
+    assert estimate_tokens("return period") == 0.22 * 13
+    # A Korean sentence costs about three times an English one of the same length.
+    assert estimate_tokens("상품 수령 후 14일 이내에 반품할 수 있습니다.") > 3 * estimate_tokens("Returns within 14 days..")
+
+
+def test_has_quantity_in_words():
+    assert has_quantity("Polonia has won the cup twice.") and has_quantity("세 명") and has_quantity("14일")
+    assert not has_quantity("Polonia has won the cup.")

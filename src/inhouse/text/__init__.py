@@ -3,6 +3,7 @@
 from inhouse.text.analyze import (
     TERMS_VERSION,
     detect_language,
+    estimate_tokens,
     has_quantity,
     lexical_terms,
     lexical_terms_batch,
@@ -11,4 +12,4 @@ from inhouse.text.analyze import (
     statements,
 )
 
-__all__ = ["TERMS_VERSION", "detect_language", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements"]
+__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements"]

