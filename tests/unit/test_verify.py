@@ -170,3 +170,43 @@ def test_a_count_question_in_a_unit_needs_that_unit():
     assert asked_unit("몇 버전 패치인가?") == () and asked_unit("몇종류로 나누었나?") == ()
     assert states_unit("대원 세 명을 보냈다", ("명",)) and states_unit("102명", ("명",))
     assert not states_unit("대원을 보냈다", ("명",))
+
+
+def test_english_inflections_match():
+    source = "Pharmacists may not form business partnerships with physicians or give them kickback payments."
+    assert support("Pharmacists may not be forming business partnerships with physicians.", source)[0] == 1.0
+    assert support("Giving physicians kickback payments.", source)[0] == 1.0
+    assert support("The problems were classified and stopped.", "Problems are classify so they stop.")[0] == 1.0
+    # A derivation is another word.
+    assert support("The formation of partnerships.", source)[0] == 0.5
+
+
+def test_a_hyphenated_word_says_its_parts():
+    source = {1: "The 2001 logo was black-and-yellow."}
+    (v,) = verify("The 2001 logo was black and yellow [1].", source, question="What colors was the 2001 logo?")
+    assert v.verdict == "supported"
+
+
+def test_an_initial_does_not_end_a_claim():
+    assert split_claims("Nicholas E. Golovin [1]") == [("Nicholas E. Golovin", [1])]
+    assert split_claims("It is A. The fee is B [2].") == [("It is A. The fee is B.", [2])]
+
+
+def test_what_a_claim_adds_to_the_question_must_be_in_its_source():
+    # The claim repeats most of the question around an answer ("yellow") that its source does not state.
+    source = {1: "The committee on the 2001 network logo of the ABC channel approved the design in May."}
+    q = "What colour was the 2001 network logo of the ABC channel approved by the committee?"
+    (v,) = verify("The 2001 network logo of the ABC channel approved by the committee was yellow [1].", source,
+                  question=q)
+    assert v.verdict == "unsupported" and "adds to the question" in v.reason
+    # Without the question, the same claim is mostly covered.
+    assert verify("The 2001 network logo of the ABC channel approved by the committee was yellow [1].",
+                  source)[0].verdict == "supported"
+
+
+def test_the_evidence_is_the_sentence_about_the_question():
+    source = {1: "Non-revolutionary civil disobedience is a simple disobedience of laws. "
+                 "Revolutionary civil disobedience is an active attempt to overthrow a government."}
+    q = "What is it called when there is an active attempt to overthrow a government?"
+    (v,) = verify("Revolutionary civil disobedience [1]", source, question=q)
+    assert v.verdict == "supported"
