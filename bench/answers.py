@@ -76,32 +76,45 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 
 # The samples the answer pipeline was developed on, in the order they were used: each draws from the
 # paragraphs outside those before it, and any other seed from the paragraphs outside all of them (held out).
-DEV_SEEDS = (7, 8)
+DEV_SEEDS = (7, 8, 9)
 DEV_SEED = DEV_SEEDS[0]
 
 
-def excluded(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int) -> frozenset[int]:
-    """The gold paragraphs of the development samples drawn before `seed` (all of them for a held-out seed)."""
+def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int) -> tuple[list[dict], int, int]:
+    """The questions of `seed`: a development seed draws from the paragraphs outside the development samples
+    before it; any other seed (held out) from the paragraphs outside all of them, and where fewer than `n`
+    such paragraphs are left (XQuAD-en has 240), the rest are questions no development sample asked, from
+    paragraphs not drawn yet. Returns the sample, how many questions the answer-elsewhere rule skipped,
+    and how many of the sample come from paragraphs that a development sample asked about."""
     before = DEV_SEEDS[: DEV_SEEDS.index(seed)] if seed in DEV_SEEDS else DEV_SEEDS
-    out: frozenset[int] = frozenset()
+    used: frozenset[int] = frozenset()
+    asked: set[str] = set()
     for s in before:
-        out |= {it["gold"] for it in sample(items, paragraphs, lang, n, s, out)[0]}
-    return out
+        picked = sample(items, paragraphs, lang, n, s, used)[0]
+        used |= {it["gold"] for it in picked}
+        asked |= {it["question"] for it in picked}
+    out, elsewhere = sample(items, paragraphs, lang, n, seed, used)
+    if len(out) == n or seed in DEV_SEEDS:
+        return out, elsewhere, 0
+    more, skipped = sample(items, paragraphs, lang, n - len(out), seed, frozenset(it["gold"] for it in out),
+                           skip=frozenset(asked))
+    return out + more, elsewhere + skipped, len(more)
 
 
 def sample(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int = DEV_SEED,
-           exclude: frozenset[int] = frozenset()) -> tuple[list[dict], int]:
+           exclude: frozenset[int] = frozenset(), skip: frozenset[str] = frozenset()) -> tuple[list[dict], int]:
     """n questions from distinct paragraphs, none from the fusion-tuning tail of the file, and none whose
     gold answer also appears in another paragraph (removing the gold paragraph must make the question
     unanswerable, or the gold-removed condition would count a correct answer as a failure to abstain).
-    Paragraphs in `exclude` are not drawn. Returns the sample and how many questions that last rule skipped."""
+    Paragraphs in `exclude` and questions in `skip` are not drawn. Returns the sample and how many questions
+    that last rule skipped."""
     pool = items[: len(items) - TUNING[lang]]
     rng = random.Random(seed)
     rng.shuffle(pool)
     normed = [_norm(p) for p in paragraphs]
     seen, out, elsewhere = set(exclude), [], 0
     for it in pool:
-        if it["gold"] in seen:
+        if it["gold"] in seen or it["question"] in skip:
             continue
         if any(_norm(a) in t for a in it["answers"] for j, t in enumerate(normed) if j != it["gold"]):
             elsewhere += 1
@@ -223,7 +236,8 @@ def main() -> None:
     ap.add_argument("--langs", default="ko,en")
     ap.add_argument("--seed", type=int, default=DEV_SEED,
                     help=f"sample seed ({', '.join(map(str, DEV_SEEDS))}: the questions the pipeline was developed on; "
-                         "another seed draws held-out questions from paragraphs outside those samples)")
+                         "another seed draws held-out questions from paragraphs outside those samples, and where too few "
+                         "are left, new questions on theirs)")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="the demo model")
     ap.add_argument("--speed-model", default="qwen2.5-coder-0.5b", help="second model, timed on --speed-n questions")
     ap.add_argument("--speed-n", type=int, default=20)
@@ -256,19 +270,18 @@ def main() -> None:
     for lang in args.langs.split(","):
         store, _paragraphs, _qa, facts = prepare_store(lang, args.cache, console)
         items, paragraphs = load_items(lang)
-        # A held-out sample shares no paragraph with the development ones.
-        picked, elsewhere = sample(items, paragraphs, lang, args.n, args.seed,
-                                   excluded(items, paragraphs, lang, args.n, args.seed))
-        if len(picked) < args.n:
-            console.print(f"{lang}: only {len(picked)} questions are left outside the development samples")
+        picked, elsewhere, reused = draw(items, paragraphs, lang, args.n, args.seed)
         console.print(f"{lang}: {len(picked)} questions per condition ({facts['dataset']}, {facts['chunks']} chunks;"
                       f" {elsewhere} skipped: their answer is also in another paragraph)")
+        if reused:
+            console.print(f"{lang}: {reused} of them are new questions on paragraphs that development samples "
+                          "asked about (too few paragraphs are left outside them)")
         rec = replay["items"][lang] if replay else {}
         answerable = run_condition(store, picked, lang, demo, embedder, settings, hide=False, label="answerable",
                                    recorded=rec.get("answerable"))
         removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed",
                                 recorded=rec.get("gold_removed"))
-        out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
+        out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
                                  label="answerable", recorded=rec.get("speed_model"))
