@@ -73,3 +73,5 @@ def test_estimate_tokens_counts_hangul_syllables_as_tokens():
 def test_has_quantity_in_words():
     assert has_quantity("Polonia has won the cup twice.") and has_quantity("세 명") and has_quantity("14일")
     assert not has_quantity("Polonia has won the cup.")
+    # "once" is a conjunction far more often than a count.
+    assert not has_quantity("Once the order ships, it cannot be cancelled.")

@@ -148,7 +148,7 @@ def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
 _NUMERAL_MM = frozenset("한 두 세 네 다섯 여섯 일곱 여덟 아홉 열 스무 서른 마흔 쉰 첫 서너 두세".split())
 _EN_NUMBER = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozen|first|second|third|once|twice|thrice)\b", re.IGNORECASE)
+    r"thousand|million|billion|dozen|first|second|third|twice|thrice)\b", re.IGNORECASE)
 
 
 def has_quantity(text: str) -> bool:
