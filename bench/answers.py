@@ -78,6 +78,7 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 # paragraphs outside those before it, and any other seed from the paragraphs outside all of them (held out).
 DEV_SEEDS = (7, 8, 9)
 DEV_SEED = DEV_SEEDS[0]
+DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 
 
 def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int) -> tuple[list[dict], int, int]:
@@ -90,13 +91,14 @@ def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int)
     used: frozenset[int] = frozenset()
     asked: set[str] = set()
     for s in before:
-        picked = sample(items, paragraphs, lang, n, s, used)[0]
+        picked = sample(items, paragraphs, lang, DEV_N, s, used)[0]
         used |= {it["gold"] for it in picked}
         asked |= {it["question"] for it in picked}
     out, elsewhere = sample(items, paragraphs, lang, n, seed, used)
     if len(out) == n or seed in DEV_SEEDS:
         return out, elsewhere, 0
-    more, skipped = sample(items, paragraphs, lang, n - len(out), seed, frozenset(it["gold"] for it in out),
+    # The paragraphs outside the development samples are all drawn by now: the rest come from theirs.
+    more, skipped = sample(items, paragraphs, lang, n - len(out), seed, frozenset(range(len(paragraphs))) - used,
                            skip=frozenset(asked))
     return out + more, elsewhere + skipped, len(more)
 

@@ -177,7 +177,9 @@ def test_english_inflections_match():
     assert support("Pharmacists may not be forming business partnerships with physicians.", source)[0] == 1.0
     assert support("Giving physicians kickback payments.", source)[0] == 1.0
     assert support("The problems were classified and stopped.", "Problems are classify so they stop.")[0] == 1.0
-    # A derivation is another word.
+    # Short words and "-eed" words keep their ending; a derivation is another word.
+    assert support("Supplies are needed.", "Supplies are a need.")[0] == 1.0
+    assert support("The need is shed.", "The need is sh.")[0] < 1.0
     assert support("The formation of partnerships.", source)[0] == 0.5
 
 
@@ -189,7 +191,12 @@ def test_a_hyphenated_word_says_its_parts():
 
 def test_an_initial_does_not_end_a_claim():
     assert split_claims("Nicholas E. Golovin [1]") == [("Nicholas E. Golovin", [1])]
-    assert split_claims("It is A. The fee is B [2].") == [("It is A. The fee is B.", [2])]
+    assert split_claims("하워드 W. 오덤 [1][2]") == [("하워드 W. 오덤", [1, 2])]
+    # After a lowercase word, or "I", a capital and a full stop end the sentence.
+    assert split_claims("It is option B. It was built in 1990 [1].") == [("It is option B.", []),
+                                                                         ("It was built in 1990.", [1])]
+    assert split_claims("It was World War I. Then it ended [1].") == [("It was World War I.", []),
+                                                                       ("Then it ended.", [1])]
 
 
 def test_what_a_claim_adds_to_the_question_must_be_in_its_source():

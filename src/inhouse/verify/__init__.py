@@ -47,8 +47,9 @@ _EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|woul
 # ("No." is not among them: it is the answer to a yes/no question far more often than "number".)
 _ABBREVIATION = re.compile(r"\b(?:vol|vols|pp?|fig|figs|ch|mr|mrs|ms|dr|st|jr|sr|vs|ca|approx|e\.g|i\.e)\.\s*$",
                            re.IGNORECASE)
-# A capital letter and a full stop is an initial ("Nicholas E. Golovin"), not a sentence end.
-_INITIAL = re.compile(r"(?:^|[\s(])[A-Z]\.\s*$")
+# A capital letter and a full stop after a name is an initial ("Nicholas E. Golovin", "하워드 W. 오덤"), not a
+# sentence end ("option B.", "World War I." end theirs).
+_INITIAL = re.compile(r"(?:^|[\s(])(?:[A-Z][a-z]+|[^\W\d_A-Za-z]+)\s+(?:[A-HJ-Z]\.\s*)+$")
 _LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
 _ITEM = re.compile(r"[-*•·|]\s|\d{1,2}[.)]\s")  # a list item or a table row (see inhouse.text.statements)
 OFF_QUESTION = "off the question"
@@ -94,6 +95,10 @@ def _source_numbers(text: str) -> set[str]:
     return numbers(text) | {_NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)}
 
 
+def _has_vowel(stem: str) -> bool:
+    return any(c in "aeiouy" for c in stem)
+
+
 @lru_cache(maxsize=65536)
 def _match_form(term: str) -> str:
     """The form in which a claim's term and a source's term are compared: an English number word as its
@@ -113,12 +118,12 @@ def _match_form(term: str) -> str:
         w = w[:-1]
     elif len(w) > 3 and w.endswith("s") and not w.endswith(("us", "ss")):
         w = w[:-1]
-    if len(w) > 4 and w.endswith("ied"):
+    if len(w) > 3 and w.endswith("ied"):
         w = w[:-3] + "y"
-    elif len(w) > 3 and w.endswith("ed") and not w.endswith("eed"):
-        w = w[:-2]
-    elif len(w) > 5 and w.endswith("ing"):
-        w = w[:-3]
+    elif w.endswith(("ed", "ing")) and not w.endswith("eed"):  # "need", "exceed" keep theirs
+        stem = w[: -2 if w.endswith("ed") else -3]
+        if len(stem) > 1 and _has_vowel(stem):  # "shed", "bring", "thing" keep theirs too
+            w = stem
     if len(w) > 2 and w.endswith("e") and not w.endswith("ee"):
         w = w[:-1]
     if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeiouy":
@@ -126,17 +131,17 @@ def _match_form(term: str) -> str:
     return w
 
 
-def _content_terms(text: str) -> set[str]:
-    """The terms a claim and a source are compared on; a hyphenated English word counts as its parts as well
-    ("black-and-yellow" says "black" and "yellow")."""
-    out = set()
-    for t in lexical_terms(CITATION.sub(" ", text)):
-        if t in _FILLER:
-            continue
-        out.add(_match_form(t))
-        if "-" in t:
-            out.update(_match_form(p) for p in t.split("-") if p and p not in EN_STOPWORDS)
+def _forms(term: str) -> list[str]:
+    """`term` in its `_match_form`; a hyphenated English word as its parts as well ("black-and-yellow" says
+    "black" and "yellow")."""
+    out = [_match_form(term)]
+    if "-" in term:
+        out += [_match_form(p) for p in term.split("-") if p and p not in EN_STOPWORDS]
     return out
+
+
+def _content_terms(text: str) -> set[str]:
+    return {f for t in lexical_terms(CITATION.sub(" ", text)) if t not in _FILLER for f in _forms(t)}
 
 
 def question_terms(question: str) -> frozenset[str]:
