@@ -84,8 +84,8 @@ DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int) -> tuple[list[dict], int, int]:
     """The questions of `seed`: a development seed draws from the paragraphs outside the development samples
     before it; any other seed (held out) from the paragraphs outside all of them, and where fewer than `n`
-    such paragraphs are left (XQuAD-en has 240), the rest are questions no development sample asked, from
-    paragraphs not drawn yet. Returns the sample, how many questions the answer-elsewhere rule skipped,
+    such paragraphs are left (XQuAD-en has 240), the rest are questions no development sample asked, on
+    the development samples' paragraphs (one a paragraph). Returns the sample, how many questions the answer-elsewhere rule skipped,
     and how many of the sample come from paragraphs that a development sample asked about."""
     before = DEV_SEEDS[: DEV_SEEDS.index(seed)] if seed in DEV_SEEDS else DEV_SEEDS
     used: frozenset[int] = frozenset()

@@ -146,7 +146,7 @@ def select_context(question: str, hits: list[Hit], budget_chars: int = 600, budg
     sentence (or two adjacent ones).
     """
     q = question_terms(question)
-    scored: list[tuple[float, int, int, int, int]] = []  # (score, hit rank, sentence index, start, end)
+    scored: list[tuple[float, int, int]] = []  # (score, hit rank, sentence index)
     per_hit: list[list[tuple[int, int]]] = []
     best_relevance = 0.0
     # One batched Kiwi pass over the hits and their headings gives sentences and terms alike.
@@ -156,37 +156,39 @@ def select_context(question: str, hits: list[Hit], budget_chars: int = 600, budg
         spans = a.sentences or [(0, len(h.text))]
         per_hit.append(spans)
         sentence_terms = [set(a.terms(s, e)) | set(headings[rank]) for s, e in spans]
-        for i, (s, e) in enumerate(spans):
-            terms = sentence_terms[i]
+        for i, terms in enumerate(sentence_terms):
             overlap = len(q & terms) / len(q) if q else 0.0
             if i + 1 < len(spans):
                 pair = terms | sentence_terms[i + 1]
                 best_relevance = max(best_relevance, len(q & pair) / len(q) if q else 0.0)
             best_relevance = max(best_relevance, overlap)
-            scored.append((overlap - 0.02 * rank, rank, i, s, e))
+            scored.append((overlap - 0.02 * rank, rank, i))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
     chosen: dict[int, set[int]] = {}
     used, tokens = 0, 0.0
 
-    def fits(rank: int, s: int, e: int) -> bool:
-        return used + (e - s) <= budget_chars and tokens + estimate_tokens(hits[rank].text[s:e]) <= budget_tokens
+    def take(rank: int, j: int) -> bool:
+        """Add sentence j of hit `rank` if it fits both budgets (the first sentence always does)."""
+        nonlocal used, tokens
+        s, e = per_hit[rank][j]
+        cost = estimate_tokens(hits[rank].text[s:e])
+        if chosen and (used + e - s > budget_chars or tokens + cost > budget_tokens):
+            return False
+        chosen.setdefault(rank, set()).add(j)
+        used, tokens = used + e - s, tokens + cost
+        return True
 
-    for score, rank, i, s, e in scored:
+    for score, rank, i in scored:
         if score <= 0 and chosen:
             break
         if rank not in chosen and len(chosen) >= max_sources:
             continue
-        if i not in chosen.get(rank, ()):  # not already taken as the sentence after another
-            if chosen and not fits(rank, s, e):
-                continue
-            chosen.setdefault(rank, set()).add(i)
-            used, tokens = used + e - s, tokens + estimate_tokens(hits[rank].text[s:e])
+        # (A sentence already taken as the one after another is not counted again.)
+        if i not in chosen.get(rank, ()) and not take(rank, i):
+            continue
         # The sentence after a relevant one often finishes its thought (a condition, an amount).
         if i + 1 < len(per_hit[rank]) and i + 1 not in chosen[rank]:
-            ns, ne = per_hit[rank][i + 1]
-            if fits(rank, ns, ne):
-                chosen[rank].add(i + 1)
-                used, tokens = used + ne - ns, tokens + estimate_tokens(hits[rank].text[ns:ne])
+            take(rank, i + 1)
     sources = []
     for n, rank in enumerate(sorted(chosen), start=1):
         h = hits[rank]
