@@ -217,3 +217,20 @@ def test_the_evidence_is_the_sentence_about_the_question():
     q = "What is it called when there is an active attempt to overthrow a government?"
     (v,) = verify("Revolutionary civil disobedience [1]", source, question=q)
     assert v.verdict == "supported"
+
+
+def test_a_restated_hyphenated_word_adds_nothing():
+    source = {1: "Rontgen founded the X-ray lab in 1896."}
+    (v,) = verify("The X-ray lab was founded [1].", source, question="Who founded the X-ray lab?")
+    assert v.reason == "restates the question without an answer"
+    (v,) = verify("Rontgen founded the X-ray lab [1].", source, question="Who founded the X-ray lab?")
+    assert v.verdict == "supported"
+
+
+def test_a_korean_word_tagged_otherwise_in_the_source_is_still_there():
+    # Kiwi tags "비트" a bound noun before "인" (no term) and a noun at the end of a sentence.
+    source = {1: "텔레비전 영상은 용량이 1억 9500만 비트인 아날로그 테이프 레코더에 기록한다."}
+    (v,) = verify("1억 9500만 비트 [1].", source, question="아날로그 테이프 레코더 용량은 몇 비트인가?")
+    assert v.verdict == "supported"
+    (v,) = verify("1억 9600만 비트 [1].", source, question="아날로그 테이프 레코더 용량은 몇 비트인가?")
+    assert v.verdict == "unsupported"
