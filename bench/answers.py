@@ -27,6 +27,7 @@ smaller sample, for the test model.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -75,29 +76,35 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 
 
 # The samples the answer pipeline was developed on, in the order they were used: each draws from the
-# paragraphs outside those before it, and any other seed from the paragraphs outside all of them (held out).
+# paragraphs outside those before it. Held-out seeds whose failures were read afterwards (READ_SEEDS) drew
+# outside the development samples; any other seed (held out) draws outside all of them.
 DEV_SEEDS = (7, 8, 9)
+READ_SEEDS = (10,)
 DEV_SEED = DEV_SEEDS[0]
 DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 
 
 def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int) -> tuple[list[dict], int, int]:
     """The questions of `seed`: a development seed draws from the paragraphs outside the development samples
-    before it; any other seed (held out) from the paragraphs outside all of them, and where fewer than `n`
-    such paragraphs are left (XQuAD-en has 240), the rest are questions no development sample asked, on
-    the development samples' paragraphs (one a paragraph). Returns the sample, how many questions the answer-elsewhere rule skipped,
-    and how many of the sample come from paragraphs that a development sample asked about."""
-    before = DEV_SEEDS[: DEV_SEEDS.index(seed)] if seed in DEV_SEEDS else DEV_SEEDS
-    used: frozenset[int] = frozenset()
+    before it; a held-out seed from the paragraphs outside the samples of DEV_SEEDS (and of the READ_SEEDS
+    before it), and where fewer than `n` such paragraphs are left (XQuAD-en has 240), the rest are questions
+    those samples did not ask, on their paragraphs (one a paragraph). Returns the sample, how many questions
+    the answer-elsewhere rule skipped, and how many of the sample come from paragraphs those samples asked
+    about."""
+    if seed in DEV_SEEDS:
+        before = DEV_SEEDS[: DEV_SEEDS.index(seed)]
+    else:
+        before = DEV_SEEDS + (READ_SEEDS[: READ_SEEDS.index(seed)] if seed in READ_SEEDS else READ_SEEDS)
+    used: set[int] = set()
     asked: set[str] = set()
     for s in before:
-        picked = sample(items, paragraphs, lang, DEV_N, s, used)[0]
+        picked = draw(items, paragraphs, lang, DEV_N, s)[0]
         used |= {it["gold"] for it in picked}
         asked |= {it["question"] for it in picked}
-    out, elsewhere = sample(items, paragraphs, lang, n, seed, used)
+    out, elsewhere = sample(items, paragraphs, lang, n, seed, frozenset(used))
     if len(out) == n or seed in DEV_SEEDS:
         return out, elsewhere, 0
-    # The paragraphs outside the development samples are all drawn by now: the rest come from theirs.
+    # The paragraphs outside those samples are all drawn by now: the rest come from theirs.
     more, skipped = sample(items, paragraphs, lang, n - len(out), seed, frozenset(range(len(paragraphs))) - used,
                            skip=frozenset(asked))
     return out + more, elsewhere + skipped, len(more)
@@ -154,6 +161,7 @@ def ask(store, question: str, settings: Settings, model, embedder) -> dict:
         "quote_score": round(a.claims[-1].score, 3) if a.mode == "extractive" else None,
         "claims": [{"text": c.text, "verdict": c.verdict, "score": round(c.score, 3), "reason": c.reason}
                    for c in a.claims],
+        "sources": [s.text for s in a.sources],
     }
 
 
@@ -220,7 +228,9 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     store.set_groups("bench", doc_name(it["gold"]), [])
             r |= {"question": it["question"], "answers": it["answers"],
                   "found": contains_answer(r["answer"], it["answers"]),
-                  "raw_found": contains_answer(r["draft"], it["answers"])}
+                  "raw_found": contains_answer(r["draft"], it["answers"]),
+                  # Whether the model was shown the answer at all (retrieval and sentence selection).
+                  "gold_in_sources": contains_answer(" ".join(r["sources"]), it["answers"])}
             rows.append(r)
             progress.advance(task)
     return rows
@@ -229,6 +239,7 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
 def summarise(rows: list[dict]) -> dict:
     return {"n": len(rows), "answer_recall": rate(rows, "found"), "abstention": rate(rows, "abstained"),
             "raw_answer_recall": rate(rows, "raw_found"), "raw_abstention": rate(rows, "raw_abstained"),
+            "gold_in_sources": rate(rows, "gold_in_sources"),
             **timing(rows)}
 
 
@@ -238,8 +249,8 @@ def main() -> None:
     ap.add_argument("--langs", default="ko,en")
     ap.add_argument("--seed", type=int, default=DEV_SEED,
                     help=f"sample seed ({', '.join(map(str, DEV_SEEDS))}: the questions the pipeline was developed on; "
-                         "another seed draws held-out questions from paragraphs outside those samples, and where too few "
-                         "are left, new questions on theirs)")
+                         f"{', '.join(map(str, READ_SEEDS))}: held out, then read; another seed draws held-out questions "
+                         "from paragraphs outside all those samples, and where too few are left, new questions on theirs)")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="the demo model")
     ap.add_argument("--speed-model", default="qwen2.5-coder-0.5b", help="second model, timed on --speed-n questions")
     ap.add_argument("--speed-n", type=int, default=20)
@@ -250,6 +261,14 @@ def main() -> None:
                     help="re-run retrieval, the gate, the verifier and the fallback on the drafts recorded in this "
                          "results file (same --n/--langs; drafts not generated again, their timings copied)")
     args = ap.parse_args()
+    # The gold-removed condition hides paragraphs in the cached store: two runs on one cache would hide each
+    # other's gold paragraphs.
+    args.cache.mkdir(parents=True, exist_ok=True)
+    lock = (args.cache / "answers.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"error: another bench/answers.py is using {args.cache}; wait for it, or give this run its own --cache")
     t_start = time.perf_counter()
     settings = Settings()
     embedder = load_embedder(settings.embedder)

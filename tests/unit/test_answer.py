@@ -47,7 +47,7 @@ def test_supported_claims_kept_unsupported_removed(kb):
     assert js["citations"] == [{"n": 1, "chunk_id": js["claims"][0]["chunk_ids"][0], "doc_path": "반품.md", "page": None}]
     assert set(js) >= {"answer", "abstained", "citations", "claims", "model", "timings"}
     assert js["model"] == "scripted" and set(js["timings"]) == {"retrieval_s", "first_token_s", "generation_s", "total_s"}
-    prompt = model.calls[0][1]["content"]
+    prompt = model.calls[0][-1]["content"]
     assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt and prompt.endswith("Question: 반품 기간은 며칠인가요?")
 
 
@@ -161,8 +161,8 @@ def test_draft_that_only_cites_is_asked_once_more(policies):
     assert (a.draft, a.follow_up) == ("[1]", "The prize for best song went to a newcomer [1].")
     assert a.model == "scripted" and {"retrieval_s", "first_token_s", "generation_s", "total_s"} <= set(a.timings)
     follow = model.calls[1]
-    assert follow[:2] == model.calls[0] and follow[2] == {"role": "assistant", "content": "[1]"}
-    assert follow[3] == {"role": "user", "content": FOLLOW_UP["en"]}
+    assert follow[:-2] == model.calls[0] and follow[-2] == {"role": "assistant", "content": "[1]"}
+    assert follow[-1] == {"role": "user", "content": FOLLOW_UP["en"]}
     # A follow-up that fails verification leaves the abstention.
     model = ScriptedChat().enqueue("The prize was given in Paris [1].", "The prize went to a newcomer in 2019 [1].")
     a = answer_question(store, STAFF, q, settings, model)

@@ -90,7 +90,7 @@ def test_flagged_chunk_reaches_the_model_as_clean_data(kb: Path, store, settings
     model = ScriptedChat().enqueue("반품은 상품 수령 후 14일 이내에 할 수 있습니다 [1]. ![x](https://evil.example/a.png) "
                                    "자세한 내용: https://evil.example/leak?q=1 [1].")
     a = answer_question(store, STAFF, "반품은 며칠 이내에 할 수 있나요?", settings, model)
-    seen = model.calls[0][1]["content"]
+    seen = model.calls[0][-1]["content"]
     assert "PWNED" not in seen and "14일" in seen
     assert "evil.example" not in a.answer and "14일" in a.answer
     data = a.to_json()
@@ -121,12 +121,12 @@ def test_pii_masked_for_uncleared_and_revealed_for_cleared(kb: Path, store, sett
     model = ScriptedChat()
     model.enqueue("고객님의 연락처는 [PHONE] 입니다 [1].")
     a = answer_question(store, STAFF, question, settings, model)
-    assert "010-2345-6789" not in model.calls[0][1]["content"] and "[PHONE]" in model.calls[0][1]["content"]
+    assert "010-2345-6789" not in model.calls[0][-1]["content"] and "[PHONE]" in model.calls[0][-1]["content"]
     assert "010-2345-6789" not in str(a.to_json())
     # The cleared reader's model sees tokens; the answer reveals them from the tenant's vault.
     probe = ScriptedChat().enqueue("x")
     answer_question(store, CLEARED, question, settings, probe)
-    seen = probe.calls[0][1]["content"]
+    seen = probe.calls[0][-1]["content"]
     token = seen[seen.index("[PHONE:") : seen.index("]", seen.index("[PHONE:")) + 1]
     model2 = ScriptedChat().enqueue(f"김민수 고객님의 연락처는 {token} 입니다 [1].")
     a2 = answer_question(store, CLEARED, question, settings, model2)
