@@ -91,16 +91,19 @@ def draw(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int)
     those samples did not ask, on their paragraphs (one a paragraph). Returns the sample, how many questions
     the answer-elsewhere rule skipped, and how many of the sample come from paragraphs those samples asked
     about."""
-    if seed in DEV_SEEDS:
-        before = DEV_SEEDS[: DEV_SEEDS.index(seed)]
-    else:
-        before = DEV_SEEDS + (READ_SEEDS[: READ_SEEDS.index(seed)] if seed in READ_SEEDS else READ_SEEDS)
+    order = DEV_SEEDS + READ_SEEDS
     used: set[int] = set()
     asked: set[str] = set()
-    for s in before:
-        picked = draw(items, paragraphs, lang, DEV_N, s)[0]
+    for s in order[: order.index(seed)] if seed in order else order:
+        picked = _draw_outside(items, paragraphs, lang, DEV_N, s, used, asked)[0]
         used |= {it["gold"] for it in picked}
         asked |= {it["question"] for it in picked}
+    return _draw_outside(items, paragraphs, lang, n, seed, used, asked)
+
+
+def _draw_outside(items: list[dict], paragraphs: list[str], lang: str, n: int, seed: int, used: set[int],
+                  asked: set[str]) -> tuple[list[dict], int, int]:
+    """`draw`'s sample of `seed` once the earlier samples' paragraphs (`used`) and questions (`asked`) are known."""
     out, elsewhere = sample(items, paragraphs, lang, n, seed, frozenset(used))
     if len(out) == n or seed in DEV_SEEDS:
         return out, elsewhere, 0
