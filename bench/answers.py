@@ -77,9 +77,9 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 
 # The samples the answer pipeline was developed on, in the order they were used: each draws from the
 # paragraphs outside those before it. Held-out seeds whose failures were read afterwards (READ_SEEDS) drew
-# outside the development samples; any other seed (held out) draws outside all of them.
+# outside the samples before them; any other seed (held out) draws outside all of them.
 DEV_SEEDS = (7, 8, 9)
-READ_SEEDS = (10,)
+READ_SEEDS = (10, 11)
 DEV_SEED = DEV_SEEDS[0]
 DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 
@@ -143,10 +143,15 @@ def _norm(s: str) -> str:
     return re.sub(r"\s+", "", s).lower()
 
 
-def ask(store, question: str, settings: Settings, model, embedder) -> dict:
+# --worked-examples: the prompt with inhouse.answer.EXAMPLES, and the log-probability rule calibrated on its
+# drafts (seed 7) for Korean.
+EXAMPLES_OPTIONS = {"worked_examples": True, "unsure_langs": ("ko",)}
+
+
+def ask(store, question: str, settings: Settings, model, embedder, options: dict | None = None) -> dict:
     """One forced generation; returns raw (draft) and pipeline (gated + verified) outcomes."""
     a = answer_question(store, Principal("bench", "bench", ()), question, settings, model, embedder=embedder,
-                        min_relevance=0.0)
+                        min_relevance=0.0, **(options or {}))
     gated = a.relevance < MIN_RELEVANCE
     # The raw model is its first reply alone: the follow-up is part of the pipeline.
     raw_abstained = not a.draft.strip() or (NOT_FOUND in a.draft and len(a.draft) < len(NOT_FOUND) + 20)
@@ -165,6 +170,7 @@ def ask(store, question: str, settings: Settings, model, embedder) -> dict:
         "claims": [{"text": c.text, "verdict": c.verdict, "score": round(c.score, 3), "reason": c.reason}
                    for c in a.claims],
         "sources": [s.text for s in a.sources],
+        "draft_logprobs": [round(x, 3) for x in a.draft_logprobs],
     }
 
 
@@ -202,7 +208,7 @@ class Recorded:
 
 
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,
-                  recorded: list[dict] | None = None) -> list[dict]:
+                  recorded: list[dict] | None = None, options: dict | None = None) -> list[dict]:
     """Ask every picked question; with `recorded` rows (--replay), reuse their drafts instead of generating."""
     rows = []
     with Progress(console=console, transient=True) as progress:
@@ -212,7 +218,7 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                 store.set_groups("bench", doc_name(it["gold"]), [HIDDEN])
             try:
                 if recorded is None:
-                    r = ask(store, it["question"], settings, model, embedder)
+                    r = ask(store, it["question"], settings, model, embedder, options)
                 else:
                     old = recorded[i]
                     if old["question"] != it["question"]:
@@ -220,7 +226,8 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                                  "use the --n, --langs and --seed of the run that wrote it.")
                     replies = [old["draft"]] + ([old["follow_up"]] if old.get("follow_up") else [])
                     try:
-                        r = ask(store, it["question"], settings, ScriptedChat(model.name, replies), embedder)
+                        scripted = ScriptedChat(model.name, replies, [old.get("draft_logprobs", [])])
+                        r = ask(store, it["question"], settings, scripted, embedder, options)
                     except InputError:
                         sys.exit(f"error: the pipeline asks a follow-up that the --replay file did not record ({lang} "
                                  f"{label} row {i}); generate the run again without --replay.")
@@ -263,7 +270,10 @@ def main() -> None:
     ap.add_argument("--replay", type=Path, default=None,
                     help="re-run retrieval, the gate, the verifier and the fallback on the drafts recorded in this "
                          "results file (same --n/--langs; drafts not generated again, their timings copied)")
+    ap.add_argument("--worked-examples", action="store_true",
+                    help="prompt with worked examples (and the Korean log-probability rule calibrated on its drafts)")
     args = ap.parse_args()
+    options = EXAMPLES_OPTIONS if args.worked_examples else None
     # The gold-removed condition hides paragraphs in the cached store: two runs on one cache would hide each
     # other's gold paragraphs.
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -302,13 +312,13 @@ def main() -> None:
                           "asked about (too few paragraphs are left outside them)")
         rec = replay["items"][lang] if replay else {}
         answerable = run_condition(store, picked, lang, demo, embedder, settings, hide=False, label="answerable",
-                                   recorded=rec.get("answerable"))
+                                   recorded=rec.get("answerable"), options=options)
         removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed",
-                                recorded=rec.get("gold_removed"))
+                                recorded=rec.get("gold_removed"), options=options)
         out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
-                                 label="answerable", recorded=rec.get("speed_model"))
+                                 label="answerable", recorded=rec.get("speed_model"), options=options)
             out["speed_model"] = {"model": speed.name, **summarise(fast)}
         elif replay and "speed_model" in replay["languages"][lang]:
             out["speed_model"] = replay["languages"][lang]["speed_model"] | {"copied_not_replayed": True}

@@ -47,6 +47,18 @@ def test_streams_text(model: LlamaCppChat):
     assert pieces and "".join(pieces).strip()
 
 
+def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: LlamaCppChat):
+    messages = [{"role": "user", "content": "반품 기간은 14일입니다. 반품 기간은 며칠인가요? 한 문장으로 답하세요."}]
+    first = "".join(model.chat(messages, max_tokens=24))
+    logprobs = list(model.last_logprobs)
+    assert first and 1 <= len(logprobs) <= 24
+    assert all(lp <= 0.0 for lp in logprobs) and max(logprobs) > -0.5  # a sure model is sure of some tokens
+    # Reading the logits changes nothing: the same greedy reply again.
+    assert "".join(model.chat(messages, max_tokens=24)) == first
+    list(model.chat(messages, max_tokens=4, temperature=0.7))
+    assert model.last_logprobs == []  # sampled tokens are not the most likely ones: nothing reported
+
+
 @pytest.mark.parametrize("question,lang", [("반품 기간은 며칠인가요?", "ko"), ("What is the equipment stipend?", "en")])
 def test_answerable_question_is_answered_with_verified_citations(kb, model, question, lang):
     store, settings, embedder = kb

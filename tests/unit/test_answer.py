@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from inhouse.answer import ABSTAIN, FOLLOW_UP, answer_question, select_context
+from inhouse.answer import (
+    ABSTAIN,
+    EXAMPLES,
+    FOLLOW_UP,
+    SYSTEM_PROMPT,
+    answer_question,
+    build_messages,
+    select_context,
+)
 from inhouse.config import Settings
 from inhouse.ingest import ingest
 from inhouse.models.chat import ScriptedChat
@@ -12,6 +20,7 @@ from inhouse.protocols import ChatModel
 from inhouse.store import SQLiteStore
 from inhouse.text import estimate_tokens
 from inhouse.types import Hit, Principal
+from inhouse.verify import verify
 
 STAFF = Principal("acme", "kim", ("staff",))
 
@@ -51,6 +60,23 @@ def test_supported_claims_kept_unsupported_removed(kb):
     assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt and prompt.endswith("Question: 반품 기간은 며칠인가요?")
 
 
+def test_worked_examples_come_first_and_their_answers_pass_the_verifier():
+    assert build_messages("반품 기간은?", []) == [{"role": "system", "content": SYSTEM_PROMPT},
+                                              {"role": "user", "content": "Sources:\n\n\nQuestion: 반품 기간은?"}]
+    messages = build_messages("반품 기간은?", [], examples=True)
+    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * len(EXAMPLES) + ["user"]
+    assert messages[-1]["content"].endswith("Question: 반품 기간은?")
+    # The fixed prefix (system prompt and examples) is the same for every question: llama.cpp keeps its KV state.
+    assert build_messages("Other?", [], examples=True)[:-1] == messages[:-1]
+    assert {"ko", "en"} <= {"ko" if any("가" <= ch <= "힣" for ch in q) else "en" for q, _, _ in EXAMPLES}
+    for question, listing, reply in EXAMPLES:
+        sources = {n: text for n, (_, text) in enumerate(listing, start=1)}
+        headings = {n: heading for n, (heading, _) in enumerate(listing, start=1)}
+        claims = verify(reply, sources, question=question, headings=headings)
+        assert claims and all(c.verdict == "supported" and c.sources == c.cited for c in claims), claims
+
+
 def test_abstains_before_generating_when_nothing_relevant(kb):
     store, settings = kb
     model = ScriptedChat()  # no reply queued: generating would raise
@@ -59,6 +85,26 @@ def test_abstains_before_generating_when_nothing_relevant(kb):
     assert a.relevance < 0.34 and a.to_json()["relevance"] == round(a.relevance, 3)
     a = answer_question(store, STAFF, "Who won the 1998 World Cup?", settings, model)
     assert a.abstained and a.answer == ABSTAIN["en"]
+
+
+def test_a_korean_draft_the_model_was_unsure_of_keeps_no_claim(kb):
+    store, settings = kb
+    draft = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]."
+    ko = {"unsure_langs": ("ko",)}
+    sure = ScriptedChat(replies=[draft], logprobs=[[-0.1, -0.3, -0.05, -2.5]])  # the last is the stop token
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, sure, **ko)
+    assert a.mode == "generated" and a.draft_logprobs == [-0.1, -0.3, -0.05, -2.5]
+    unsure = ScriptedChat(replies=[draft], logprobs=[[-0.1, -1.9, -0.05, -0.2]])
+    assert answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings,
+                           ScriptedChat(replies=[draft], logprobs=[[-1.9, -0.1]])).mode == "generated"  # off by default
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, unsure, **ko)
+    assert a.mode != "generated" and a.claims[0].verdict == "unsupported" and not a.claims[0].kept
+    assert a.claims[0].reason.startswith("the model was unsure of its draft") and "(-1.90)" in a.claims[0].reason
+    # The quote that replaces it is the source's own sentence.
+    assert a.mode == "extractive" and "14일 이내에 반품할 수 있습니다" in a.answer
+    # Only the languages named are judged by it (bench/answers.py showed no split in English).
+    english = ScriptedChat(replies=["The equipment stipend is 500,000 won per year [1]."], logprobs=[[-1.9, -0.1]])
+    assert answer_question(store, STAFF, "What is the equipment stipend?", settings, english, **ko).mode == "generated"
 
 
 def test_model_not_found_reply_abstains(kb):

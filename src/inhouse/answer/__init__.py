@@ -117,6 +117,8 @@ class Answer:
     relevance: float = 0.0
     screening: Screening | None = None  # what the guard flagged, refused or stripped (inhouse.guard)
     follow_up: str = ""  # the model's second reply, when the draft said nothing (see answer_question)
+    # The log-probability of each token of the draft as the model chose it, where the backend reports it.
+    draft_logprobs: list[float] = field(default_factory=list)
 
     def cited_sources(self) -> list[Source]:
         used = {n for c in self.claims if c.kept for n in c.sources}
@@ -197,12 +199,41 @@ def select_context(question: str, hits: list[Hit], budget_chars: int = 600, budg
     return sources, best_relevance
 
 
-def build_messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
-    listing = "\n".join(f"[{s.n}] " + (f"({s.heading}) " if s.heading else "") + s.text for s in sources)
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Sources:\n{listing}\n\nQuestion: {question}"},
-    ]
+# Worked examples shown before every question, as earlier turns of the conversation: answers that copy the
+# source's words for the answer, with their citations, in Korean and in English; the last one's answer is in
+# a sentence that does not repeat the question's subject. They are part of the fixed prefix whose KV state
+# llama.cpp keeps, so they cost prompt time once, not per question.
+EXAMPLES: tuple[tuple[str, tuple[tuple[str, str], ...], str], ...] = (
+    ("회의실 예약은 언제 자동으로 취소되나요?",
+     (("사내 시설 › 회의실", "회의실은 사내 포털에서 최대 2주 전까지 예약할 수 있습니다. "
+                          "예약 시각부터 10분 안에 입실하지 않으면 예약이 자동으로 취소됩니다."),
+      ("사내 시설 › 식당", "직원 식당은 평일 오전 11시 30분부터 오후 1시 30분까지 운영합니다.")),
+     "예약 시각부터 10분 안에 입실하지 않으면 예약이 자동으로 취소됩니다 [1]."),
+    ("Who has to approve a business class ticket?",
+     (("Expenses", "Receipts must be submitted within 30 days of the trip."),
+      ("Travel policy", "Employees book economy class for flights under six hours. "
+                        "Business class requires the written approval of a division director.")),
+     "Business class requires the written approval of a division director [2]."),
+    ("사내 체육대회가 열리는 장소는?",
+     (("사내 행사 › 송년회", "송년회는 12월 마지막 주에 부서별로 진행한다."),
+      ("사내 행사 › 체육대회", "사내 체육대회는 매년 5월 셋째 주 금요일에 열린다. "
+                            "장소는 본사 옆 한강 시민공원 축구장이며 우천 시 다음 주로 미룬다.")),
+     "사내 체육대회는 본사 옆 한강 시민공원 축구장에서 열립니다 [2]."),
+)
+
+
+def _user_turn(question: str, listing: list[tuple[int, str, str]]) -> str:
+    sources = "\n".join(f"[{n}] " + (f"({heading}) " if heading else "") + text for n, heading, text in listing)
+    return f"Sources:\n{sources}\n\nQuestion: {question}"
+
+
+def build_messages(question: str, sources: list[Source], examples: bool = False) -> list[dict[str, str]]:
+    """The system prompt, the worked examples (with `examples`) and the question with its numbered sources."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for q, listing, reply in EXAMPLES if examples else ():
+        numbered = [(n, heading, text) for n, (heading, text) in enumerate(listing, start=1)]
+        messages += [{"role": "user", "content": _user_turn(q, numbered)}, {"role": "assistant", "content": reply}]
+    return messages + [{"role": "user", "content": _user_turn(question, [(s.n, s.heading, s.text) for s in sources])}]
 
 
 def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, list[ClaimVerdict], float]:
@@ -257,6 +288,11 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     return f"{lead}\u201c{sent}\u201d [{src.n}]{note}", [claim], score
 
 
+# bench/answers.py --worked-examples seed 7 (development sample): of the Korean drafts
+# the verifier kept, those whose least likely token is below −1.4 were 7 of the 13 wrong answers with the
+# gold paragraph removed and 2 of the 40 right ones. English drafts showed no such split (kept right answers
+# down to −1.5).
+UNSURE = "the model was unsure of its draft: least likely token's log-probability"
 _BULLET = re.compile(r"^[-*•·]\s+")
 # "대형 가구(소파, 침대, 매트리스)", "large furniture (sofas, beds)": a category named before a parenthesised list.
 _ENUMERATION = re.compile(r"([^\W\d_][\w·]*(?: [^\W\d_][\w·]*)?) ?\(([^()]{2,160})\)")
@@ -279,13 +315,21 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
                     k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
                     max_tokens: int = 256, min_quote_relevance: float = 0.7, follow_up_tokens: int = 96,
-                    follow_up_langs: tuple[str, ...] = ("en",)) -> Answer:
+                    follow_up_langs: tuple[str, ...] = ("en",), worked_examples: bool = False,
+                    unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = ()) -> Answer:
     """Answer `question` from the documents `principal` may read, or abstain.
 
     `min_relevance` gates generation (share of the question's content terms in the best source sentence
     or pair of adjacent ones); `min_quote_relevance` gates the extractive fallback (the same share in the
     quoted sentence); `verify_threshold` is the claim support needed to keep a claim; a draft that says
-    nothing in a language of `follow_up_langs` is asked once more (`follow_up_tokens` at most).
+    nothing in a language of `follow_up_langs` is asked once more (`follow_up_tokens` at most); in a language
+    of `unsure_langs`, a draft with a token the model chose at a log-probability below `unsure_logprob` keeps
+    no claim (where the backend reports log-probabilities). `worked_examples` shows EXAMPLES before the
+    question; it is off by default: the model then answers far more questions (bench/answers.py seed 12,
+    raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when the gold paragraph
+    is gone (abstention 0.78 / 0.86), and it wrote two wrong `make demo` answers (3,000원 for a sofa to
+    Jeju, "주문제작 가구도 반품할 수 있습니다"). Its runs pair it with `unsure_langs=("ko",)`, calibrated on
+    its drafts.
 
     The guard screens the question (refused when it tries to override the rules), the retrieved chunks
     (injected instructions neutralized; PII masked unless the reader is cleared) and the answer (links to
@@ -304,6 +348,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     hosts = allowed_hosts([s.text for s in sources], allow_list_from(settings.egress_allow))
     timings = {"retrieval_s": time.perf_counter() - t0}
     replies: list[str] = []  # what the model said: the draft, and the follow-up when it was asked
+    logprobs: list[float] = []  # the draft's token log-probabilities
 
     def finish(a: Answer) -> Answer:
         # Whatever the model wrote is shown only as the reader may see it.
@@ -314,6 +359,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             c.text = reader_text(c.text, principal)
         a.screening = screening
         a.relevance = relevance
+        a.draft_logprobs = logprobs
         return a
 
     def abstain(draft: str = "", claims: list[ClaimVerdict] | None = None) -> Answer:
@@ -342,6 +388,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         # An empty reply's first token is its end.
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         replies.append("".join(parts).strip())
+        if len(replies) == 1:
+            logprobs.extend(getattr(model, "last_logprobs", None) or [])
         return replies[-1], len(parts) >= limit
 
     # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
@@ -375,7 +423,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         return NOT_FOUND in text and len(text) < len(NOT_FOUND) + 20
 
     by_n = {s.n: s for s in sources}
-    messages = build_messages(question, sources)
+    messages = build_messages(question, sources, worked_examples)
     draft, truncated = generate(messages, max_tokens)
     timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
     if not_found(draft):
@@ -389,6 +437,14 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                 return answered(text, "extractive", quoted)
         return abstain(draft)
     claims, kept_parts = check(draft, truncated)
+    # The token the model was least sure of (the stop token aside): below `unsure_logprob` the draft is a
+    # guess, whatever words it shares with the sources.
+    sure = min(logprobs[:-1] or logprobs) if logprobs else 0.0
+    if kept_parts and lang in unsure_langs and sure < unsure_logprob:
+        for c in claims:
+            if c.verdict == "supported":
+                c.verdict, c.kept, c.reason = "unsupported", False, f"{UNSURE} ({sure:.2f}); {c.reason}"
+        kept_parts = []
     if kept_parts:
         return answered(" ".join(kept_parts), "generated", claims)
     # Quoting is the fallback for a draft that failed verification. It needs a source sentence that

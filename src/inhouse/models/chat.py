@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+
 from inhouse.errors import InputError, NotFoundError, PermissionDenied
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -38,6 +40,9 @@ class LlamaCppChat:
         self.n_ctx, self.n_threads, self.chat_format, self.seed = n_ctx, n_threads, chat_format, seed
         self._llm = None
         self._lock = threading.Lock()
+        # Greedy replies (temperature 0): the log-probability of each token of the last reply, as the model
+        # chose it (a measure of how sure it was; see inhouse.answer).
+        self.last_logprobs: list[float] = []
 
     @property
     def llm(self):
@@ -62,7 +67,19 @@ class LlamaCppChat:
                         "stop": list(stop) or None, "stream": True}
         if json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        logprobs: list[float] = []
+        if temperature == 0.0:
+            from llama_cpp import LogitsProcessorList
+
+            def record(_ids, logits):
+                # At temperature 0 the chosen token is the most likely one: its log-softmax is max − logsumexp.
+                top = float(logits.max())
+                logprobs.append(-float(np.log(np.exp(logits - top).sum())))
+                return logits
+
+            kwargs["logits_processor"] = LogitsProcessorList([record])
         with self._lock:
+            self.last_logprobs = logprobs
             for part in self.llm.create_chat_completion(**kwargs):
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:
@@ -113,9 +130,13 @@ class OpenAICompatChat:
 class ScriptedChat:
     """Replies queued with `enqueue`, streamed word by word; records the messages it was given."""
 
-    def __init__(self, name: str = "scripted", replies: Sequence[str] = ()) -> None:
+    def __init__(self, name: str = "scripted", replies: Sequence[str] = (),
+                 logprobs: Sequence[Sequence[float]] = ()) -> None:
         self.name = name
         self.replies: deque[str] = deque(replies)
+        # Token log-probabilities to report for each reply in turn (a recorded run's), as `last_logprobs`.
+        self.logprobs: deque[list[float]] = deque(list(x) for x in logprobs)
+        self.last_logprobs: list[float] = []
         self.calls: list[list[dict[str, str]]] = []
 
     def enqueue(self, *replies: str) -> ScriptedChat:
@@ -128,6 +149,7 @@ class ScriptedChat:
         if not self.replies:
             raise InputError("ScriptedChat has no reply queued; call enqueue() first.")
         reply = self.replies.popleft()
+        self.last_logprobs = self.logprobs.popleft() if self.logprobs else []
         for s in stop:
             if s in reply:
                 reply = reply[: reply.index(s)]
