@@ -10,7 +10,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# llama-cpp-python ships as an sdist only. pip's default build is -march=native, and on a CPU with AMX
+# (Xeon Sapphire Rapids) that build crashes in llama_decode here; the portable build (AVX2/FMA/F16C) runs on
+# any x86-64 of the last decade. pip would reuse a native wheel it cached, whatever CMAKE_ARGS says, so the
+# portable wheel is built once (no pip cache) into a folder of its own and installed from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS  := $(HOME)/.cache/inhouse/wheels/llama-cpp-python-$(LLAMA_VERSION)-portable
+
+$(VENV)/.llama: | $(BIN)/python
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "== Building llama-cpp-python $(LLAMA_VERSION) (portable CPU build, about 4-7 minutes on 2 cores)"; \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(LLAMA_WHEELS).tmp \
+	    llama-cpp-python==$(LLAMA_VERSION) && rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); }
+	$(BIN)/pip install -q $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,evalref]'
 	touch $@
 

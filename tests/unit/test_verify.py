@@ -1,4 +1,6 @@
 from inhouse.verify import (
+    NO_PREDICATE,
+    WRONG_PART,
     asked_unit,
     asks_for_number,
     has_polarity,
@@ -234,3 +236,39 @@ def test_a_korean_word_tagged_otherwise_in_the_source_is_still_there():
     assert v.verdict == "supported"
     (v,) = verify("1억 9600만 비트 [1].", source, question="아날로그 테이프 레코더 용량은 몇 비트인가?")
     assert v.verdict == "unsupported"
+
+
+def test_a_number_from_a_part_about_something_else_is_unsupported():
+    source = {1: "- 제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다."}
+    question = "제주도로 소파를 배송받으면 추가 배송비는 얼마인가요?"
+    (wrong,) = verify("추가 배송비는 3,000원입니다 [1].", source, question=question)
+    assert wrong.verdict == "unsupported" and wrong.reason.startswith(WRONG_PART)
+    (right,) = verify("추가 배송비는 30,000원입니다 [1].", source, question=question)
+    assert right.verdict == "supported"
+    # Naming the part's subject makes the same number true.
+    (named,) = verify("일반 택배 상품은 3,000원의 추가 배송비가 붙습니다 [1].", source, question=question)
+    assert named.verdict == "supported"
+    en = {1: "Standard parcels cost 5 dollars, and large furniture costs 40 dollars to ship."}
+    (v,) = verify("Shipping costs 5 dollars [1].", en, question="How much does shipping a sofa cost?")
+    assert v.verdict == "unsupported" and v.reason.startswith(WRONG_PART)
+    # Numbers in different units are no list of parallel facts.
+    clock = {1: "With 4:51 left in regulation, Carolina got the ball on their own 24-yard line."}
+    (t,) = verify("4:51 [1].", clock, question="What was the time when Carolina got the ball to their 24-yard line?")
+    assert t.verdict == "supported"
+    # One number in a sentence, or the same number in each part, binds nothing.
+    (one,) = verify("In 1990, the company moved to Busan [1].", {1: "In 1990, the company moved to Busan."},
+                    question="When did the company move to Busan?")
+    assert one.verdict == "supported"
+
+
+def test_a_yes_no_answer_needs_a_sentence_that_says_it():
+    source = {1: "### 주문제작 가구\n\n주문 제작한 가구는 단순 변심으로 반품할 수 없습니다. "
+                 "주문제작 가구라도 하자가 있으면 무상으로 수리해 드립니다."}
+    question = "주문제작 가구도 반품할 수 있나요?"
+    (yes,) = verify("주문제작 가구도 반품할 수 있습니다 [1].", source, question=question)
+    assert yes.verdict == "unsupported"
+    (no,) = verify("주문제작 가구는 반품할 수 없습니다 [1].", source, question=question)
+    assert no.verdict == "supported"
+    # A heading restating the question says neither yes nor no.
+    (v,) = verify("주문제작 가구도 반품할 수 있습니다 [1].", {1: "### 주문제작 가구"}, question=question)
+    assert v.verdict == "unsupported" and v.reason == NO_PREDICATE

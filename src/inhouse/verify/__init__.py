@@ -36,10 +36,10 @@ _NEGATION = re.compile(r"(않|없|못|아니|안 |불가|금지|\bnot\b|\bno\b|\
 _FILLER = frozenset("문서 출처 답변 따르 경우 내용 다음 관련 source sources document documents according answer".split())
 # Question words carry no evidence: a source need not contain "무엇" or "how" to answer.
 QUESTION_WORDS = frozenset(
-    "무엇 무슨 어떻 어떤 언제 어디 얼마 얼마나 몇 며칠 누구 왜 어느 알려주 되 하 있 인가 까지 가요 나요 "
+    "무엇 무슨 어떻 어떤 어떠 언제 어디 얼마 얼마나 몇 며칠 누구 왜 어느 알려주 되 하 있 인가 까지 가요 나요 "
     "what which when where how much many who whom whose why does do is are can could should".split()
 )
-_WH = re.compile(r"무엇|무슨|어떻|어떤|언제|어디|얼마|몇|며칠|누구|누가|왜|어느|"
+_WH = re.compile(r"무엇|무슨|어떻|어떤|어떠|언제|어디|얼마|몇|며칠|누구|누가|왜|어느|"
                  r"\b(?:what|which|when|where|how|who|whom|whose|why)\b", re.IGNORECASE)
 _CHOICE = re.compile(r"\bor\b|또는|아니면|혹은|중(?:에서)? (?:어느|어떤|누가|무엇|누구)", re.IGNORECASE)
 _EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
@@ -53,6 +53,12 @@ _INITIAL = re.compile(r"(?:^|[\s(])(?:[A-Z][a-z]+|[^\W\d_A-Za-z]+)\s+(?:[A-HJ-Z]
 _LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
 _ITEM = re.compile(r"[-*•·|]\s|\d{1,2}[.)]\s")  # a list item or a table row (see inhouse.text.statements)
 OFF_QUESTION = "off the question"
+# A source sentence that lists parallel facts ("제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가
+# 붙습니다") binds each number to its own part: a leading label ("제주:") is said of every part.
+_LABEL = re.compile(r"^\s*(?:[-*•·]\s*)?[^:：\n]{1,30}[:：]\s+")
+_PART = re.compile(r"\s*(?:[,，;；]|\band\b)\s+")
+WRONG_PART = "the source gives this number for something the claim and the question do not name"
+NO_PREDICATE = "a yes/no answer needs a source sentence that says what it says, not a heading or another predicate"
 MIN_EVIDENCE_RELEVANCE = 0.3
 NO_ANSWER = "restates the question without an answer"
 NO_NUMBER = "the question asks for a number and the claim states none"
@@ -172,6 +178,19 @@ def has_polarity(claim: str) -> bool:
     return len(words) > 4 or any(w in _AUXILIARY for w in words)
 
 
+@lru_cache(maxsize=1024)
+def predicate_terms(claim: str) -> frozenset[str]:
+    """The terms of a Korean claim's predicates: a noun made a verb ("반품할" → 반품) and a verb or adjective
+    stem of two syllables or more ("예쁘다" → 예쁘); what a yes/no answer says of its subject. English: none."""
+    if detect_language(claim) != "ko":
+        return frozenset()
+    tokens = kiwi().tokenize(claim)
+    out = {t.form for t, nxt in zip(tokens, tokens[1:], strict=False)
+           if t.tag in ("NNG", "NNP", "XR") and nxt.tag in ("XSV", "XSA")}
+    out |= {t.form for t in tokens if t.tag in ("VV", "VA") and len(t.form) > 1}
+    return frozenset(out)
+
+
 def asks_for_number(question: str) -> bool:
     return bool(_COUNT.search(question))
 
@@ -241,18 +260,57 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     return claims
 
 
+_UNIT_AFTER = re.compile(r"(\d+(?:[.,]\d+)*)\s*([^\W\d_]+|[%$€£₩])")
+
+
+def _units(part: str) -> dict[str, str]:
+    """The numbers of a part with the unit written after each ("3,000원의" → 3000: 원; "40 dollars" → 40:
+    dollar); a Korean unit is its first syllable (a particle may follow it)."""
+    out = {}
+    for n, unit in _UNIT_AFTER.findall(part):
+        out[n.replace(",", "")] = unit[0] if not unit.isascii() else _match_form(unit.lower())
+    return out
+
+
+def _unbound_numbers(claim_numbers: set[str], sentence: str, named: set[str]) -> list[str]:
+    """The claim's numbers that `sentence` states only in parts about something else: the sentence lists
+    parallel facts (parts with different numbers in one unit), and no term that sets the number's part apart
+    from the other parts of the list is `named` (in the claim or its question). "추가 배송비는 3,000원" from
+    "일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비" names nothing of "일반 택배 상품"."""
+    body = _LABEL.sub("", sentence, count=1)
+    parts = [_units(p) for p in _PART.split(body)]
+    terms = [_content_terms(p) for p in _PART.split(body)]
+    unbound = []
+    for n in sorted(claim_numbers):
+        holders = [i for i, units in enumerate(parts) if n in units]
+        if not holders:
+            continue
+        unit = parts[holders[0]][n]
+        rivals = [j for j, units in enumerate(parts)
+                  if j not in holders and any(u == unit and m != n for m, u in units.items())]
+        if not rivals:
+            continue
+        listed = [i for i, units in enumerate(parts) if unit in units.values()]
+        distinctive = [terms[i] - set().union(*(terms[j] for j in listed if j != i)) - set(parts[i])
+                       for i in holders]
+        if all(d and not d & named for d in distinctive):
+            unbound.append(n)
+    return unbound
+
+
 def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence; with the
     `question` the claim answers, the question's rules apply too (see `verify`)."""
     q_terms = _question_match_terms(question) if question else frozenset()
-    score, reason, _ = _support(claim, source, q_terms, bool(question) and is_closed(question))
+    closed = bool(question) and is_closed(question)
+    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and not _CHOICE.search(question))
     return score, reason
 
 
 def _support(claim: str, source: str, question: frozenset[str], closed: bool,
-             heading: frozenset[str] = frozenset()) -> tuple[float, str, str]:
+             heading: frozenset[str] = frozenset(), yes_no: bool = False) -> tuple[float, str, str]:
     """`support`, with the source sentence (or pair) that gave the score; `heading`: the terms of the
-    source's heading, which say what its sentences are about."""
+    source's heading, which say what its sentences are about; `yes_no`: the question is a yes/no one."""
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check", ""
@@ -270,6 +328,10 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
     added = terms - asked if question and not closed else set()
     claim_numbers = numbers(claim)
     polar = has_polarity(claim)
+    # The answer to a yes/no question is its polarity: a heading or a label restating the question says
+    # neither yes nor no ("### 주문제작 가구" is no evidence that custom furniture can be returned).
+    yes_no = yes_no and polar
+    predicates = predicate_terms(claim) & terms if yes_no else frozenset()
     best, best_reason, evidence, best_relevance = 0.0, "", "", 0.0
     zero_reason = ""  # why a sentence that shares terms with the claim still scored nothing
     sentences = [source[s:e] for s, e in statements(source)] or [source]
@@ -301,6 +363,14 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
         if missing_numbers:
             score = min(score, 0.3)
             reason = f"numbers not in source: {', '.join(sorted(missing_numbers))}"
+        elif claim_numbers and (unbound := _unbound_numbers(claim_numbers, sent, terms | question)):
+            score = min(score, 0.3)
+            reason = f"{WRONG_PART}: {', '.join(unbound)}"
+        elif yes_no and (not has_polarity(sent) or not predicates <= sent_terms):
+            # …and a sentence that says something else of the subject ("주문제작 가구라도 하자가 있으면
+            # 무상으로 수리합니다" for "주문제작 가구도 반품할 수 있습니다") says neither either.
+            score = 0.0
+            reason = NO_PREDICATE
         elif polar and bool(_NEGATION.search(claim)) != bool(_NEGATION.search(sent)):
             score *= 0.5
             reason += "; negation differs"
@@ -334,6 +404,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
     """
     q_terms = _question_match_terms(question) if question else frozenset()
     closed = bool(question) and is_closed(question)
+    yes_no = closed and not _CHOICE.search(question)
     wants_number = bool(question) and asks_for_number(question)
     unit = asked_unit(question) if wants_number else ()
     heading_terms = {n: frozenset(_content_terms(h)) for n, h in (headings or {}).items() if h}
@@ -345,7 +416,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
         if unit and not states_unit(text, unit):
             verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [], f"{NO_UNIT}: {unit[0]}"))
             continue
-        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()))
+        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()), yes_no)
                   for n, src in sources.items()}
         valid_cited = [n for n in cited if n in sources]
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
