@@ -79,7 +79,7 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 # paragraphs outside those before it. Held-out seeds whose failures were read afterwards (READ_SEEDS) drew
 # outside the samples before them; any other seed (held out) draws outside all of them.
 DEV_SEEDS = (7, 8, 9)
-READ_SEEDS = (10, 11)
+READ_SEEDS = (10, 11, 12)
 DEV_SEED = DEV_SEEDS[0]
 DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 
@@ -146,6 +146,8 @@ def _norm(s: str) -> str:
 # --worked-examples: the prompt with inhouse.answer.EXAMPLES, and the log-probability rule calibrated on its
 # drafts (seed 7) for Korean.
 EXAMPLES_OPTIONS = {"worked_examples": True, "unsure_langs": ("ko",)}
+# --judge: the least log-odds of the model's Yes (inhouse.answer.judge) a kept claim needs, per language.
+JUDGE_MIN = {"ko": 0.0, "en": 0.0}
 
 
 def ask(store, question: str, settings: Settings, model, embedder, options: dict | None = None) -> dict:
@@ -195,9 +197,9 @@ def rate(rows: list[dict], key: str) -> float:
     return round(sum(1 for r in rows if r[key]) / len(rows), 3) if rows else 0.0
 
 
-def load_model(name: str, threads: int) -> LlamaCppChat:
+def load_model(name: str, threads: int, n_ctx: int = 4096) -> LlamaCppChat:
     model_name, path = Registry().resolve(name)
-    return LlamaCppChat(path, name=model_name, n_ctx=4096, n_threads=threads)
+    return LlamaCppChat(path, name=model_name, n_ctx=n_ctx, n_threads=threads)
 
 
 @dataclass
@@ -272,8 +274,19 @@ def main() -> None:
                          "results file (same --n/--langs; drafts not generated again, their timings copied)")
     ap.add_argument("--worked-examples", action="store_true",
                     help="prompt with worked examples (and the Korean log-probability rule calibrated on its drafts)")
+    ap.add_argument("--judge", action="store_true",
+                    help="the demo model judges each kept claim against its source sentence (a second instance; "
+                         "with --replay too, where it is the one model that runs)")
+    ap.add_argument("--judge-min", default="",
+                    help="with --judge: LANG=LOG_ODDS,… instead of JUDGE_MIN (-inf keeps every claim: calibration)")
     args = ap.parse_args()
-    options = EXAMPLES_OPTIONS if args.worked_examples else None
+    options = dict(EXAMPLES_OPTIONS) if args.worked_examples else {}
+    if args.judge:
+        judge_min = dict(JUDGE_MIN)
+        for pair in filter(None, args.judge_min.split(",")):
+            lang, _, value = pair.partition("=")
+            judge_min[lang.strip()] = float(value)
+        options |= {"judge_model": load_model(args.model, args.threads, n_ctx=1024), "judge_min": judge_min}
     # The gold-removed condition hides paragraphs in the cached store: two runs on one cache would hide each
     # other's gold paragraphs.
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -318,7 +331,8 @@ def main() -> None:
         out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
-                                 label="answerable", recorded=rec.get("speed_model"), options=options)
+                                 label="answerable", recorded=rec.get("speed_model"),
+                                 options={k: v for k, v in options.items() if not k.startswith("judge")})
             out["speed_model"] = {"model": speed.name, **summarise(fast)}
         elif replay and "speed_model" in replay["languages"][lang]:
             out["speed_model"] = replay["languages"][lang]["speed_model"] | {"copied_not_replayed": True}

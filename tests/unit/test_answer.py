@@ -8,9 +8,12 @@ from inhouse.answer import (
     ABSTAIN,
     EXAMPLES,
     FOLLOW_UP,
+    JUDGE_SYSTEM,
+    JUDGED,
     SYSTEM_PROMPT,
     answer_question,
     build_messages,
+    judge,
     select_context,
 )
 from inhouse.config import Settings
@@ -105,6 +108,30 @@ def test_a_korean_draft_the_model_was_unsure_of_keeps_no_claim(kb):
     # Only the languages named are judged by it (bench/answers.py showed no split in English).
     english = ScriptedChat(replies=["The equipment stipend is 500,000 won per year [1]."], logprobs=[[-1.9, -0.1]])
     assert answer_question(store, STAFF, "What is the equipment stipend?", settings, english, **ko).mode == "generated"
+
+
+def test_a_judge_that_says_no_drops_the_claim(kb):
+    store, settings = kb
+    question, draft = "What is the equipment stipend?", "The equipment stipend is 500,000 won per year [1]."
+    yes = ScriptedChat(replies=["Yes"], logprobs=[[-0.05]])
+    a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=yes,
+                        judge_min={"en": 0.5})
+    assert a.mode == "generated" and a.claims[0].kept and "judged 2.97" in a.claims[0].reason
+    # The judge saw the question, the claim and the source sentence that supports it.
+    (system, user), = yes.calls
+    assert system["content"] == JUDGE_SYSTEM and question in user["content"]
+    assert "Source: The equipment stipend is 500,000 won per year." in user["content"]
+    no = ScriptedChat(replies=["No"], logprobs=[[-0.2]])
+    a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=no,
+                        judge_min={"en": 0.5})
+    assert not a.claims[0].kept and a.claims[0].reason.startswith(JUDGED)
+    assert a.mode == "extractive"  # the quote that replaces it is the source's sentence, not judged
+    # A language without a minimum is not judged; a reply without log-probabilities counts as sure.
+    a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]),
+                        judge_model=ScriptedChat(), judge_min={"ko": 0.5})
+    assert a.mode == "generated"
+    assert judge(ScriptedChat(replies=["No"]), question, "x", "y") == pytest.approx(-4.0, abs=0.01)
+    assert judge(ScriptedChat(replies=["Maybe"]), question, "x", "y") == 0.0
 
 
 def test_model_not_found_reply_abstains(kb):

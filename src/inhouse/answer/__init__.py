@@ -9,6 +9,7 @@ survive, an extractive answer quotes the best supporting sentences, or InHouse a
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -293,6 +294,27 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
 # gold paragraph removed and 2 of the 40 right ones. English drafts showed no such split (kept right answers
 # down to −1.5).
 UNSURE = "the model was unsure of its draft: least likely token's log-probability"
+JUDGED = "the model, asked whether its source sentence answers the question, said no: log-odds"
+JUDGE_SYSTEM = "You check whether a source sentence answers a question. Reply with one word: Yes or No."
+
+
+def judge_messages(question: str, claim: str, evidence: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": JUDGE_SYSTEM},
+            {"role": "user", "content": f"Source: {evidence}\nQuestion: {question}\nAnswer: {claim}\n"
+                                        "Does the source say that this is the answer to the question?"}]
+
+
+def judge(model: ChatModel, question: str, claim: str, evidence: str) -> float:
+    """The log-odds that `evidence` says `claim` answers `question`, as `model` judges it (one token, greedy):
+    from the log-probability of its Yes or No where the backend reports it, else ±4 for its word."""
+    reply = "".join(model.chat(judge_messages(question, claim, evidence), max_tokens=1, temperature=0.0)).strip()
+    yes = reply.lower().startswith("yes")
+    if not yes and not reply.lower().startswith("no"):
+        return 0.0  # neither word: no opinion
+    logprobs = getattr(model, "last_logprobs", None) or []
+    p = min(max(math.exp(logprobs[0]) if logprobs else 0.982, 1e-6), 1 - 1e-6)  # 0.982: log-odds 4
+    odds = math.log(p / (1 - p))
+    return odds if yes else -odds
 _BULLET = re.compile(r"^[-*•·]\s+")
 # "대형 가구(소파, 침대, 매트리스)", "large furniture (sofas, beds)": a category named before a parenthesised list.
 _ENUMERATION = re.compile(r"([^\W\d_][\w·]*(?: [^\W\d_][\w·]*)?) ?\(([^()]{2,160})\)")
@@ -311,12 +333,36 @@ def categories(question: frozenset[str], sources: list[Source]) -> dict[str, lis
     return out
 
 
+def _judged(model: ChatModel, question: str, claims: list[ClaimVerdict], minimum: float) -> list[str]:
+    """The kept claims (with their citations) that `model` judges answer `question` (see `judge`); the
+    others are dropped with the judge's log-odds as their reason."""
+    kept = []
+    for c in claims:
+        if not c.kept:
+            continue
+        odds = judge(model, question, c.text, c.evidence or c.text)
+        if odds < minimum:
+            c.verdict, c.kept, c.reason = "unsupported", False, f"{JUDGED} {odds:.2f}; {c.reason}"
+        else:
+            c.reason += f"; judged {odds:.2f}"
+            kept.append(_cited(c))
+    return kept
+
+
+def _cited(c: ClaimVerdict) -> str:
+    """A kept claim as the answer writes it: its citations before its full stop."""
+    body = c.text.rstrip()
+    end = body[-1] if body[-1] in ".?!。" else ""
+    return body.rstrip(".?!。") + "".join(f"[{n}]" for n in c.sources) + end
+
+
 def answer_question(store: Store, principal: Principal, question: str, settings: Settings, model: ChatModel,
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
                     k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
                     max_tokens: int = 256, min_quote_relevance: float = 0.7, follow_up_tokens: int = 96,
                     follow_up_langs: tuple[str, ...] = ("en",), worked_examples: bool = False,
-                    unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = ()) -> Answer:
+                    unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = (),
+                    judge_model: ChatModel | None = None, judge_min: dict[str, float] | None = None) -> Answer:
     """Answer `question` from the documents `principal` may read, or abstain.
 
     `min_relevance` gates generation (share of the question's content terms in the best source sentence
@@ -324,7 +370,10 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     quoted sentence); `verify_threshold` is the claim support needed to keep a claim; a draft that says
     nothing in a language of `follow_up_langs` is asked once more (`follow_up_tokens` at most); in a language
     of `unsure_langs`, a draft with a token the model chose at a log-probability below `unsure_logprob` keeps
-    no claim (where the backend reports log-probabilities). `worked_examples` shows EXAMPLES before the
+    no claim (where the backend reports log-probabilities). With `judge_model`, every claim the verifier keeps
+    is put to it with the sentence that supports it (`judge`), and kept only where the log-odds of its Yes
+    reach `judge_min[lang]` (languages absent from `judge_min` are not judged); a second instance of the
+    same GGUF keeps both prompts' KV state. `worked_examples` shows EXAMPLES before the
     question; it is off by default: the model then answers far more questions (bench/answers.py seed 12,
     raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when the gold paragraph
     is gone (abstention 0.78 / 0.86), and it wrote two wrong `make demo` answers (3,000원 for a sofa to
@@ -410,9 +459,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             c.chunk_ids = [by_n[n].chunk_id for n in c.sources]
             if c.verdict == "supported":
                 c.kept = True
-                body = c.text.rstrip()
-                end = body[-1] if body[-1] in ".?!。" else ""
-                kept.append(body.rstrip(".?!。") + "".join(f"[{n}]" for n in c.sources) + end)
+                kept.append(_cited(c))
         return claims, kept
 
     def answered(text: str, mode: str, claims: list[ClaimVerdict]) -> Answer:
@@ -445,6 +492,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             if c.verdict == "supported":
                 c.verdict, c.kept, c.reason = "unsupported", False, f"{UNSURE} ({sure:.2f}); {c.reason}"
         kept_parts = []
+    if kept_parts and judge_model is not None and lang in (judge_min or {}):
+        kept_parts = _judged(judge_model, question, claims, judge_min[lang])
     if kept_parts:
         return answered(" ".join(kept_parts), "generated", claims)
     # Quoting is the fallback for a draft that failed verification. It needs a source sentence that

@@ -77,6 +77,7 @@ class ClaimVerdict:
     reason: str
     kept: bool = False
     chunk_ids: list[int] = field(default_factory=list)
+    evidence: str = ""  # the source sentence (or pair) that supports it best
 
     def to_json(self) -> dict:
         return {"text": self.text, "verdict": self.verdict, "kept": self.kept, "score": round(self.score, 3),
@@ -422,13 +423,15 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
         if supporting:
             n = supporting[0]
-            verdicts.append(ClaimVerdict(text, "supported", scored[n][0], cited, supporting, f"[{n}] {scored[n][1]}"))
+            verdicts.append(ClaimVerdict(text, "supported", scored[n][0], cited, supporting, f"[{n}] {scored[n][1]}",
+                                         evidence=scored[n][2]))
             continue
         best = max(scored, key=lambda n: scored[n][0]) if scored else None
         if best is not None and scored[best][0] >= threshold:
             why = "uncited" if not cited else f"cited {cited} do not support it"
             verdicts.append(ClaimVerdict(text, "supported", scored[best][0], cited, [best],
-                                         f"citation repaired to [{best}] ({why}); {scored[best][1]}"))
+                                         f"citation repaired to [{best}] ({why}); {scored[best][1]}",
+                                         evidence=scored[best][2]))
             continue
         score, reason = (scored[best][:2] if best is not None else (0.0, "no sources"))
         verdicts.append(ClaimVerdict(text, "unsupported", score, cited, [], reason))
