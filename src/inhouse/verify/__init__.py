@@ -278,9 +278,9 @@ def _unbound_numbers(claim_numbers: set[str], sentence: str, named: set[str]) ->
     parallel facts (parts with different numbers in one unit), and no term that sets the number's part apart
     from the other parts of the list is `named` (in the claim or its question). "추가 배송비는 3,000원" from
     "일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비" names nothing of "일반 택배 상품"."""
-    body = _LABEL.sub("", sentence, count=1)
-    parts = [_units(p) for p in _PART.split(body)]
-    terms = [_content_terms(p) for p in _PART.split(body)]
+    pieces = _PART.split(_LABEL.sub("", sentence, count=1))
+    parts = [_units(p) for p in pieces]
+    terms = [_content_terms(p) for p in pieces]
     unbound = []
     for n in sorted(claim_numbers):
         holders = [i for i, units in enumerate(parts) if n in units]
