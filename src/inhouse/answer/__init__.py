@@ -315,6 +315,8 @@ def judge(model: ChatModel, question: str, claim: str, evidence: str) -> float:
     p = min(max(math.exp(logprobs[0]) if logprobs else 0.982, 1e-6), 1 - 1e-6)  # 0.982: log-odds 4
     odds = math.log(p / (1 - p))
     return odds if yes else -odds
+
+
 _BULLET = re.compile(r"^[-*•·]\s+")
 # "대형 가구(소파, 침대, 매트리스)", "large furniture (sofas, beds)": a category named before a parenthesised list.
 _ENUMERATION = re.compile(r"([^\W\d_][\w·]*(?: [^\W\d_][\w·]*)?) ?\(([^()]{2,160})\)")
@@ -376,8 +378,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     same GGUF keeps both prompts' KV state. `worked_examples` shows EXAMPLES before the
     question; it is off by default: the model then answers far more questions (bench/answers.py seed 12,
     raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when the gold paragraph
-    is gone (abstention 0.78 / 0.86), and it wrote two wrong `make demo` answers (3,000원 for a sofa to
-    Jeju, "주문제작 가구도 반품할 수 있습니다"). Its runs pair it with `unsure_langs=("ko",)`, calibrated on
+    is gone (abstention 0.78 / 0.86 on seed 12, 0.90 / 0.84 on seed 13), and on `make demo` it answers
+    "반품 기간" with the defect rule (30 days, not 14) and refuses the sofa-to-Jeju question. Its runs pair it with `unsure_langs=("ko",)`, calibrated on
     its drafts.
 
     The guard screens the question (refused when it tries to override the rules), the retrieved chunks

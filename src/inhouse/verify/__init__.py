@@ -235,6 +235,11 @@ def is_closed(question: str) -> bool:
     return bool(tokens) and tokens[-1].tag == "EF"
 
 
+def is_yes_no(question: str) -> bool:
+    """A closed question (see `is_closed`) that names no options to choose between."""
+    return is_closed(question) and not _CHOICE.search(question)
+
+
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Sentences of the draft with the citation numbers each carries (markers removed from the text)."""
     claims = []
@@ -304,7 +309,7 @@ def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     `question` the claim answers, the question's rules apply too (see `verify`)."""
     q_terms = _question_match_terms(question) if question else frozenset()
     closed = bool(question) and is_closed(question)
-    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and not _CHOICE.search(question))
+    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and is_yes_no(question))
     return score, reason
 
 
@@ -405,7 +410,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
     """
     q_terms = _question_match_terms(question) if question else frozenset()
     closed = bool(question) and is_closed(question)
-    yes_no = closed and not _CHOICE.search(question)
+    yes_no = closed and is_yes_no(question)
     wants_number = bool(question) and asks_for_number(question)
     unit = asked_unit(question) if wants_number else ()
     heading_terms = {n: frozenset(_content_terms(h)) for n, h in (headings or {}).items() if h}
