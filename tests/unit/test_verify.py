@@ -154,6 +154,16 @@ def test_a_bare_value_has_no_polarity_to_flip():
     assert has_polarity("반품할 수 있습니다") and has_polarity("반품 불가") and has_polarity("It is not refunded")
 
 
+def test_a_negation_said_of_something_else_in_the_sentence_flips_nothing():
+    source = {1: "Only 100–150 species have been validated, and possibly another 25 have not been fully described.",
+              2: "Toyota introduced larger cars such as the Toyota Corona Mark II, which added passenger space "
+                 "without increasing the price of the vehicle."}
+    (v,) = verify("There are 100–150 validated species [1].", source, question="How many species are there?")
+    assert v.verdict == "supported"
+    (v,) = verify("Toyota introduced the Toyota Corona Mark II [2].", source, question="Name a larger Toyota car?")
+    assert v.verdict == "supported"
+
+
 def test_an_abbreviation_does_not_end_a_claim():
     assert split_claims("Hutton published it in 1795 (Vol. 1, Vol. 2). [1] Dr. Smith agreed [2].") == [
         ("Hutton published it in 1795 (Vol. 1, Vol. 2).", [1]), ("Dr. Smith agreed.", [2])]

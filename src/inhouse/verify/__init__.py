@@ -304,6 +304,25 @@ def _unbound_numbers(claim_numbers: set[str], sentence: str, named: set[str]) ->
     return unbound
 
 
+# Where a sentence's clauses part (and a pair of sentences'): punctuation, and English conjunctions and relative words.
+_CLAUSE = re.compile(r"\s*[,;:–—.!?]\s+|\s+(?=(?:but|however|although|though|while|whereas|which|who|whose)\b)",
+                     re.IGNORECASE)
+
+
+def _negated(sentence: str, claim_terms: set[str]) -> bool:
+    """Whether `sentence` negates what it says of an affirmative claim: a negation in a clause that holds a
+    term of the claim ("Without supercritical pressure, …" negates "… with supercritical pressure"). A "not"
+    said of something else in the same sentence ("Only 100–150 species have been validated, and possibly
+    another 25 have not been fully described") negates nothing the claim says. (A negated claim is compared
+    with the whole sentence: it may copy several of its clauses.)"""
+    if not _NEGATION.search(sentence):
+        return False
+    clauses = [c for c in _CLAUSE.split(sentence) if c and c.strip()]
+    if len(clauses) < 2:
+        return True
+    return any(_NEGATION.search(c) and claim_terms & _content_terms(c) for c in clauses)
+
+
 def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence; with the
     `question` the claim answers, the question's rules apply too (see `verify`)."""
@@ -334,6 +353,7 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
     added = terms - asked if question and not closed else set()
     claim_numbers = numbers(claim)
     polar = has_polarity(claim)
+    negated_claim = bool(_NEGATION.search(claim))
     # The answer to a yes/no question is its polarity: a heading or a label restating the question says
     # neither yes nor no ("### 주문제작 가구" is no evidence that custom furniture can be returned).
     yes_no = yes_no and polar
@@ -377,7 +397,7 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
             # 무상으로 수리합니다" for "주문제작 가구도 반품할 수 있습니다") says neither either.
             score = 0.0
             reason = NO_PREDICATE
-        elif polar and bool(_NEGATION.search(claim)) != bool(_NEGATION.search(sent)):
+        elif polar and (negated_claim or _negated(sent, terms)) and negated_claim != bool(_NEGATION.search(sent)):
             score *= 0.5
             reason += "; negation differs"
         relevance = len(question & (sent_terms | heading)) / len(question) if question else 0.0
