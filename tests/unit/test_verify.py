@@ -1,10 +1,13 @@
 from inhouse.verify import (
     NO_PREDICATE,
+    UNNAMED,
     WRONG_PART,
     asked_unit,
     asks_for_number,
     has_polarity,
+    _mentioned,
     is_closed,
+    question_names,
     split_claims,
     states_unit,
     support,
@@ -161,6 +164,29 @@ def test_a_negation_said_of_something_else_in_the_sentence_flips_nothing():
     (v,) = verify("There are 100–150 validated species [1].", source, question="How many species are there?")
     assert v.verdict == "supported"
     (v,) = verify("Toyota introduced the Toyota Corona Mark II [2].", source, question="Name a larger Toyota car?")
+    assert v.verdict == "supported"
+
+
+def test_an_english_claim_restating_a_name_of_the_question_needs_a_source_that_mentions_it():
+    polish = {1: "Legia Warsaw won the Ekstraklasa Championship in 2000 and 2001."}
+    (v,) = verify("Newcastle University won the Ekstraklasa Championship in 2000 [1].", polish,
+                  question="What did Newcastle University win in 2000?")
+    assert v.verdict == "unsupported" and v.reason.startswith(UNNAMED) and "newcastl" in v.reason
+    assert question_names("What did Newcastle University win in 2000?") == {("newcastl", "university"), ("2000",)}
+    # Half of a name's words are a mention of it: "Luther" for "Martin Luther".
+    (v,) = verify("German-language publications were in demand at the time of Martin Luther [1].",
+                  {1: "Published at a time of rising demand for German-language publications, Luther's version "
+                      "quickly became a popular Bible translation."}, question="At the time of Martin Luther what was in demand?")
+    assert v.verdict == "supported"
+    assert question_names("반품 기간은 며칠인가요?") == frozenset()
+    assert question_names("Who won Super Bowl XLIX?") == {("super", "bowl"), ("xlix",)}
+    # A longer or shorter form of the name, or a misspelt one, is a mention; a name with digits is exact.
+    assert _mentioned("germany", {"german"}) and _mentioned("amazon", {"amazonian"})
+    assert _mentioned("sentanta", {"setanta"}) and not _mentioned("internet2", {"internet"})
+    assert not _mentioned("mark", {"market"})
+    (v,) = verify("Setanta Sports was planning on launching on the digital terrestrial platform [1].",
+                  {1: "Setanta Sports confirmed that it would launch as a subscription service on the digital "
+                      "terrestrial platform."}, question="What platform was Sentanta Sports planning on launching on?")
     assert v.verdict == "supported"
 
 

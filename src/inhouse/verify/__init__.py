@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 from inhouse.text import detect_language, has_quantity, lexical_terms, split_sentences, statements
@@ -59,6 +60,7 @@ _LABEL = re.compile(r"^\s*(?:[-*•·]\s*)?[^:：\n]{1,30}[:：]\s+")
 _PART = re.compile(r"\s*(?:[,，;；]|\band\b)\s+")
 WRONG_PART = "the source gives this number for something the claim and the question do not name"
 NO_PREDICATE = "a yes/no answer needs a source sentence that says what it says, not a heading or another predicate"
+UNNAMED = "restates a name of the question that its source does not mention"
 MIN_EVIDENCE_RELEVANCE = 0.3
 NO_ANSWER = "restates the question without an answer"
 NO_NUMBER = "the question asks for a number and the claim states none"
@@ -159,6 +161,45 @@ def question_terms(question: str) -> frozenset[str]:
 def _question_match_terms(question: str) -> frozenset[str]:
     """`question_terms` in the form claims and sources are compared in (see `_match_form`)."""
     return frozenset(_match_form(t) for t in question_terms(question))
+
+
+@lru_cache(maxsize=256)
+def question_names(question: str) -> frozenset[tuple[str, ...]]:
+    """The names an English question is about, each as its words in compared form: a run of capitalised words
+    after the first word ("What did Newcastle University win in 2000?" → (newcastl, university)), and each
+    number, word with digits or word in capitals on its own ("2000", "internet2", "XLIX", "HD")."""
+    if detect_language(question) != "en":
+        return frozenset()
+    words = re.findall(r"[\w-]+", re.sub(r"['’]s\b", "", question))[1:]
+    groups: list[list[str]] = []
+    run = False
+    for w in words:
+        if any(c.isdigit() for c in w) or (len(w) > 1 and w.isupper()):  # "2000", "internet2", "XLIX", "HD"
+            groups.append([w])
+            run = False
+        elif w[0].isupper():
+            if not run:
+                groups.append([])
+            groups[-1].append(w)
+            run = True
+        else:
+            run = False
+    return frozenset(g for g in (tuple(f for w in group for t in lexical_terms(w)
+                                       for f in (_forms(t)[1:] if "-" in t else _forms(t))) for group in groups) if g)
+
+
+def _mentioned(name: str, terms: set[str]) -> bool:
+    """Whether a source with `terms` mentions `name`: as it is; for a word of five letters or more, also as a
+    longer or shorter form ("Amazon" in "Amazonian", "Germany" as "German") or misspelt ("Sentanta Sports" for
+    "Setanta Sports": difflib's ratio 0.85 or more). A name with digits ("internet2", "XLIX" aside) must be
+    exact."""
+    if name in terms:
+        return True
+    if len(name) < 5 or not name.isalpha():
+        return False
+    return any(t[:1] == name[:1] and (
+        (len(t) >= 5 and (t.startswith(name) or name.startswith(t)) and abs(len(t) - len(name)) <= 3)
+        or SequenceMatcher(None, name, t).ratio() >= 0.85) for t in terms)
 
 
 _AUXILIARY = frozenset("is are was were be been being am can could will would may might must shall should do does "
@@ -328,17 +369,30 @@ def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     `question` the claim answers, the question's rules apply too (see `verify`)."""
     q_terms = _question_match_terms(question) if question else frozenset()
     closed = bool(question) and is_closed(question)
-    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and is_yes_no(question))
+    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and is_yes_no(question),
+                                names=question_names(question) if question else frozenset())
     return score, reason
 
 
 def _support(claim: str, source: str, question: frozenset[str], closed: bool,
-             heading: frozenset[str] = frozenset(), yes_no: bool = False) -> tuple[float, str, str]:
+             heading: frozenset[str] = frozenset(), yes_no: bool = False,
+             names: frozenset[tuple[str, ...]] = frozenset()) -> tuple[float, str, str]:
     """`support`, with the source sentence (or pair) that gave the score; `heading`: the terms of the
-    source's heading, which say what its sentences are about; `yes_no`: the question is a yes/no one."""
+    source's heading, which say what its sentences are about; `yes_no`: the question is a yes/no one;
+    `names`: the question's names (`question_names`)."""
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check", ""
+    # An English claim's restated words are not checked against its sentence (paraphrase, see below), but a
+    # name of the question it restates must be in its source at all: "Newcastle University won the
+    # Ekstraklasa Championship in 2000" copies its answer from a source on Polish football.
+    # A name of several words is mentioned by half of them ("Luther" for "Martin Luther"); a number itself.
+    restated_names = [[w for w in name if w in terms] for name in names]
+    if restated_names := [r for r in restated_names if r]:
+        source_terms = _content_terms(source) | heading
+        unnamed = [r for r in restated_names if 2 * sum(_mentioned(w, source_terms) for w in r) < len(r)]
+        if unnamed:
+            return 0.0, f"{UNNAMED}: {', '.join(' '.join(r) for r in unnamed)}", ""
     # A hyphenated word of the question restated in the claim brings its parts along ("non-essential" says
     # "non" and "essential"): they add nothing to the question.
     asked = question | {f for t in question if "-" in t for f in _forms(t)}
@@ -434,6 +488,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
     wants_number = bool(question) and asks_for_number(question)
     unit = asked_unit(question) if wants_number else ()
     heading_terms = {n: frozenset(_content_terms(h)) for n, h in (headings or {}).items() if h}
+    names = question_names(question) if question else frozenset()
     verdicts = []
     for text, cited in split_claims(answer):
         if wants_number and not has_quantity(text):
@@ -442,7 +497,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
         if unit and not states_unit(text, unit):
             verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [], f"{NO_UNIT}: {unit[0]}"))
             continue
-        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()), yes_no)
+        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()), yes_no, names)
                   for n, src in sources.items()}
         valid_cited = [n for n in cited if n in sources]
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
