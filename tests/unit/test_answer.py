@@ -216,6 +216,23 @@ def test_quote_needs_one_sentence_covering_the_question(policies):
     assert a.relevance >= 0.7 and a.abstained and a.mode == "abstained"
 
 
+def test_quote_says_what_an_open_korean_question_asks_of_its_subject(tmp_path: Path, store: SQLiteStore,
+                                                                       settings: Settings):
+    d = tmp_path / "un"
+    d.mkdir()
+    (d / "ban.md").write_text("# 유엔\n\n2016년 포브스는 반기문 유엔 사무총장이 강한 지도자라고 보도했다.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    q = "반기문 유엔 사무총장이 당선된 해는?"
+    # The sentence covers 90% of the question's terms, but says nothing of 당선.
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1]"))
+    assert a.abstained
+    (d / "ban.md").write_text("# 유엔\n\n2016년 포브스는 반기문 유엔 사무총장이 강한 지도자라고 보도했다. "
+                              "반기문 유엔 사무총장은 2006년에 당선되었다.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1]"))
+    assert a.mode == "extractive" and "2006년에 당선되었다" in a.answer
+
+
 def test_count_question_quotes_a_sentence_with_a_number(policies):
     store, settings = policies
     a = answer_question(store, STAFF, "경조휴가는 며칠인가요?", settings, ScriptedChat().enqueue("[1]"))

@@ -47,6 +47,7 @@ from inhouse.verify import (
     asked_unit,
     asks_for_number,
     is_closed,
+    predicate_terms,
     question_terms,
     states_unit,
     verify,
@@ -248,6 +249,10 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     unit = asked_unit(question) if wants_number else ()
     kinds = categories(q, sources)
     last = next((t for t in reversed(lexical_terms(question)) if t in q), "") if is_closed(question) else ""
+    # What an open Korean question asks of its subject (당선되었던, 사망한, 받아들이는): a sentence that says
+    # none of it is about the subject, not the answer ("반기문 유엔 사무총장이 … 보도했다" for "반기문이 유엔
+    # 사무총장에 당선되었던 날은?").
+    asked = predicate_terms(question) if not last else frozenset()
     best = None
     for s in sources:
         # A sentence under "반품 기간" speaks of the return period without naming it (as in select_context).
@@ -266,6 +271,8 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
             # for every question cost a right Korean answer on bench/answers.py (replayed drafts).
             key = (score, bool(last) and last in terms, len(q & terms) / len(terms) if terms else 0.0)
             if wants_number and not (has_quantity(sent) and (not unit or states_unit(sent, unit))):
+                continue
+            if asked and not asked & (terms | heading):
                 continue
             if best is None or key > best[0]:
                 best = (key, sent, s, named)
