@@ -1,11 +1,12 @@
 from inhouse.verify import (
     NO_PREDICATE,
+    NOT_ASKED,
     UNNAMED,
     WRONG_PART,
+    _mentioned,
     asked_unit,
     asks_for_number,
     has_polarity,
-    _mentioned,
     is_closed,
     question_names,
     split_claims,
@@ -79,7 +80,8 @@ def test_korean_restated_part_must_be_supported_with_the_answer():
     # nothing of dividing a frequency, the part of the claim that restates the question.
     assert verify(claim, sources)[0].verdict == "supported"
     (wrong,) = verify(claim, sources, question=q)
-    assert wrong.verdict == "unsupported" and "question it restates" in wrong.reason
+    # (It also says nothing of 나누, the question's predicate, which the claim restates.)
+    assert wrong.verdict == "unsupported" and wrong.reason == NOT_ASKED
     (right,) = verify("주파수를 나눌 수 있었던 유일한 방법은 멀티바이브레이터입니다 [2].", sources, question=q)
     assert right.verdict == "supported"
 
@@ -187,6 +189,19 @@ def test_an_english_claim_restating_a_name_of_the_question_needs_a_source_that_m
     (v,) = verify("Setanta Sports was planning on launching on the digital terrestrial platform [1].",
                   {1: "Setanta Sports confirmed that it would launch as a subscription service on the digital "
                       "terrestrial platform."}, question="What platform was Sentanta Sports planning on launching on?")
+    assert v.verdict == "supported"
+
+
+def test_a_korean_claim_restating_what_the_question_asks_needs_a_source_that_says_it():
+    source = {1: "도쿄 대공습 이후 스즈키 간타로 내각은 고노에 후미마로를 국무대신으로 임명했다."}
+    q = "도쿄 대공습 이후 스즈키 간타로 내각은 어떤 작전을 시행했나?"
+    (v,) = verify("도쿄 대공습 이후 스즈키 간타로 내각은 고노에 후미마로를 국무대신으로 임명하는 작전을 시행했다 [1].",
+                  source, question=q)
+    assert v.verdict == "unsupported" and v.reason == NOT_ASKED
+    # A claim that does not restate the question's predicate is scored as before ("재학" for "다녔나요").
+    (v,) = verify("김민희는 신광여자고등학교 재학 시절 모델을 시작했다 [1].",
+                  {1: "김민희는 신광여자고등학교 재학 시절 길거리 캐스팅 되어 모델을 시작했다."},
+                  question="김민희는 어느 고등학교를 다녔나요?")
     assert v.verdict == "supported"
 
 

@@ -61,6 +61,7 @@ _PART = re.compile(r"\s*(?:[,，;；]|\band\b)\s+")
 WRONG_PART = "the source gives this number for something the claim and the question do not name"
 NO_PREDICATE = "a yes/no answer needs a source sentence that says what it says, not a heading or another predicate"
 UNNAMED = "restates a name of the question that its source does not mention"
+NOT_ASKED = "its source sentence says nothing of what the question asks (the question's predicate)"
 MIN_EVIDENCE_RELEVANCE = 0.3
 NO_ANSWER = "restates the question without an answer"
 NO_NUMBER = "the question asks for a number and the claim states none"
@@ -376,7 +377,8 @@ def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
 
 def _support(claim: str, source: str, question: frozenset[str], closed: bool,
              heading: frozenset[str] = frozenset(), yes_no: bool = False,
-             names: frozenset[tuple[str, ...]] = frozenset()) -> tuple[float, str, str]:
+             names: frozenset[tuple[str, ...]] = frozenset(),
+             asked_predicates: frozenset[str] = frozenset()) -> tuple[float, str, str]:
     """`support`, with the source sentence (or pair) that gave the score; `heading`: the terms of the
     source's heading, which say what its sentences are about; `yes_no`: the question is a yes/no one;
     `names`: the question's names (`question_names`)."""
@@ -451,6 +453,9 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
             # 무상으로 수리합니다" for "주문제작 가구도 반품할 수 있습니다") says neither either.
             score = 0.0
             reason = NO_PREDICATE
+        elif asked_predicates & terms and not asked_predicates & (sent_terms | heading):
+            score = 0.0
+            reason = NOT_ASKED
         elif polar and (negated_claim or _negated(sent, terms)) and negated_claim != bool(_NEGATION.search(sent)):
             score *= 0.5
             reason += "; negation differs"
@@ -489,6 +494,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
     unit = asked_unit(question) if wants_number else ()
     heading_terms = {n: frozenset(_content_terms(h)) for n, h in (headings or {}).items() if h}
     names = question_names(question) if question else frozenset()
+    asked_predicates = predicate_terms(question) if question and not closed else frozenset()
     verdicts = []
     for text, cited in split_claims(answer):
         if wants_number and not has_quantity(text):
@@ -497,7 +503,7 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
         if unit and not states_unit(text, unit):
             verdicts.append(ClaimVerdict(text, "unsupported", 0.0, cited, [], f"{NO_UNIT}: {unit[0]}"))
             continue
-        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()), yes_no, names)
+        scored = {n: _support(text, src, q_terms, closed, heading_terms.get(n, frozenset()), yes_no, names, asked_predicates)
                   for n, src in sources.items()}
         valid_cited = [n for n in cited if n in sources]
         supporting = sorted((n for n in valid_cited if scored[n][0] >= threshold), key=lambda n: -scored[n][0])
