@@ -371,7 +371,8 @@ def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     q_terms = _question_match_terms(question) if question else frozenset()
     closed = bool(question) and is_closed(question)
     score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and is_yes_no(question),
-                                names=question_names(question) if question else frozenset())
+                                names=question_names(question) if question else frozenset(),
+                                asked_predicates=predicate_terms(question) if question and not closed else frozenset())
     return score, reason
 
 
