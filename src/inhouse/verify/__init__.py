@@ -13,7 +13,9 @@ against the text of the sources with deterministic evidence:
   not an answer), and what it adds must be in its source sentence too; a Korean claim's restated part
   must be in the same source sentences as its answer part; a question asking for a count or an amount needs a claim that states a number (in the unit asked,
   for "몇 명", "몇 Hz"); the sentence that supports a claim must share at least 30% of the question's
-  terms (a true sentence about something else is not an answer).
+  terms (a true sentence about something else is not an answer); an English claim restating a name of
+  the question needs a source that mentions it, and a Korean one restating an open question's predicate a
+  statement that says it.
 
 A claim is supported when its score reaches `threshold`. Citations that point at sources which do not
 support their claim are repaired (pointed at the source that does) or the claim is dropped.
@@ -192,8 +194,8 @@ def question_names(question: str) -> frozenset[tuple[str, ...]]:
 def _mentioned(name: str, terms: set[str]) -> bool:
     """Whether a source with `terms` mentions `name`: as it is; for a word of five letters or more, also as a
     longer or shorter form ("Amazon" in "Amazonian", "Germany" as "German") or misspelt ("Sentanta Sports" for
-    "Setanta Sports": difflib's ratio 0.85 or more). A name with digits ("internet2", "XLIX" aside) must be
-    exact."""
+    "Setanta Sports": difflib's ratio 0.85 or more). A shorter word or one with digits ("xlix", "internet2")
+    must be exact."""
     if name in terms:
         return True
     if len(name) < 5 or not name.isalpha():
@@ -365,14 +367,23 @@ def _negated(sentence: str, claim_terms: set[str]) -> bool:
     return any(_NEGATION.search(c) and claim_terms & _content_terms(c) for c in clauses)
 
 
+@lru_cache(maxsize=256)
+def _question_rules(question: str) -> tuple[frozenset[str], bool, bool, frozenset[tuple[str, ...]], frozenset[str]]:
+    """What `_support` needs of the question a claim answers: its terms, whether it is closed, whether it is
+    yes/no, its names (`question_names`) and, for an open question, its predicates (`predicate_terms`)."""
+    if not question:
+        return frozenset(), False, False, frozenset(), frozenset()
+    closed = is_closed(question)
+    return (_question_match_terms(question), closed, closed and is_yes_no(question), question_names(question),
+            frozenset() if closed else predicate_terms(question))
+
+
 def support(claim: str, source: str, question: str = "") -> tuple[float, str]:
     """Score (0–1) of `source` supporting `claim`, and the reason, from its best sentence; with the
     `question` the claim answers, the question's rules apply too (see `verify`)."""
-    q_terms = _question_match_terms(question) if question else frozenset()
-    closed = bool(question) and is_closed(question)
-    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=closed and is_yes_no(question),
-                                names=question_names(question) if question else frozenset(),
-                                asked_predicates=predicate_terms(question) if question and not closed else frozenset())
+    q_terms, closed, yes_no, names, predicates = _question_rules(question)
+    score, reason, _ = _support(claim, source, q_terms, closed, yes_no=yes_no, names=names,
+                                asked_predicates=predicates)
     return score, reason
 
 
@@ -382,7 +393,8 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
              asked_predicates: frozenset[str] = frozenset()) -> tuple[float, str, str]:
     """`support`, with the source sentence (or pair) that gave the score; `heading`: the terms of the
     source's heading, which say what its sentences are about; `yes_no`: the question is a yes/no one;
-    `names`: the question's names (`question_names`)."""
+    `names`: the question's names (`question_names`); `asked_predicates`: an open question's predicates
+    (`predicate_terms`), which a statement must hold where the claim restates them."""
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check", ""
@@ -488,14 +500,10 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
     an amount needs a claim with a number, and a claim is supported only by a sentence that (with the
     source's heading, from `headings`: n → heading path) is about the question.
     """
-    q_terms = _question_match_terms(question) if question else frozenset()
-    closed = bool(question) and is_closed(question)
-    yes_no = closed and is_yes_no(question)
+    q_terms, closed, yes_no, names, asked_predicates = _question_rules(question)
     wants_number = bool(question) and asks_for_number(question)
     unit = asked_unit(question) if wants_number else ()
     heading_terms = {n: frozenset(_content_terms(h)) for n, h in (headings or {}).items() if h}
-    names = question_names(question) if question else frozenset()
-    asked_predicates = predicate_terms(question) if question and not closed else frozenset()
     verdicts = []
     for text, cited in split_claims(answer):
         if wants_number and not has_quantity(text):
