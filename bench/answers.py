@@ -169,8 +169,8 @@ def ask(store, question: str, settings: Settings, model, embedder, options: dict
         "total_s": a.timings.get("total_s"),
         "retrieval_s": a.timings.get("retrieval_s"),
         "quote_score": round(a.claims[-1].score, 3) if a.mode == "extractive" else None,
-        "claims": [{"text": c.text, "verdict": c.verdict, "score": round(c.score, 3), "reason": c.reason}
-                   for c in a.claims],
+        "claims": [{"text": c.text, "verdict": c.verdict, "score": round(c.score, 3), "reason": c.reason,
+                    "evidence": c.evidence} for c in a.claims],
         "sources": [s.text for s in a.sources],
         "draft_logprobs": [round(x, 3) for x in a.draft_logprobs],
     }

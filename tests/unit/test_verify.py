@@ -1,6 +1,7 @@
 from inhouse.verify import (
     NO_PREDICATE,
     NOT_ASKED,
+    UNMENTIONED,
     UNNAMED,
     WRONG_PART,
     _mentioned,
@@ -323,3 +324,24 @@ def test_a_yes_no_answer_needs_a_sentence_that_says_it():
     # A heading restating the question says neither yes nor no.
     (v,) = verify("주문제작 가구도 반품할 수 있습니다 [1].", {1: "### 주문제작 가구"}, question=question)
     assert v.verdict == "unsupported" and v.reason == NO_PREDICATE
+
+
+def test_a_korean_claim_needs_a_sentence_with_half_of_the_question():
+    q = "1978년 허위사실 유포죄를 폐지한 국가는?"
+    other = {1: "국방부는 허위사실 유포로 명예가 훼손되었다며 고소 이유를 밝혔다."}
+    (v,) = verify("국방부는 허위사실 유포로 명예가 훼손되었다며 고소 이유를 밝혔다 [1].", other, question=q)
+    assert v.verdict == "unsupported" and v.reason.startswith("off the question")
+    (v,) = verify("파나마는 1978년 허위사실 유포죄를 폐지했다 [1].",
+                  {1: "파나마는 1978년 허위사실 유포죄를 폐지한 나라이다."}, question=q)
+    assert v.verdict == "supported"
+
+
+def test_an_english_claim_restating_words_its_source_never_mentions_is_unsupported():
+    packets = {1: "Packet switching ensures that the packet finds its way to its destination."}
+    (v,) = verify("The need for acceptance of punishment is needed to ensure that the packet finds its way to its "
+                  "destination [1].", packets, question="Why is the need for acceptance of punishment needed?")
+    assert v.verdict == "unsupported" and v.reason == UNMENTIONED
+    # Half of the restated words is enough: the source says "fixed to" for the question's "attached to".
+    (v,) = verify("Stators are attached to the turbine casing [1].",
+                  {1: "The stators are fixed to the turbine casing."}, question="What are stators attached to?")
+    assert v.verdict == "supported"
