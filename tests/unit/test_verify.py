@@ -224,6 +224,8 @@ def test_a_count_question_in_a_unit_needs_that_unit():
     assert asked_unit("몇 버전 패치인가?") == () and asked_unit("몇종류로 나누었나?") == ()
     assert states_unit("대원 세 명을 보냈다", ("명",)) and states_unit("102명", ("명",))
     assert not states_unit("대원을 보냈다", ("명",))
+    # A metric unit asked in Hangul is answered in its symbol.
+    assert states_unit("몸길이가 35cm로 성장하였을 때", asked_unit("몸길이가 몇센티 가량으로 성장했을때?"))
 
 
 def test_english_inflections_match():
