@@ -347,3 +347,12 @@ def test_an_english_claim_restating_words_its_source_never_mentions_is_unsupport
     (v,) = verify("Stators are attached to the turbine casing [1].",
                   {1: "The stators are fixed to the turbine casing."}, question="What are stators attached to?")
     assert v.verdict == "supported"
+
+
+def test_an_an_that_ends_a_korean_word_is_no_negation():
+    source = {1: "그는 3년 동안 본사에서 근무했다."}
+    (v,) = verify("그는 본사에서 3년 근무했다 [1].", source, question="그는 본사에서 몇 년 근무했나?")
+    assert v.verdict == "supported" and "negation" not in v.reason
+    assert has_polarity("반품이 안 됩니다")
+    (v,) = verify("반품이 됩니다 [1].", {1: "주문 제작 가구는 반품이 안 됩니다."}, question="주문 제작 가구는 반품이 되나요?")
+    assert "negation differs" in v.reason

@@ -34,7 +34,8 @@ from inhouse.text.analyze import EN_STOPWORDS, kiwi
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NEGATION = re.compile(r"(않|없|못|아니|안 |불가|금지|\bnot\b|\bno\b|\bnever\b|n't\b|\bcannot\b|\bwithout\b)", re.IGNORECASE)
+# "안" negates as a word of its own ("안 됩니다"), not as the last syllable of one ("동안", "방안", "제안").
+_NEGATION = re.compile(r"(않|없|못|아니|(?<![가-힣])안 |불가|금지|\bnot\b|\bno\b|\bnever\b|n't\b|\bcannot\b|\bwithout\b)", re.IGNORECASE)
 # Words that carry no fact of their own in an answer sentence.
 _FILLER = frozenset("문서 출처 답변 따르 경우 내용 다음 관련 source sources document documents according answer".split())
 # Question words carry no evidence: a source need not contain "무엇" or "how" to answer.
