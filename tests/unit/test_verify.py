@@ -226,6 +226,7 @@ def test_a_count_question_in_a_unit_needs_that_unit():
     assert not states_unit("대원을 보냈다", ("명",))
     # A metric unit asked in Hangul is answered in its symbol.
     assert states_unit("몸길이가 35cm로 성장하였을 때", asked_unit("몸길이가 몇센티 가량으로 성장했을때?"))
+    assert not states_unit("지름 35mm", asked_unit("높이는 몇 미터인가?")) and states_unit("높이 139m", ("m",))
 
 
 def test_english_inflections_match():
