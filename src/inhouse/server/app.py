@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -48,6 +47,7 @@ from inhouse.protocols import ChatModel, Embedder
 from inhouse.retrieve import search as run_search
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
+from inhouse.server.jobs import IngestJob, JobStore
 from inhouse.server.keys import ApiKey, KeyStore, Unauthorized, now_iso
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, GenerationQueue, QueueFull, Ticket
@@ -81,22 +81,6 @@ def error_response(e: Exception) -> JSONResponse:
 
 
 # ---- state ------------------------------------------------------------------------------------------
-@dataclass
-class IngestJob:
-    id: str
-    tenant: str
-    filename: str
-    groups: tuple[str, ...]
-    status: str = "queued"  # queued | running | done | failed
-    created_at: str = field(default_factory=now_iso)
-    report: dict | None = None
-    error: str = ""
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "filename": self.filename, "groups": list(self.groups), "status": self.status,
-                "created_at": self.created_at, "report": self.report, "error": self.error}
-
-
 class Server:
     """What the routes share: the store, keys, audit log, model, embedder, queue and metrics."""
 
@@ -117,7 +101,7 @@ class Server:
         # threads that serve searches.
         self.gen_pool = ThreadPoolExecutor(max_workers=queue.capacity, thread_name_prefix="inhouse-gen")
         self.ingest_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inhouse-ingest")
-        self.jobs: dict[str, IngestJob] = {}
+        self.jobs = JobStore(self.db)
 
     @property
     def chat(self) -> ChatModel:
@@ -494,7 +478,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     @app.get("/api/documents", tags=["inhouse"])
     def api_documents(key: Reader) -> dict:
         docs = [d for d in srv.store.list_documents(tenant=key.tenant) if _visible(d.groups, key)]
-        jobs = [j.to_json() for j in srv.jobs.values() if j.tenant == key.tenant] if key.is_admin else []
+        jobs = [j.to_json() for j in srv.jobs.list(key.tenant)] if key.is_admin else []
         return {"documents": [{"path": d.path, "kind": d.kind, "groups": list(d.groups), "pages": d.pages,
                                "size": d.size, "title": d.title, "sha256": d.sha256} for d in docs],
                 "jobs": jobs}
@@ -515,10 +499,11 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         folder = srv.base / "uploads" / key.tenant / job.id
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
-        srv.jobs[job.id] = job
+        srv.jobs.save(job)
 
         def run() -> None:
             job.status = "running"
+            srv.jobs.save(job)
             try:
                 report = ingest(srv.store, srv.settings, [folder / name], key.tenant, group_list)
                 if srv.embedder is not None:
@@ -528,6 +513,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                 job.error = "; ".join(f.error for f in report.failed)
             except Exception as e:  # reported through the job, never lost in a thread
                 job.status, job.error = "failed", str(e)
+            srv.jobs.save(job)
             srv.audit.record(key, "upload", "ok" if job.status == "done" else "error", detail=f"{name}: {job.status} {job.error}")
 
         srv.ingest_pool.submit(run)
@@ -535,8 +521,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
     @app.get("/api/documents/jobs/{job_id}", tags=["inhouse"])
     def api_job(job_id: str, key: Admin) -> dict:
-        job = srv.jobs.get(job_id)
-        if job is None or job.tenant != key.tenant:
+        job = srv.jobs.get(key.tenant, job_id)
+        if job is None:
             raise NotFoundError(f"no ingest job '{job_id}'.")
         return {"job": job.to_json()}
 

@@ -1,4 +1,5 @@
-"""The server's own small SQLite database (INHOUSE_HOME/server.db): API keys, the audit log, answers.
+"""The server's own small SQLite database (INHOUSE_HOME/server.db): API keys, the audit log, answers,
+ingest jobs.
 
 Why not a migration in the knowledge-base store: every write through `SQLiteStore.transaction` bumps
 the store generation, which makes the in-memory vector index reload. An audit row is written on every
@@ -63,6 +64,20 @@ CREATE TABLE answers (
     created_at TEXT NOT NULL,
     body       TEXT NOT NULL                -- Answer.to_json() plus the question
 );
+"""),
+    # An upload's ingest job outlives the process that ran it: its status is asked for after a restart too.
+    ("002_ingest_jobs", """
+CREATE TABLE ingest_jobs (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    filename   TEXT NOT NULL,
+    groups     TEXT NOT NULL DEFAULT '[]', -- JSON list
+    status     TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    created_at TEXT NOT NULL,
+    report     TEXT,                       -- JSON (IngestReport.to_json()), NULL until the job ends
+    error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ingest_jobs_tenant ON ingest_jobs (tenant, created_at);
 """),
 ]
 
