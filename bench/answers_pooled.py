@@ -1,0 +1,141 @@
+"""Every recorded sample of bench/answers.py, replayed with the current pipeline and pooled.
+
+One sample is 50 questions a language and condition, so one row decides a target by 0.02 and two seeds
+differ by up to 0.08 on every figure. This bench re-verifies the drafts recorded by the fresh runs in
+RECORDED (`bench/answers.py --replay`: retrieval, the gate, the verifier, the fallback; no generation) and
+pools them: 400 questions a language and condition. It also says where each answerable abstention comes
+from: a right draft that the pipeline refused, a wrong draft with the gold answer in the sources the model
+was shown, or sources without the gold answer. Run it after a change to the verifier or the gate; a change
+to the prompt or to sentence selection needs fresh runs (the drafts would no longer be the model's).
+
+    python bench/answers_pooled.py [--cache DIR] [--out bench/results/answers_pooled.json] [-- EXTRA ANSWERS ARGS]
+
+The pooled figures are for the recorded drafts, most of them read while the rules were written
+(`bench/answers.py`: DEV_SEEDS, READ_SEEDS): held-out figures come from fresh seeds only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inhouse.files import atomic_write_json  # noqa: E402
+
+# The fresh runs whose drafts are replayed: seed → (results file, prompted with the worked examples).
+RECORDED = {
+    7: ("answers_seed7_examples.json", True),
+    10: ("answers_seed10_examples.json", True),
+    11: ("answers_heldout_seed11.json", False),
+    12: ("answers_heldout_seed12.json", True),
+    13: ("answers_heldout_seed13.json", True),
+    14: ("answers_heldout_seed14.json", True),
+    15: ("answers_heldout_seed15.json", True),
+    16: ("answers_heldout_seed16.json", True),
+}
+CONDITIONS = ("answerable", "gold_removed")
+console = Console()
+
+
+def source_of_abstention(row: dict) -> str:
+    """Why an answerable question was refused: the model's draft was right, wrong with the gold shown, or
+    the model was not shown the gold."""
+    if row["raw_found"]:
+        return "right_draft_refused"
+    return "wrong_draft_gold_shown" if row["gold_in_sources"] else "gold_not_shown"
+
+
+def pool(per_seed: dict[int, dict]) -> dict:
+    """Pooled rates a language and condition, with the answerable abstentions' sources."""
+    out: dict = {}
+    for lang in ("ko", "en"):
+        out[lang] = {}
+        for cond in CONDITIONS:
+            rows = [r for res in per_seed.values() for r in res["items"][lang][cond]]
+            n = len(rows)
+            entry = {"n": n, "answer_recall": round(sum(r["found"] for r in rows) / n, 3),
+                     "raw_answer_recall": round(sum(r["raw_found"] for r in rows) / n, 3),
+                     "abstention": round(sum(r["abstained"] for r in rows) / n, 3),
+                     "gold_in_sources": round(sum(bool(r["gold_in_sources"]) for r in rows) / n, 3)}
+            if cond == "answerable":
+                sources: dict[str, int] = {}
+                for r in rows:
+                    if r["abstained"]:
+                        k = source_of_abstention(r)
+                        sources[k] = sources.get(k, 0) + 1
+                entry["abstentions_by_source"] = sources
+                entry["wrong_answers"] = sum(not r["found"] and not r["abstained"] for r in rows)
+            out[lang][cond] = entry
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "retrieval")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers_pooled.json")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".cache" / "pooled",
+                    help="where each seed's replay is written")
+    ap.add_argument("extra", nargs="*", help="more bench/answers.py arguments, after --")
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    per_seed: dict[int, dict] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("replaying recorded samples", total=len(RECORDED))
+        for seed, (name, examples) in RECORDED.items():
+            recorded = ROOT / "bench" / "results" / name
+            out = args.work / f"seed{seed}.json"
+            cmd = [sys.executable, str(ROOT / "bench" / "answers.py"), "--seed", str(seed), "--replay", str(recorded),
+                   "--out", str(out), "--speed-n", "0", "--cache", str(args.cache), *args.extra]
+            if examples:
+                cmd.append("--worked-examples")
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"error: replaying seed {seed} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            per_seed[seed] = json.loads(out.read_text("utf-8"))
+            progress.advance(task)
+    pooled = pool(per_seed)
+    table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, RECORDED))}, replayed and pooled")
+    for col in ("lang", "condition", "n", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
+        table.add_column(col, no_wrap=True)
+    for lang, conds in pooled.items():
+        for cond, e in conds.items():
+            src = e.get("abstentions_by_source")
+            table.add_row(lang, cond, str(e["n"]), f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}",
+                          f"{e['abstention']:.3f}", f"{e['gold_in_sources']:.3f}",
+                          "" if src is None else " / ".join(str(src.get(k, 0)) for k in
+                                                            ("right_draft_refused", "wrong_draft_gold_shown",
+                                                             "gold_not_shown")))
+    console.print(table)
+    console.print("abstained (answerable): R = the model's draft was right, W = wrong with the gold shown to it, "
+                  "G = the gold was not in the sources it was shown")
+    targets = {}
+    for lang, conds in pooled.items():
+        targets[f"{lang}_answer_recall>=0.70"] = conds["answerable"]["answer_recall"] >= 0.70
+        targets[f"{lang}_answerable_abstention<=0.15"] = conds["answerable"]["abstention"] <= 0.15
+        targets[f"{lang}_gold_removed_abstention>=0.90"] = conds["gold_removed"]["abstention"] >= 0.90
+    for k, ok in targets.items():
+        console.print(f"{'PASS' if ok else 'FAIL'} {k} (pooled replay)")
+    result = {"bench": "answers_pooled", "date": time.strftime("%Y-%m-%d"), "seeds": list(RECORDED),
+              "extra_args": args.extra, "pooled": pooled, "targets": targets,
+              "per_seed": {s: {lang: {c: {k: v for k, v in res["languages"][lang][c].items() if k in
+                                          ("n", "answer_recall", "abstention", "raw_answer_recall")}
+                                      for c in CONDITIONS} for lang in ("ko", "en")}
+                           for s, res in per_seed.items()},
+              "wall_s": round(time.perf_counter() - t0, 1)}
+    atomic_write_json(args.out, result, indent=2)
+    console.print(f"wall time {result['wall_s']} s → {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""bench/answers_pooled.py pools replayed samples and says where each answerable abstention comes from."""
+
+import importlib.util
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "answers_pooled", Path(__file__).resolve().parents[2] / "bench" / "answers_pooled.py")
+pooled = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pooled)
+
+
+def _row(found=False, abstained=False, raw_found=False, gold_in_sources=True):
+    return {"found": found, "abstained": abstained, "raw_found": raw_found, "gold_in_sources": gold_in_sources}
+
+
+def test_pool_counts_rates_and_sources_of_abstention():
+    sample = {
+        "ko": {"answerable": [_row(found=True, raw_found=True), _row(abstained=True, raw_found=True),
+                              _row(abstained=True), _row(abstained=True, gold_in_sources=False)],
+               "gold_removed": [_row(abstained=True, gold_in_sources=False), _row(gold_in_sources=False)]},
+        "en": {"answerable": [_row(), _row(found=True)], "gold_removed": [_row(abstained=True)]},
+    }
+    other = {"ko": {"answerable": [_row(found=True, raw_found=True)], "gold_removed": [_row(abstained=True)]},
+             "en": {"answerable": [_row(abstained=True, raw_found=True)], "gold_removed": [_row()]}}
+    out = pooled.pool({1: {"items": sample}, 2: {"items": other}})
+    ko = out["ko"]["answerable"]
+    assert ko["n"] == 5 and ko["answer_recall"] == 0.4 and ko["abstention"] == 0.6
+    assert ko["abstentions_by_source"] == {"right_draft_refused": 1, "wrong_draft_gold_shown": 1, "gold_not_shown": 1}
+    assert ko["wrong_answers"] == 0
+    assert out["ko"]["gold_removed"]["abstention"] == round(2 / 3, 3)
+    assert out["en"]["answerable"]["wrong_answers"] == 1 and out["en"]["gold_removed"]["abstention"] == 0.5
