@@ -47,7 +47,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.answer import NOT_FOUND, answer_question  # noqa: E402
+from inhouse.answer import JUDGE_MIN, NOT_FOUND, answer_question  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.errors import InputError  # noqa: E402
 from inhouse.evals.rag import contains_answer  # noqa: E402
@@ -79,7 +79,7 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 # paragraphs outside those before it. Held-out seeds whose failures were read afterwards (READ_SEEDS) drew
 # outside the samples before them; any other seed (held out) draws outside all of them.
 DEV_SEEDS = (7, 8, 9)
-READ_SEEDS = (10, 11, 12, 13, 14, 15, 16)
+READ_SEEDS = (10, 11, 12, 13, 14, 15, 16, 17)
 DEV_SEED = DEV_SEEDS[0]
 DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 
@@ -146,8 +146,6 @@ def _norm(s: str) -> str:
 # --worked-examples: the prompt with inhouse.answer.EXAMPLES, and the log-probability rule calibrated on its
 # drafts (seed 7) for Korean.
 EXAMPLES_OPTIONS = {"worked_examples": True, "unsure_langs": ("ko",)}
-# --judge: the least log-odds of the model's Yes (inhouse.answer.judge) a kept claim needs, per language.
-JUDGE_MIN = {"ko": 0.0, "en": 0.0}
 
 
 def ask(store, question: str, settings: Settings, model, embedder, options: dict | None = None) -> dict:
@@ -274,14 +272,14 @@ def main() -> None:
                          "results file (same --n/--langs; drafts not generated again, their timings copied)")
     ap.add_argument("--worked-examples", action="store_true",
                     help="prompt with worked examples (and the Korean log-probability rule calibrated on its drafts)")
-    ap.add_argument("--judge", action="store_true",
-                    help="the demo model judges each kept claim against its source sentence (a second instance; "
-                         "with --replay too, where it is the one model that runs)")
+    ap.add_argument("--no-judge", action="store_true",
+                    help="no judge of kept claims (by default the demo model judges each one against its source "
+                         "sentence, as `inhouse ask` does: a second instance, run with --replay too)")
     ap.add_argument("--judge-min", default="",
-                    help="with --judge: LANG=LOG_ODDS,… instead of JUDGE_MIN (-inf keeps every claim: calibration)")
+                    help="LANG=LOG_ODDS,… instead of inhouse.answer.JUDGE_MIN (-inf keeps every claim: calibration)")
     args = ap.parse_args()
     options = dict(EXAMPLES_OPTIONS) if args.worked_examples else {}
-    if args.judge:
+    if not args.no_judge:
         judge_min = dict(JUDGE_MIN)
         for pair in filter(None, args.judge_min.split(",")):
             lang, _, value = pair.partition("=")
@@ -330,9 +328,12 @@ def main() -> None:
                                 recorded=rec.get("gold_removed"), options=options)
         out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
+            # The test model is judged by its own twin, as `inhouse ask` would judge it (not when replayed).
+            own = {k: v for k, v in options.items() if not k.startswith("judge")}
+            if "judge_model" in options and isinstance(speed, LlamaCppChat):
+                own |= {"judge_model": speed.twin(), "judge_min": options["judge_min"]}
             fast = run_condition(store, picked[: args.speed_n], lang, speed, embedder, settings, hide=False,
-                                 label="answerable", recorded=rec.get("speed_model"),
-                                 options={k: v for k, v in options.items() if not k.startswith("judge")})
+                                 label="answerable", recorded=rec.get("speed_model"), options=own)
             out["speed_model"] = {"model": speed.name, **summarise(fast)}
         elif replay and "speed_model" in replay["languages"][lang]:
             out["speed_model"] = replay["languages"][lang]["speed_model"] | {"copied_not_replayed": True}

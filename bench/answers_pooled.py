@@ -42,6 +42,7 @@ RECORDED = {
     14: ("answers_heldout_seed14.json", True),
     15: ("answers_heldout_seed15.json", True),
     16: ("answers_heldout_seed16.json", True),
+    17: ("answers_heldout_seed17.json", True),
 }
 CONDITIONS = ("answerable", "gold_removed")
 console = Console()

@@ -33,6 +33,9 @@ class Settings:
     model: str = field(default="", metadata={"help": "model name for answers (empty: registry default)"})
     n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window in tokens"})
     n_threads: int = field(default=0, metadata={"help": "llama.cpp threads (0: all cores)"})
+    # The model judges each claim the verifier keeps against its source sentence (inhouse.answer.judge).
+    judge: bool = field(default=True, metadata={"help": "let the model judge each kept claim (off: faster, "
+                                                        "more wrong answers let through)"})
     max_file_mb: float = field(default=20.0, metadata={"help": "files larger than this are refused"})
     # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
     egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
@@ -41,6 +44,9 @@ class Settings:
 def home() -> Path:
     """The data directory: $INHOUSE_HOME or ./.inhouse."""
     return Path(os.environ.get("INHOUSE_HOME", ".inhouse")).expanduser().resolve()
+
+
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def load_settings(base: Path | None = None) -> Settings:
@@ -64,6 +70,12 @@ def load_settings(base: Path | None = None) -> Settings:
         if raw is None:
             continue
         typ = type(getattr(settings, name))
+        if typ is bool and not isinstance(raw, bool):
+            # bool("0") is True: a switch is read from its words.
+            word = str(raw).strip().lower()
+            if word not in _SWITCH:
+                raise InputError(f"setting {name}={raw!r} is not a valid switch; use true or false.")
+            raw = _SWITCH[word]
         try:
             setattr(settings, name, typ(raw))
         except (TypeError, ValueError) as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inhouse.answer import ABSTAIN, answer_question
+from inhouse.answer import ABSTAIN, answer_question, judge_for
 from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.chat import LlamaCppChat
@@ -25,6 +25,14 @@ STAFF = Principal("acme", "kim", ("staff",))
 def model(tmp_path_factory) -> LlamaCppChat:
     name, path = Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")
     return LlamaCppChat(path, name=name, n_ctx=2048)
+
+
+@pytest.fixture(scope="module")
+def judge_model(model: LlamaCppChat) -> LlamaCppChat:
+    """The judge `inhouse ask` uses: a second instance of the same GGUF."""
+    twin = judge_for(model, Settings())
+    assert isinstance(twin, LlamaCppChat) and twin is not model and twin.path == model.path
+    return twin
 
 
 @pytest.fixture
@@ -60,9 +68,9 @@ def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: L
 
 
 @pytest.mark.parametrize("question,lang", [("반품 기간은 며칠인가요?", "ko"), ("What is the equipment stipend?", "en")])
-def test_answerable_question_is_answered_with_verified_citations(kb, model, question, lang):
+def test_answerable_question_is_answered_with_verified_citations(kb, model, judge_model, question, lang):
     store, settings, embedder = kb
-    a = answer_question(store, STAFF, question, settings, model, embedder, max_tokens=120)
+    a = answer_question(store, STAFF, question, settings, model, embedder, max_tokens=120, judge_model=judge_model)
     js = a.to_json()
     assert js["timings"]["total_s"] > 0 and js["model"] == "qwen2.5-coder-0.5b"
     if a.abstained:  # allowed, but then it must be the honest refusal in the question's language
@@ -71,6 +79,8 @@ def test_answerable_question_is_answered_with_verified_citations(kb, model, ques
     assert js["citations"], js
     kept = [c for c in js["claims"] if c["kept"]]
     assert kept and all(c["verdict"] == "supported" and c["chunk_ids"] for c in kept)
+    if a.mode == "generated":  # the model's own claims were judged (a quote is not)
+        assert all("judged" in c["reason"] for c in kept)
     assert ("14" in js["answer"]) if lang == "ko" else ("500,000" in js["answer"])
 
 

@@ -1,5 +1,6 @@
 """The answer pipeline with a scripted model: exact outputs, verification and abstention decisions."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -8,12 +9,14 @@ from inhouse.answer import (
     ABSTAIN,
     EXAMPLES,
     FOLLOW_UP,
+    JUDGE_MIN,
     JUDGE_SYSTEM,
     JUDGED,
     SYSTEM_PROMPT,
     answer_question,
     build_messages,
     judge,
+    judge_for,
     select_context,
 )
 from inhouse.config import Settings
@@ -132,6 +135,21 @@ def test_a_judge_that_says_no_drops_the_claim(kb):
     assert a.mode == "generated"
     assert judge(ScriptedChat(replies=["No"]), question, "x", "y") == pytest.approx(-4.0, abs=0.01)
     assert judge(ScriptedChat(replies=["Maybe"]), question, "x", "y") == 0.0
+    # Without judge_min, JUDGE_MIN applies: log-odds 0 in both languages.
+    unsure = ScriptedChat(replies=["Yes"], logprobs=[[math.log(0.4)]])
+    a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=unsure)
+    assert JUDGE_MIN == {"ko": 0.0, "en": 0.0} and not a.claims[0].kept and "-0.41" in a.claims[0].reason
+
+
+class _Twinned(ScriptedChat):
+    def twin(self) -> ScriptedChat:
+        return ScriptedChat("twin")
+
+
+def test_the_judge_is_the_models_twin_unless_switched_off():
+    assert judge_for(_Twinned(), Settings()).name == "twin"
+    assert judge_for(_Twinned(), Settings(judge=False)) is None
+    assert judge_for(ScriptedChat(), Settings()) is None  # a scripted model has no twin: its replies are the test's
 
 
 def test_model_not_found_reply_abstains(kb):

@@ -303,6 +303,10 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
 UNSURE = "the model was unsure of its draft: least likely token's log-probability"
 JUDGED = "the model, asked whether its source sentence answers the question, said no: log-odds"
 JUDGE_SYSTEM = "You check whether a source sentence answers a question. Reply with one word: Yes or No."
+# The least log-odds of the judge's Yes that a kept claim needs, per language (a language absent is not judged).
+# At 0, replayed on the recorded drafts of bench/answers.py (bench/answers_pooled.py --judge): see
+# docs/answers-log.md, session 8.
+JUDGE_MIN = {"ko": 0.0, "en": 0.0}
 
 
 def judge_messages(question: str, claim: str, evidence: str) -> list[dict[str, str]]:
@@ -340,6 +344,14 @@ def categories(question: frozenset[str], sources: list[Source]) -> dict[str, lis
                 for t in question & set(lexical_terms(item)):
                     out.setdefault(t, []).append((kind, item.strip(), s.n))
     return out
+
+
+def judge_for(chat: ChatModel, settings: Settings) -> ChatModel | None:
+    """The judge to give `answer_question` with `chat`: its twin (`twin()`: an in-process model's second
+    instance, whose own KV state leaves the answer prompt's cached prefix alone; a served model's endpoint
+    itself), or none when `settings.judge` is off or the model has no twin (a scripted test model)."""
+    twin = getattr(chat, "twin", None)
+    return twin() if settings.judge and twin is not None else None
 
 
 def _judged(model: ChatModel, question: str, claims: list[ClaimVerdict], minimum: float) -> list[str]:
@@ -381,8 +393,9 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     of `unsure_langs`, a draft with a token the model chose at a log-probability below `unsure_logprob` keeps
     no claim (where the backend reports log-probabilities). With `judge_model`, every claim the verifier keeps
     is put to it with the sentence that supports it (`judge`), and kept only where the log-odds of its Yes
-    reach `judge_min[lang]` (languages absent from `judge_min` are not judged); a second instance of the
-    same GGUF keeps both prompts' KV state. `worked_examples` shows EXAMPLES before the
+    reach `judge_min[lang]` (default JUDGE_MIN; languages absent from it are not judged); `judge_for` gives
+    the judge that `inhouse ask` and the server use (a second instance of the same GGUF keeps both prompts'
+    KV state). `worked_examples` shows EXAMPLES before the
     question; it is off by default: the model then answers far more questions (bench/answers.py seed 12,
     raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when the gold paragraph
     is gone (abstention 0.78 / 0.86 on seed 12, 0.90 / 0.84 on seed 13), and on `make demo` it answers
@@ -501,7 +514,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             if c.verdict == "supported":
                 c.verdict, c.kept, c.reason = "unsupported", False, f"{UNSURE} ({sure:.2f}); {c.reason}"
         kept_parts = []
-    if kept_parts and judge_model is not None and lang in (judge_min or {}):
+    judge_min = JUDGE_MIN if judge_min is None else judge_min
+    if kept_parts and judge_model is not None and lang in judge_min:
         kept_parts = _judged(judge_model, question, claims, judge_min[lang])
     if kept_parts:
         return answered(" ".join(kept_parts), "generated", claims)

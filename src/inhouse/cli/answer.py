@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from inhouse.answer import Answer, answer_question
+from inhouse.answer import Answer, answer_question, judge_for
 from inhouse.cli.common import emit_json, err, out, principal_options
 from inhouse.config import load_settings
 from inhouse.errors import InputError
@@ -57,17 +57,20 @@ def ask(question: str | None, principal: Principal, model: str | None, batch: Pa
     store = open_store()
     embedder = load_embedder(settings.embedder)
     chat = load_chat_model(model)
+    judge = judge_for(chat, settings)
     if batch is not None:
         for line in batch.read_text("utf-8").splitlines():
             if line.strip():
-                emit_json({"question": line.strip(), **answer_question(store, principal, line, settings, chat, embedder).to_json()})
+                a = answer_question(store, principal, line, settings, chat, embedder, judge_model=judge)
+                emit_json({"question": line.strip(), **a.to_json()})
         return
     live = not as_json and err.is_terminal
 
     def show(piece: str) -> None:
         err.print(piece, end="", style="dim", highlight=False)
 
-    result = answer_question(store, principal, question or "", settings, chat, embedder, on_token=show if live else None)
+    result = answer_question(store, principal, question or "", settings, chat, embedder,
+                             on_token=show if live else None, judge_model=judge)
     if live:
         err.print()
     if as_json:

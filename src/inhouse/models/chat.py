@@ -58,6 +58,12 @@ class LlamaCppChat:
                 raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
         return self._llm
 
+    def twin(self, n_ctx: int = 1024) -> LlamaCppChat:
+        """A second instance of the same GGUF with its own KV state (the weights are shared through mmap), for
+        short side prompts that would otherwise evict this instance's cached prompt prefix."""
+        return LlamaCppChat(self.path, name=self.name, n_ctx=n_ctx, n_threads=self.n_threads,
+                            chat_format=self.chat_format, seed=self.seed)
+
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
@@ -98,6 +104,10 @@ class OpenAICompatChat:
                 "INHOUSE_HOME/config.toml if it is your own inference server."
             )
         self.base_url, self.name, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
+
+    def twin(self) -> OpenAICompatChat:
+        """The judge of this model's answers (inhouse.answer.judge_for): the server keeps its own KV state."""
+        return self
 
     def chat(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
              stop: Sequence[str] = (), json_schema: dict | None = None) -> Iterator[str]:

@@ -37,7 +37,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inhouse import __version__
-from inhouse.answer import Answer, answer_question
+from inhouse.answer import Answer, answer_question, judge_for
 from inhouse.config import Settings, home, load_settings
 from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied, StoreError
 from inhouse.guard.pii import mask
@@ -94,6 +94,8 @@ class Server:
         self.audit = AuditLog(self.db)
         self._chat = chat
         self._chat_lock = threading.Lock()
+        self._judge: ChatModel | None = None
+        self._judge_made = False
         self.embedder = embedder
         self.queue = queue
         self.metrics = Metrics()
@@ -114,6 +116,15 @@ class Server:
                 self._chat = LlamaCppChat(path, name=name, n_ctx=self.settings.n_ctx,
                                           n_threads=self.settings.n_threads or os.cpu_count())
             return self._chat
+
+    @property
+    def judge(self) -> ChatModel | None:
+        """The model that judges kept claims (inhouse.answer.judge_for), made once, beside `chat`."""
+        chat = self.chat
+        with self._chat_lock:
+            if not self._judge_made:
+                self._judge, self._judge_made = judge_for(chat, self.settings), True
+            return self._judge
 
     def close(self) -> None:
         self.gen_pool.shutdown(wait=False, cancel_futures=True)
@@ -351,7 +362,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             try:
                 if rag:
                     a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
-                                        max_tokens=max_tokens or 256)
+                                        max_tokens=max_tokens or 256, judge_model=srv.judge)
                     answer_id = uuid.uuid4().hex
                     js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
                     with srv.db.transaction() as c:
