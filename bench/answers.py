@@ -22,6 +22,7 @@ smaller sample, for the test model.
 
     python bench/answers.py [--n 50] [--langs ko,en] [--seed 7] [--model qwen2.5-coder-1.5b]
                             [--speed-model qwen2.5-coder-0.5b --speed-n 20] [--threads 2]
+                            [--worked-examples] [--no-judge] [--replay FILE]
 """
 
 from __future__ import annotations

@@ -304,8 +304,8 @@ UNSURE = "the model was unsure of its draft: least likely token's log-probabilit
 JUDGED = "the model, asked whether its source sentence answers the question, said no: log-odds"
 JUDGE_SYSTEM = "You check whether a source sentence answers a question. Reply with one word: Yes or No."
 # The least log-odds of the judge's Yes that a kept claim needs, per language (a language absent is not judged).
-# At 0, replayed on the recorded drafts of bench/answers.py (bench/answers_pooled.py --judge): see
-# docs/answers-log.md, session 8.
+# At 0 it stops wrong answers on the recorded drafts of bench/answers.py at the cost of a few more refusals
+# (bench/answers_pooled.py with and without --no-judge; docs/answers-log.md, session 8).
 JUDGE_MIN = {"ko": 0.0, "en": 0.0}
 
 
