@@ -79,6 +79,11 @@ CREATE TABLE ingest_jobs (
 );
 CREATE INDEX ingest_jobs_tenant ON ingest_jobs (tenant, created_at);
 """),
+    # Two servers may share a home: a starting server fails only the jobs of a server process that is gone.
+    ("003_ingest_job_owner", """
+-- host:pid:token of the server process that runs the job
+ALTER TABLE ingest_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+"""),
 ]
 
 
