@@ -347,3 +347,13 @@ def test_quote_reaches_an_item_through_the_category_that_lists_it(shipping):
     store.set_groups("acme", "반품.md", ["hr"])
     a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1]"))
     assert a.abstained
+
+
+def test_quote_of_a_numbered_item_drops_its_number(tmp_path: Path, store: SQLiteStore, settings: Settings):
+    d = tmp_path / "steps"
+    d.mkdir()
+    (d / "반품.md").write_text("# 반품 절차\n\n1. 고객센터에 반품을 신청합니다.\n2. 반품 상품은 택배 기사가 3일 안에 회수합니다.\n",
+                              "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    a = answer_question(store, STAFF, "반품 상품은 며칠 안에 회수하나요?", settings, ScriptedChat().enqueue("[1]"))
+    assert a.mode == "extractive" and a.answer == "문서에 따르면: \u201c반품 상품은 택배 기사가 3일 안에 회수합니다.\u201d [1]"

@@ -328,7 +328,8 @@ def judge(model: ChatModel, question: str, claim: str, evidence: str) -> float:
     return odds if yes else -odds
 
 
-_BULLET = re.compile(r"^[-*•·]\s+")
+# A list item's marker, bullet or number ("- ", "2. ", "3) "), is not part of what a quote says.
+_BULLET = re.compile(r"^(?:[-*•·]|\d{1,2}[.)])\s+")
 # "대형 가구(소파, 침대, 매트리스)", "large furniture (sofas, beds)": a category named before a parenthesised list.
 _ENUMERATION = re.compile(r"([^\W\d_][\w·]*(?: [^\W\d_][\w·]*)?) ?\(([^()]{2,160})\)")
 
