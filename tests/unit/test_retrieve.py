@@ -17,3 +17,19 @@ def test_snippet_highlights_and_windows():
     s = snippet(text, ["반품", "14"], width=120)
     assert "**반품**" in s and s.startswith("…") and s.endswith("…")
     assert snippet("Equipment stipend", ["equipment"]) == "**Equipment** stipend"
+
+
+def test_lexical_search_finds_spaced_names_and_accented_words(tmp_path, store, settings):
+    from inhouse.ingest import ingest
+    from inhouse.retrieve import search
+    from inhouse.types import Principal
+
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "doll.md").write_text("# 인형\n\n캐시 크루즈 회사는 1990년에 경영권을 넘겼다.\n", "utf-8")
+    (d / "bank.md").write_text("# Offices\n\nThe bank opened its office in Zürich in 2001.\n", "utf-8")
+    (d / "other.md").write_text("# 기타\n\n회사의 경영 방침은 매년 바뀐다.\n", "utf-8")
+    ingest(store, settings, [d], "acme", ["staff"])
+    who = Principal("acme", "kim", ("staff",))
+    assert search(store, who, "캐시 크루즈", settings, mode="lexical").hits[0].doc_path.endswith("doll.md")
+    assert search(store, who, "Zurich office", settings, mode="lexical").hits[0].doc_path.endswith("bank.md")

@@ -75,3 +75,18 @@ def test_has_quantity_in_words():
     assert not has_quantity("Polonia has won the cup.")
     # "once" is a conjunction far more often than a count.
     assert not has_quantity("Once the order ships, it cannot be cancelled.")
+
+
+def test_spaced_korean_names_are_terms():
+    # Kiwi reads "데릭 지터" as one noun with a space in it; its words and the name as one compound are terms.
+    terms = lexical_terms("뉴욕 양키스의 데릭 지터는 은퇴했다")
+    assert {"데릭", "지터", "데릭지터", "양키스"} <= set(terms)
+    assert {"캐시", "크루즈"} <= set(lexical_terms("캐시 크루즈 회사의 경영권을 넘겨 받은 사람은?"))
+    assert {"데릭", "지터"} <= set(lexical_terms("데릭지터"))
+
+
+def test_accented_words_are_one_term_with_or_without_accents():
+    assert lexical_terms("Zürich and São Paulo") == ["zurich", "sao", "paulo"]
+    assert lexical_terms("Zurich") == ["zurich"]
+    assert lexical_terms("Москва и Αθήνα") == ["москва", "и", "αθηνα"]
+    assert "zurich" in lexical_terms("취리히(Zürich)에 본사가 있다")

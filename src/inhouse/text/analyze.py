@@ -15,13 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Bump when the terms produced for a text change: stores re-derive their terms on the next ingest.
-TERMS_VERSION = "2"
+TERMS_VERSION = "3"
 
 # Kiwi tags kept as lexical terms: nouns, numerals, roots, verbs/adjectives (stems), adverbs, foreign.
 _KEEP_TAGS = {"NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "SH", "SL", "SN"}
 _NOUN_TAGS = {"NNG", "NNP", "XR", "SH"}
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’\-]*[A-Za-z0-9]|[A-Za-z]|\d+(?:[.,]\d+)*")
+# Words in Latin, Greek and Cyrillic letters, accented ones included ("Zürich", "São"), and numbers.
+_L = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u04ff"
+_LATIN_WORD = re.compile(rf"[{_L}][{_L}0-9'’\-]*[{_L}0-9]|[{_L}]|\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200f\u2060\ufeff]")
 
@@ -68,10 +70,17 @@ def detect_language(text: str) -> str:
     return "ko" if hangul and hangul * 4 >= latin else "en"
 
 
+def _fold(word: str) -> str:
+    """A word without its accents: "Zürich" and "Zurich" are one term, as people type either."""
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
 def _latin_terms(text: str) -> list[str]:
     terms = []
     for w in _LATIN_WORD.findall(text):
-        w = w.lower().replace("’", "'").removesuffix("'s").replace(",", "")
+        w = _fold(w.lower().replace("’", "'").removesuffix("'s").replace(",", ""))
         if w and w not in EN_STOPWORDS:
             terms.append(w)
     return terms
@@ -92,6 +101,15 @@ def _korean_terms(tokens) -> list[str]:
 
     for t in tokens:
         tag = t.tag.split("-")[0]
+        parts = (t.form or "").split()
+        if tag in _NOUN_TAGS and len(parts) > 1 and all(_HANGUL.fullmatch(p) for p in parts):
+            # Kiwi reads a spaced name as one noun ("데릭 지터", "쇼와 천황"): its words are terms, and the
+            # name is one compound, as "데릭지터" written without the space would be.
+            flush()
+            terms.extend(parts)
+            run.extend(parts)
+            run_end = t.start + t.len
+            continue
         if tag in ("SL", "SN", "SH") or not _HANGUL.fullmatch(t.form or ""):
             flush()
             continue  # Latin words and numbers come from the regex tokenizer
