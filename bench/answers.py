@@ -234,6 +234,9 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                                  f"{label} row {i}); generate the run again without --replay.")
                     # The draft's generation is not repeated: keep its recorded timings.
                     r |= {k: old[k] for k in ("first_token_s", "retrieval_s", "total_s")}
+                    # Retrieval or sentence selection changed since the run: the draft was written from other
+                    # sentences than the pipeline now shows, so its replay says nothing of the pipeline.
+                    r["stale"] = r["sources"] != old.get("sources", r["sources"])
             finally:
                 if hide:
                     store.set_groups("bench", doc_name(it["gold"]), [])

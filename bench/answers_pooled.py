@@ -3,10 +3,11 @@
 One sample is 50 questions a language and condition, so one row decides a target by 0.02 and two seeds
 differ by up to 0.08 on every figure. This bench re-verifies the drafts recorded by the fresh runs in
 RECORDED (`bench/answers.py --replay`: retrieval, the gate, the verifier, the fallback; no generation) and
-pools them: 400 questions a language and condition. It also says where each answerable abstention comes
+pools them: 450 questions a language and condition. It also says where each answerable abstention comes
 from: a right draft that the pipeline refused, a wrong draft with the gold answer in the sources the model
 was shown, or sources without the gold answer. Run it after a change to the verifier or the gate; a change
-to the prompt or to sentence selection needs fresh runs (the drafts would no longer be the model's).
+to the prompt or to sentence selection needs fresh runs (the drafts would no longer be the model's): a row
+whose sources differ from those its draft was written from is stale, counted and left out of the rates.
 
     python bench/answers_pooled.py [--cache DIR] [--out bench/results/answers_pooled.json] [-- EXTRA ANSWERS ARGS]
 
@@ -57,14 +58,17 @@ def source_of_abstention(row: dict) -> str:
 
 
 def pool(per_seed: dict[int, dict]) -> dict:
-    """Pooled rates a language and condition, with the answerable abstentions' sources."""
+    """Pooled rates a language and condition, with the answerable abstentions' sources. A stale row (shown
+    other sentences than its draft was written from: retrieval or sentence selection changed since the run)
+    is counted apart and left out of the rates."""
     out: dict = {}
     for lang in ("ko", "en"):
         out[lang] = {}
         for cond in CONDITIONS:
-            rows = [r for res in per_seed.values() for r in res["items"][lang][cond]]
+            every = [r for res in per_seed.values() for r in res["items"][lang][cond]]
+            rows = [r for r in every if not r.get("stale")]
             n = len(rows)
-            entry = {"n": n, "answer_recall": round(sum(r["found"] for r in rows) / n, 3),
+            entry = {"n": n, "stale": len(every) - n, "answer_recall": round(sum(r["found"] for r in rows) / n, 3),
                      "raw_answer_recall": round(sum(r["raw_found"] for r in rows) / n, 3),
                      "abstention": round(sum(r["abstained"] for r in rows) / n, 3),
                      "gold_in_sources": round(sum(bool(r["gold_in_sources"]) for r in rows) / n, 3)}
@@ -107,19 +111,20 @@ def main() -> None:
             progress.advance(task)
     pooled = pool(per_seed)
     table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, RECORDED))}, replayed and pooled")
-    for col in ("lang", "condition", "n", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
+    for col in ("lang", "condition", "n", "stale", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
         table.add_column(col, no_wrap=True)
     for lang, conds in pooled.items():
         for cond, e in conds.items():
             src = e.get("abstentions_by_source")
-            table.add_row(lang, cond, str(e["n"]), f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}",
+            table.add_row(lang, cond, str(e["n"]), str(e["stale"]), f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}",
                           f"{e['abstention']:.3f}", f"{e['gold_in_sources']:.3f}",
                           "" if src is None else " / ".join(str(src.get(k, 0)) for k in
                                                             ("right_draft_refused", "wrong_draft_gold_shown",
                                                              "gold_not_shown")))
     console.print(table)
     console.print("abstained (answerable): R = the model's draft was right, W = wrong with the gold shown to it, "
-                  "G = the gold was not in the sources it was shown")
+                  "G = the gold was not in the sources it was shown; stale: rows left out, whose sources changed "
+                  "since their draft was recorded (a fresh run measures them)")
     targets = {}
     for lang, conds in pooled.items():
         targets[f"{lang}_answer_recall>=0.70"] = conds["answerable"]["answer_recall"] >= 0.70

@@ -29,3 +29,14 @@ def test_pool_counts_rates_and_sources_of_abstention():
     assert ko["wrong_answers"] == 0
     assert out["ko"]["gold_removed"]["abstention"] == round(2 / 3, 3)
     assert out["en"]["answerable"]["wrong_answers"] == 1 and out["en"]["gold_removed"]["abstention"] == 0.5
+
+
+def test_pool_leaves_out_rows_whose_sources_changed_since_their_draft():
+    sample = {lang: {"answerable": [_row(found=True, raw_found=True), _row(abstained=True) | {"stale": True}],
+                     "gold_removed": [_row(abstained=True, gold_in_sources=False) | {"stale": False}]}
+              for lang in ("ko", "en")}
+    out = pooled.pool({1: {"items": sample}})
+    assert out["ko"]["answerable"]["n"] == 1 and out["ko"]["answerable"]["stale"] == 1
+    assert out["ko"]["answerable"]["answer_recall"] == 1.0 and out["ko"]["answerable"]["abstention"] == 0.0
+    assert out["en"]["gold_removed"] == {"n": 1, "stale": 0, "answer_recall": 0.0, "raw_answer_recall": 0.0,
+                                         "abstention": 1.0, "gold_in_sources": 0.0}
