@@ -90,3 +90,10 @@ def test_accented_words_are_one_term_with_or_without_accents():
     assert lexical_terms("Zurich") == ["zurich"]
     assert lexical_terms("Москва и Αθήνα") == ["москва", "и", "αθηνα"]
     assert "zurich" in lexical_terms("취리히(Zürich)에 본사가 있다")
+
+
+def test_word_terms_count_each_word_once():
+    from inhouse.text import word_terms
+
+    assert word_terms("뉴욕 양키스의 데릭 지터는 연회비를 냈다") == ["뉴욕", "양키스", "데릭", "지터", "연회비"]
+    assert word_terms("Who won the Zürich prize?") == ["won", "zurich", "prize"]

@@ -357,3 +357,16 @@ def test_an_an_that_ends_a_korean_word_is_no_negation():
     assert has_polarity("반품이 안 됩니다")
     (v,) = verify("반품이 됩니다 [1].", {1: "주문 제작 가구는 반품이 안 됩니다."}, question="주문 제작 가구는 반품이 되나요?")
     assert "negation differs" in v.reason
+
+
+def test_a_long_name_does_not_outweigh_the_rest_of_the_question():
+    # The answer sentence says "그녀" for the question's "마리 앙투아네트": it holds 5 of the question's 7 words
+    # (its 13 terms count the name's compound and bigrams too, of which it holds 5).
+    q = "마리 앙투아네트가 위조 여권을 손에 넣도록 도움을 준 사람은?"
+    source = {1: "1791년 그녀가 위조 여권을 손에 넣도록 도움을 준 사람은 스웨덴의 페르센 백작이다."}
+    [c] = verify("스웨덴의 페르센 백작이 위조 여권을 손에 넣도록 도움을 주었다 [1].", source, 0.6, q)
+    assert c.verdict == "supported"
+    # A sentence about the name that says nothing else of the question is still off it.
+    source = {1: "마리 앙투아네트는 1755년 빈에서 태어났다. 스웨덴의 페르센 백작은 군인이었다."}
+    [c] = verify("스웨덴의 페르센 백작이 도움을 주었다 [1].", source, 0.6, q)
+    assert c.verdict == "unsupported"

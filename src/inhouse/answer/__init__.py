@@ -49,6 +49,7 @@ from inhouse.verify import (
     is_closed,
     predicate_terms,
     question_terms,
+    question_words,
     states_unit,
     verify,
 )
@@ -244,7 +245,8 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
 
     A question for a count or an amount is answered only by a sentence that states a number.
     """
-    q = question_terms(question)
+    # Coverage counts the question's words, not its terms: a long name's bigrams outweighed the rest of it.
+    q = question_words(question)
     wants_number = asks_for_number(question)
     unit = asked_unit(question) if wants_number else ()
     kinds = categories(q, sources)

@@ -10,6 +10,7 @@ from inhouse.text.analyze import (
     normalize,
     split_sentences,
     statements,
+    word_terms,
 )
 
-__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements"]
+__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements", "word_terms"]

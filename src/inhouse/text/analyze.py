@@ -157,6 +157,20 @@ def lexical_terms(text: str) -> list[str]:
     return lexical_terms_batch([text])[0]
 
 
+def word_terms(text: str) -> list[str]:
+    """The terms of `text`'s words: Korean content morphemes (a spaced name's words each) and English words,
+    without the compounds and character bigrams that `lexical_terms` adds for matching. A share of a
+    question's terms counts its words alike this way, where a long name ("마리 앙투아네트": 9 terms) would
+    outweigh the rest of the question."""
+    a = analyze([text])[0]
+    terms = []
+    for t in a.tokens:
+        tag = t.tag.split("-")[0]
+        if tag in _KEEP_TAGS and tag not in ("SL", "SN", "SH") and not (tag in ("VV", "VA") and len(t.form) < 2):
+            terms.extend(w for w in t.form.split() if _HANGUL.fullmatch(w))
+    return terms + _latin_terms(text)
+
+
 def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
     """Terms for many texts; Kiwi runs only on texts that contain Hangul, batched."""
     return [a.terms() for a in analyze(texts)]
