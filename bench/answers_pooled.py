@@ -3,7 +3,7 @@
 One sample is 50 questions a language and condition, so one row decides a target by 0.02 and two seeds
 differ by up to 0.08 on every figure. This bench re-verifies the drafts recorded by the fresh runs in
 RECORDED (`bench/answers.py --replay`: retrieval, the gate, the verifier, the fallback; no generation) and
-pools them: 450 questions a language and condition. It also says where each answerable abstention comes
+pools them: 500 Korean and 490 English questions a condition. It also says where each answerable abstention comes
 from: a right draft that the pipeline refused, a wrong draft with the gold answer in the sources the model
 was shown, or sources without the gold answer. Run it after a change to the verifier or the gate; a change
 to the prompt or to sentence selection needs fresh runs (the drafts would no longer be the model's): a row
@@ -44,6 +44,7 @@ RECORDED = {
     15: ("answers_heldout_seed15.json", True),
     16: ("answers_heldout_seed16.json", True),
     17: ("answers_heldout_seed17.json", True),
+    18: ("answers_heldout_seed18.json", True),
 }
 CONDITIONS = ("answerable", "gold_removed")
 console = Console()
