@@ -164,3 +164,25 @@ def test_session_hook_fails_a_run_that_swallowed_an_outbound_attempt(tmp_path: P
     assert r.returncode == 1, r.stdout + r.stderr
     assert "tried 1 outbound connection" in r.stdout
     assert f"socket.create_connection -> {OUTSIDE}:80 (refused)" in r.stdout
+
+
+def test_doctor_says_when_search_terms_are_from_an_older_analyser(inhouse_home: Path) -> None:
+    from inhouse.config import Settings
+    from inhouse.ingest import ingest
+    from inhouse.store import SQLiteStore
+    from inhouse.text import TERMS_VERSION
+
+    docs = inhouse_home / "docs"
+    docs.mkdir(parents=True)
+    (docs / "a.md").write_text("# 인형\n\n캐시 크루즈 회사는 1990년에 경영권을 넘겼다.\n", "utf-8")
+    store = SQLiteStore(inhouse_home / "inhouse.db")
+    ingest(store, Settings(embedder="hash"), [docs], "acme")
+    r = _cli(["doctor", "--json"], {}, inhouse_home)
+    assert json.loads(r.stdout)["store"]["terms_current"] is True
+    store.set_meta("terms_version", "2")
+    store.close()
+    r = _cli(["doctor", "--json"], {}, inhouse_home)
+    s = json.loads(r.stdout)["store"]
+    assert s["terms_version"] == "2" and s["terms_current"] is False
+    r = _cli(["doctor"], {}, inhouse_home)
+    assert f"analyser version 2 (now {TERMS_VERSION})" in r.stdout and "inhouse ingest" in r.stdout

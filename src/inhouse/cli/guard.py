@@ -17,6 +17,7 @@ from inhouse.guard import egress
 from inhouse.guard.scan import scan_path
 from inhouse.models.registry import Registry
 from inhouse.store import open_store
+from inhouse.text import TERMS_VERSION
 
 
 @click.group()
@@ -69,6 +70,10 @@ def doctor_report() -> dict:
     store = open_store()
     try:
         store_stats = {"path": str(store.path), **store.stats(settings.embedder)}
+        # Terms derived by an older analyser miss what it changed (terms version 3: spaced Korean names) until
+        # the next ingest re-derives them.
+        stored = store.get_meta("terms_version")
+        store_stats |= {"terms_version": stored, "terms_current": not store_stats["chunks"] or stored == TERMS_VERSION}
     finally:
         store.close()
     models = []
@@ -112,6 +117,10 @@ def doctor(as_json: bool) -> None:
     s = report["store"]
     out.print(f"store {s['path']}: {s['tenants']} tenants, {s['documents']} documents, {s['chunks']} chunks, "
               f"{s['embeddings_pending']} awaiting embeddings, {s['store_bytes'] / 1e6:.1f} MB", highlight=False)
+    if not s["terms_current"]:
+        out.print(f"[yellow]search terms are from analyser version {s['terms_version'] or '1'} (now {TERMS_VERSION})"
+                  "[/yellow]: lexical search misses what changed until the next `inhouse ingest` re-derives them "
+                  "(any folder, even one already ingested)", highlight=False)
     out.print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v), highlight=False)
 
 
