@@ -86,13 +86,14 @@ def _latin_terms(text: str) -> list[str]:
     return terms
 
 
-def _korean_terms(tokens) -> list[str]:
+def _korean_terms(tokens, compounds: bool = True) -> list[str]:
+    """Content morphemes; with `compounds`, each run of adjacent nouns as one compound and its bigrams too."""
     terms: list[str] = []
     run: list[str] = []
     run_end = -1
 
     def flush() -> None:
-        if len(run) > 1 or (run and len(run[0]) > 2):
+        if compounds and (len(run) > 1 or (run and len(run[0]) > 2)):
             compound = "".join(run)
             if len(run) > 1:
                 terms.append(compound)
@@ -162,13 +163,7 @@ def word_terms(text: str) -> list[str]:
     without the compounds and character bigrams that `lexical_terms` adds for matching. A share of a
     question's terms counts its words alike this way, where a long name ("마리 앙투아네트": 9 terms) would
     outweigh the rest of the question."""
-    a = analyze([text])[0]
-    terms = []
-    for t in a.tokens:
-        tag = t.tag.split("-")[0]
-        if tag in _KEEP_TAGS and tag not in ("SL", "SN", "SH") and not (tag in ("VV", "VA") and len(t.form) < 2):
-            terms.extend(w for w in t.form.split() if _HANGUL.fullmatch(w))
-    return terms + _latin_terms(text)
+    return _korean_terms(analyze([text])[0].tokens, compounds=False) + _latin_terms(text)
 
 
 def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
