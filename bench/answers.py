@@ -208,9 +208,23 @@ class Recorded:
     name: str
 
 
+class LazyModel:
+    """The demo model, loaded when a replayed row first needs a new draft (--regenerate-stale)."""
+
+    def __init__(self, name: str, threads: int) -> None:
+        self.name, self.threads, self._model = name, threads, None
+
+    def get(self) -> LlamaCppChat:
+        if self._model is None:
+            self._model = load_model(self.name, self.threads)
+        return self._model
+
+
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,
-                  recorded: list[dict] | None = None, options: dict | None = None) -> list[dict]:
-    """Ask every picked question; with `recorded` rows (--replay), reuse their drafts instead of generating."""
+                  recorded: list[dict] | None = None, options: dict | None = None,
+                  regenerate: LazyModel | None = None) -> list[dict]:
+    """Ask every picked question; with `recorded` rows (--replay), reuse their drafts instead of generating,
+    except that with `regenerate` a row whose sources changed gets a new draft from the real model."""
     rows = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{lang} {label} ({model.name})", total=len(picked))
@@ -237,6 +251,10 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     # Retrieval or sentence selection changed since the run: the draft was written from other
                     # sentences than the pipeline now shows, so its replay says nothing of the pipeline.
                     r["stale"] = r["sources"] != old.get("sources", r["sources"])
+                    if r["stale"] and regenerate is not None:
+                        # What a fresh run would write now (greedy decoding: the same prompt, the same draft).
+                        r = ask(store, it["question"], settings, regenerate.get(), embedder, options)
+                        r["regenerated"] = True
             finally:
                 if hide:
                     store.set_groups("bench", doc_name(it["gold"]), [])
@@ -274,6 +292,9 @@ def main() -> None:
     ap.add_argument("--replay", type=Path, default=None,
                     help="re-run retrieval, the gate, the verifier and the fallback on the drafts recorded in this "
                          "results file (same --n/--langs; drafts not generated again, their timings copied)")
+    ap.add_argument("--regenerate-stale", action="store_true",
+                    help="with --replay: a row whose sources changed since its run (retrieval or sentence selection) "
+                         "is drafted again by the demo model instead of being marked stale")
     ap.add_argument("--worked-examples", action="store_true",
                     help="prompt with worked examples (and the Korean log-probability rule calibrated on its drafts)")
     ap.add_argument("--no-judge", action="store_true",
@@ -311,6 +332,9 @@ def main() -> None:
     else:
         demo = load_model(args.model, args.threads)
         speed = load_model(args.speed_model, args.threads) if args.speed_n else None
+    if args.regenerate_stale and not replay:
+        sys.exit("error: --regenerate-stale goes with --replay FILE (a fresh run drafts every row anyway)")
+    regen = LazyModel(args.model, args.threads) if args.regenerate_stale else None
     results: dict = {"bench": "answers", "date": time.strftime("%Y-%m-%d"), "model": demo.name,
                      "args": {k: str(v) for k, v in vars(args).items()}, "languages": {}}
     if replay:
@@ -327,9 +351,9 @@ def main() -> None:
                           "asked about (too few paragraphs are left outside them)")
         rec = replay["items"][lang] if replay else {}
         answerable = run_condition(store, picked, lang, demo, embedder, settings, hide=False, label="answerable",
-                                   recorded=rec.get("answerable"), options=options)
+                                   recorded=rec.get("answerable"), options=options, regenerate=regen)
         removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed",
-                                recorded=rec.get("gold_removed"), options=options)
+                                recorded=rec.get("gold_removed"), options=options, regenerate=regen)
         out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             # The test model is judged by its own twin, as `inhouse ask` would judge it (not when replayed).

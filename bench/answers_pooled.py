@@ -7,7 +7,8 @@ pools them: 500 Korean and 490 English questions a condition. It also says where
 from: a right draft that the pipeline refused, a wrong draft with the gold answer in the sources the model
 was shown, or sources without the gold answer. Run it after a change to the verifier or the gate; a change
 to the prompt or to sentence selection needs fresh runs (the drafts would no longer be the model's): a row
-whose sources differ from those its draft was written from is stale, counted and left out of the rates.
+whose sources differ from those its draft was written from is stale, counted and left out of the rates, or,
+with `-- --regenerate-stale`, drafted again by the demo model (what a fresh run would write: greedy decoding).
 
     python bench/answers_pooled.py [--cache DIR] [--out bench/results/answers_pooled.json] [-- EXTRA ANSWERS ARGS]
 
@@ -69,7 +70,8 @@ def pool(per_seed: dict[int, dict]) -> dict:
             every = [r for res in per_seed.values() for r in res["items"][lang][cond]]
             rows = [r for r in every if not r.get("stale")]
             n = len(rows)
-            entry = {"n": n, "stale": len(every) - n, "answer_recall": round(sum(r["found"] for r in rows) / n, 3),
+            entry = {"n": n, "stale": len(every) - n, "regenerated": sum(bool(r.get("regenerated")) for r in rows),
+                     "answer_recall": round(sum(r["found"] for r in rows) / n, 3),
                      "raw_answer_recall": round(sum(r["raw_found"] for r in rows) / n, 3),
                      "abstention": round(sum(r["abstained"] for r in rows) / n, 3),
                      "gold_in_sources": round(sum(bool(r["gold_in_sources"]) for r in rows) / n, 3)}
@@ -112,20 +114,21 @@ def main() -> None:
             progress.advance(task)
     pooled = pool(per_seed)
     table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, RECORDED))}, replayed and pooled")
-    for col in ("lang", "condition", "n", "stale", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
+    for col in ("lang", "condition", "n", "stale", "redrafted", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
         table.add_column(col, no_wrap=True)
     for lang, conds in pooled.items():
         for cond, e in conds.items():
             src = e.get("abstentions_by_source")
-            table.add_row(lang, cond, str(e["n"]), str(e["stale"]), f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}",
-                          f"{e['abstention']:.3f}", f"{e['gold_in_sources']:.3f}",
+            table.add_row(lang, cond, str(e["n"]), str(e["stale"]), str(e["regenerated"]),
+                          f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}", f"{e['abstention']:.3f}", f"{e['gold_in_sources']:.3f}",
                           "" if src is None else " / ".join(str(src.get(k, 0)) for k in
                                                             ("right_draft_refused", "wrong_draft_gold_shown",
                                                              "gold_not_shown")))
     console.print(table)
     console.print("abstained (answerable): R = the model's draft was right, W = wrong with the gold shown to it, "
                   "G = the gold was not in the sources it was shown; stale: rows left out, whose sources changed "
-                  "since their draft was recorded (a fresh run measures them)")
+                  "since their draft was recorded (a fresh run measures them); redrafted: such rows drafted again by the "
+                  "demo model (-- --regenerate-stale)")
     targets = {}
     for lang, conds in pooled.items():
         targets[f"{lang}_answer_recall>=0.70"] = conds["answerable"]["answer_recall"] >= 0.70

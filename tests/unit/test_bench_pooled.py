@@ -38,5 +38,15 @@ def test_pool_leaves_out_rows_whose_sources_changed_since_their_draft():
     out = pooled.pool({1: {"items": sample}})
     assert out["ko"]["answerable"]["n"] == 1 and out["ko"]["answerable"]["stale"] == 1
     assert out["ko"]["answerable"]["answer_recall"] == 1.0 and out["ko"]["answerable"]["abstention"] == 0.0
-    assert out["en"]["gold_removed"] == {"n": 1, "stale": 0, "answer_recall": 0.0, "raw_answer_recall": 0.0,
-                                         "abstention": 1.0, "gold_in_sources": 0.0}
+    assert out["en"]["gold_removed"] == {"n": 1, "stale": 0, "regenerated": 0, "answer_recall": 0.0,
+                                         "raw_answer_recall": 0.0, "abstention": 1.0, "gold_in_sources": 0.0}
+
+
+def test_pool_counts_redrafted_rows_in_the_rates():
+    """--regenerate-stale: a row whose sources changed was drafted again, so it counts (and is reported)."""
+    sample = {lang: {"answerable": [_row(found=True, raw_found=True) | {"regenerated": True}, _row(abstained=True)],
+                     "gold_removed": [_row(abstained=True, gold_in_sources=False)]}
+              for lang in ("ko", "en")}
+    out = pooled.pool({1: {"items": sample}})
+    ko = out["ko"]["answerable"]
+    assert ko["n"] == 2 and ko["stale"] == 0 and ko["regenerated"] == 1 and ko["answer_recall"] == 0.5

@@ -135,11 +135,12 @@ class Analysis:
     sentences: list[tuple[int, int]]
     tokens: list = field(default_factory=list)  # kiwipiepy Tokens (empty for text without Hangul)
 
-    def terms(self, start: int = 0, end: int | None = None) -> list[str]:
-        """Lexical terms of text[start:end], from the stored morphemes (no second Kiwi pass)."""
+    def terms(self, start: int = 0, end: int | None = None, compounds: bool = True) -> list[str]:
+        """Lexical terms of text[start:end], from the stored morphemes (no second Kiwi pass); without
+        `compounds`, its words only (`word_terms`)."""
         end = len(self.text) if end is None else end
         tokens = [t for t in self.tokens if t.start >= start and t.start + t.len <= end]
-        return _korean_terms(tokens) + _latin_terms(self.text[start:end])
+        return _korean_terms(tokens, compounds) + _latin_terms(self.text[start:end])
 
 
 def analyze(texts: Iterable[str]) -> list[Analysis]:
@@ -163,7 +164,7 @@ def word_terms(text: str) -> list[str]:
     without the compounds and character bigrams that `lexical_terms` adds for matching. A share of a
     question's terms counts its words alike this way, where a long name ("마리 앙투아네트": 9 terms) would
     outweigh the rest of the question."""
-    return _korean_terms(analyze([text])[0].tokens, compounds=False) + _latin_terms(text)
+    return analyze([text])[0].terms(compounds=False)
 
 
 def lexical_terms_batch(texts: Iterable[str]) -> list[list[str]]:
