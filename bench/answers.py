@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,7 @@ from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.chat import LlamaCppChat, ScriptedChat  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
+from inhouse.protocols import ChatModel  # noqa: E402
 from inhouse.types import Principal  # noqa: E402
 
 MIN_RELEVANCE = 0.34  # answer_question's default gate, applied here after forced generation
@@ -183,6 +186,8 @@ def timing(rows: list[dict]) -> dict:
     """Latency as a user of `inhouse ask` sees it: gated questions cost only their retrieval."""
     first, total = [], []
     for r in rows:
+        if r.get("regenerated"):
+            continue  # drafted again in a replay (RememberedChat): its time is not a measurement
         if r["mode"].startswith("abstained (relevance"):
             total.append(r["retrieval_s"])
             continue
@@ -208,21 +213,40 @@ class Recorded:
     name: str
 
 
-class LazyModel:
-    """The demo model, loaded when a replayed row first needs a new draft (--regenerate-stale)."""
+class RememberedChat:
+    """A ChatModel for replays: the reply the model gave to the same messages before, or, the first time, its
+    reply now (the model is loaded on first need), remembered in `path` (JSON lines). Greedy decoding makes
+    a reply a function of its messages (six recorded drafts of seed 18 came out again character for
+    character), so a remembered reply is the one the model would give again; its time is not a measurement."""
 
-    def __init__(self, name: str, threads: int) -> None:
-        self.name, self.threads, self._model = name, threads, None
+    def __init__(self, name: str, load: Callable[[], ChatModel], path: Path) -> None:
+        self.name, self._load, self._model, self.path = name, load, None, path
+        self.last_logprobs: list[float] = []
+        self.memory: dict[str, tuple[list[str], list[float]]] = {}
+        if path.exists():
+            for line in path.read_text("utf-8").splitlines():
+                e = json.loads(line)
+                self.memory[e["key"]] = (e["pieces"], e["logprobs"])
 
-    def get(self) -> LlamaCppChat:
-        if self._model is None:
-            self._model = load_model(self.name, self.threads)
-        return self._model
+    def chat(self, messages, *, max_tokens: int = 512, temperature: float = 0.0, stop=(), json_schema=None):
+        key = hashlib.sha256(json.dumps([self.name, list(messages), max_tokens, temperature, list(stop), json_schema],
+                                        ensure_ascii=False).encode()).hexdigest()
+        if key not in self.memory:
+            if self._model is None:
+                self._model = self._load()
+            pieces = list(self._model.chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                           json_schema=json_schema))
+            self.memory[key] = (pieces, list(getattr(self._model, "last_logprobs", None) or []))
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "pieces": pieces, "logprobs": self.memory[key][1]},
+                                   ensure_ascii=False) + "\n")
+        pieces, self.last_logprobs = self.memory[key]
+        yield from pieces
 
 
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,
                   recorded: list[dict] | None = None, options: dict | None = None,
-                  regenerate: LazyModel | None = None) -> list[dict]:
+                  regenerate: RememberedChat | None = None) -> list[dict]:
     """Ask every picked question; with `recorded` rows (--replay), reuse their drafts instead of generating,
     except that with `regenerate` a row whose sources changed gets a new draft from the real model."""
     rows = []
@@ -253,7 +277,7 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     r["stale"] = r["sources"] != old.get("sources", r["sources"])
                     if r["stale"] and regenerate is not None:
                         # What a fresh run would write now (greedy decoding: the same prompt, the same draft).
-                        r = ask(store, it["question"], settings, regenerate.get(), embedder, options)
+                        r = ask(store, it["question"], settings, regenerate, embedder, options)
                         r["regenerated"] = True
             finally:
                 if hide:
@@ -309,7 +333,14 @@ def main() -> None:
         for pair in filter(None, args.judge_min.split(",")):
             lang, _, value = pair.partition("=")
             judge_min[lang.strip()] = float(value)
-        options |= {"judge_model": load_model(args.model, args.threads, n_ctx=1024), "judge_min": judge_min}
+        if args.replay:
+            # The judge's verdicts are remembered as drafts are: a replay asks the model only what it never
+            # judged before.
+            judge_model = RememberedChat(args.model, lambda: load_model(args.model, args.threads, n_ctx=1024),
+                                         args.cache / "judge_replies.jsonl")
+        else:
+            judge_model = load_model(args.model, args.threads, n_ctx=1024)
+        options |= {"judge_model": judge_model, "judge_min": judge_min}
     # The gold-removed condition hides paragraphs in the cached store: two runs on one cache would hide each
     # other's gold paragraphs.
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -334,7 +365,8 @@ def main() -> None:
         speed = load_model(args.speed_model, args.threads) if args.speed_n else None
     if args.regenerate_stale and not replay:
         sys.exit("error: --regenerate-stale goes with --replay FILE (a fresh run drafts every row anyway)")
-    regen = LazyModel(args.model, args.threads) if args.regenerate_stale else None
+    regen = (RememberedChat(args.model, lambda: load_model(args.model, args.threads), args.cache / "draft_replies.jsonl")
+             if args.regenerate_stale else None)
     results: dict = {"bench": "answers", "date": time.strftime("%Y-%m-%d"), "model": demo.name,
                      "args": {k: str(v) for k, v in vars(args).items()}, "languages": {}}
     if replay:
@@ -390,9 +422,9 @@ def main() -> None:
         targets[f"{lang}_answerable_abstention<=0.15"] = out["answerable"]["abstention"] <= 0.15
         targets[f"{lang}_gold_removed_abstention>=0.90"] = out["gold_removed"]["abstention"] >= 0.90
     first = [r["first_token_s"] for lang in items_out for r in items_out[lang]["answerable"]
-             if not r["mode"].startswith("abstained (relevance")]
+             if not r["mode"].startswith("abstained (relevance") and not r.get("regenerated")]
     total = [r["total_s"] for lang in items_out for r in items_out[lang]["answerable"]
-             if not r["mode"].startswith("abstained (relevance")]
+             if not r["mode"].startswith("abstained (relevance") and not r.get("regenerated")]
     results["demo_model_speed"] = {"first_token_p50_s": pct(first, 50), "total_p50_s": pct(total, 50)}
     targets["first_token_p50<=8s"] = bool(first) and pct(first, 50) <= 8
     targets["total_p50<=20s"] = bool(total) and pct(total, 50) <= 20

@@ -1,0 +1,34 @@
+"""bench/answers.py RememberedChat: a replay asks the model only what it never answered before."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from inhouse.models.chat import ScriptedChat
+
+_BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(_BENCH))
+_spec = importlib.util.spec_from_file_location("bench_answers", _BENCH / "answers.py")
+answers = importlib.util.module_from_spec(_spec)
+sys.modules["bench_answers"] = answers  # its dataclasses look their module up
+_spec.loader.exec_module(answers)
+
+
+def test_a_remembered_reply_is_given_again_without_the_model(tmp_path):
+    loads = []
+
+    def load():
+        loads.append(1)
+        return ScriptedChat("m", ["첫 답 [1].", "둘째 답 [2]."], [[-0.1, -0.2], [-0.3]])
+
+    path = tmp_path / "replies.jsonl"
+    chat = answers.RememberedChat("m", load, path)
+    one = [{"role": "user", "content": "질문 하나"}]
+    assert "".join(chat.chat(one, max_tokens=8)) == "첫 답 [1]." and chat.last_logprobs == [-0.1, -0.2]
+    # The same messages again: the remembered reply, word by word as the model streamed it.
+    assert list(chat.chat(one, max_tokens=8)) == ["첫", " 답", " [1]."] and loads == [1]
+    # Other messages (or another token limit) are asked of the model.
+    assert "".join(chat.chat(one, max_tokens=9)) == "둘째 답 [2]." and chat.last_logprobs == [-0.3]
+    # A new instance reads the memory back and never loads the model.
+    again = answers.RememberedChat("m", lambda: (_ for _ in ()).throw(AssertionError("loaded")), path)
+    assert "".join(again.chat(one, max_tokens=9)) == "둘째 답 [2]." and again.last_logprobs == [-0.3]
