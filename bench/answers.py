@@ -244,6 +244,22 @@ class RememberedChat:
         yield from pieces
 
 
+class ThenAsk:
+    """A replayed row's model: the recorded replies first, then `model` for what the run never asked (a
+    follow-up that the current pipeline asks and the recorded one did not)."""
+
+    def __init__(self, scripted: ScriptedChat, model: RememberedChat) -> None:
+        self.name, self.scripted, self.model = scripted.name, scripted, model
+        self.last_logprobs: list[float] = []
+        self.asked = False
+
+    def chat(self, messages, **kwargs):
+        source = self.scripted if self.scripted.replies else self.model
+        self.asked |= source is self.model
+        yield from source.chat(messages, **kwargs)
+        self.last_logprobs = source.last_logprobs
+
+
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,
                   recorded: list[dict] | None = None, options: dict | None = None,
                   regenerate: RememberedChat | None = None) -> list[dict]:
@@ -264,17 +280,20 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                         sys.exit(f"error: --replay file does not match this sample ({lang} {label} row {i}); "
                                  "use the --n, --langs and --seed of the run that wrote it.")
                     replies = [old["draft"]] + ([old["follow_up"]] if old.get("follow_up") else [])
+                    scripted = ScriptedChat(model.name, replies, [old.get("draft_logprobs", [])])
+                    chat = scripted if regenerate is None else ThenAsk(scripted, regenerate)
                     try:
-                        scripted = ScriptedChat(model.name, replies, [old.get("draft_logprobs", [])])
-                        r = ask(store, it["question"], settings, scripted, embedder, options)
+                        r = ask(store, it["question"], settings, chat, embedder, options)
                     except InputError:
                         sys.exit(f"error: the pipeline asks a follow-up that the --replay file did not record ({lang} "
-                                 f"{label} row {i}); generate the run again without --replay.")
+                                 f"{label} row {i}); replay with --regenerate-stale, or generate the run again.")
                     # The draft's generation is not repeated: keep its recorded timings.
                     r |= {k: old[k] for k in ("first_token_s", "retrieval_s", "total_s")}
                     # Retrieval or sentence selection changed since the run: the draft was written from other
                     # sentences than the pipeline now shows, so its replay says nothing of the pipeline.
                     r["stale"] = r["sources"] != old.get("sources", r["sources"])
+                    if isinstance(chat, ThenAsk) and chat.asked:
+                        r["regenerated"] = True  # a follow-up the recorded run did not ask
                     if r["stale"] and regenerate is not None:
                         # What a fresh run would write now (greedy decoding: the same prompt, the same draft).
                         r = ask(store, it["question"], settings, regenerate, embedder, options)

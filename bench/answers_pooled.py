@@ -64,7 +64,8 @@ def pool(per_seed: dict[int, dict]) -> dict:
     other sentences than its draft was written from: retrieval or sentence selection changed since the run)
     is counted apart and left out of the rates."""
     out: dict = {}
-    for lang in ("ko", "en"):
+    # Every language the replays hold (`-- --langs ko` replays Korean only).
+    for lang in [x for x in ("ko", "en") if all(x in res["items"] for res in per_seed.values())]:
         out[lang] = {}
         for cond in CONDITIONS:
             every = [r for res in per_seed.values() for r in res["items"][lang][cond]]
@@ -140,7 +141,7 @@ def main() -> None:
               "extra_args": args.extra, "pooled": pooled, "targets": targets,
               "per_seed": {s: {lang: {c: {k: v for k, v in res["languages"][lang][c].items() if k in
                                           ("n", "answer_recall", "abstention", "raw_answer_recall")}
-                                      for c in CONDITIONS} for lang in ("ko", "en")}
+                                      for c in CONDITIONS} for lang in pooled}
                            for s, res in per_seed.items()},
               "wall_s": round(time.perf_counter() - t0, 1)}
     atomic_write_json(args.out, result, indent=2)

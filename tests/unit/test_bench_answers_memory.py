@@ -32,3 +32,12 @@ def test_a_remembered_reply_is_given_again_without_the_model(tmp_path):
     # A new instance reads the memory back and never loads the model.
     again = answers.RememberedChat("m", lambda: (_ for _ in ()).throw(AssertionError("loaded")), path)
     assert "".join(again.chat(one, max_tokens=9)) == "둘째 답 [2]." and again.last_logprobs == [-0.3]
+
+
+def test_a_replay_asks_the_model_only_after_the_recorded_replies(tmp_path):
+    model = answers.RememberedChat("m", lambda: ScriptedChat("m", ["새 답 [1]."], [[-0.5]]), tmp_path / "r.jsonl")
+    chat = answers.ThenAsk(ScriptedChat("m", ["[1][2]"], [[-0.1]]), model)
+    assert "".join(chat.chat([{"role": "user", "content": "q"}])) == "[1][2]" and not chat.asked
+    assert chat.last_logprobs == [-0.1]
+    assert "".join(chat.chat([{"role": "user", "content": "follow"}])) == "새 답 [1]." and chat.asked
+    assert chat.last_logprobs == [-0.5]

@@ -50,3 +50,8 @@ def test_pool_counts_redrafted_rows_in_the_rates():
     out = pooled.pool({1: {"items": sample}})
     ko = out["ko"]["answerable"]
     assert ko["n"] == 2 and ko["stale"] == 0 and ko["regenerated"] == 1 and ko["answer_recall"] == 0.5
+
+
+def test_pool_holds_the_languages_replayed():
+    sample = {"ko": {"answerable": [_row(found=True, raw_found=True)], "gold_removed": [_row(abstained=True)]}}
+    assert list(pooled.pool({1: {"items": sample}, 2: {"items": sample}})) == ["ko"]
