@@ -35,6 +35,7 @@ from inhouse.text import (
     estimate_tokens,
     has_quantity,
     lexical_terms,
+    lexical_terms_batch,
     statements,
 )
 from inhouse.text.analyze import analyze
@@ -146,32 +147,30 @@ def select_context(question: str, hits: list[Hit], budget_chars: int = 600, budg
 
     The sentences fit both budgets: `budget_chars` characters and `budget_tokens` tokens
     (`estimate_tokens`); the first binds English text, the second Korean, whose syllables cost a token
-    each. The best sentence is always taken. Relevance (the gate's measure) = share of the question's content
-    terms found in one sentence (or two adjacent ones). Sentences are ranked by the share of the question's
-    words they hold (`question_words`), which a long name's bigrams do not outweigh: on the 500 Korean
-    questions of bench/answers_pooled.py the gold answer was in the selected sentences for 459 instead of 443.
+    each. The best sentence is always taken. Relevance = share of the question's content terms found in one
+    sentence (or two adjacent ones). (Ranking by the question's words instead, as the verifier counts them,
+    showed the gold answer for 459 instead of 443 of the 500 pooled Korean questions of
+    bench/answers_pooled.py, but the drafts written from those sentences were no better: 1 more right
+    answer, 2 more wrong, 3 fewer gold-removed abstentions of ~450; docs/answers-log.md, session 10.)
     """
-    q, qw = question_terms(question), question_words(question)
+    q = question_terms(question)
     scored: list[tuple[float, int, int]] = []  # (score, hit rank, sentence index)
     per_hit: list[list[tuple[int, int]]] = []
     best_relevance = 0.0
     # One batched Kiwi pass over the hits and their headings gives sentences and terms alike.
     analyses = analyze([h.text for h in hits])
-    headings = analyze([" ".join(h.heading_path) for h in hits])
+    headings = lexical_terms_batch([" ".join(h.heading_path) for h in hits])
     for rank, (h, a) in enumerate(zip(hits, analyses, strict=True)):
         spans = a.sentences or [(0, len(h.text))]
         per_hit.append(spans)
-        heading_terms, heading_words = set(headings[rank].terms()), set(headings[rank].terms(compounds=False))
-        sentence_terms = [set(a.terms(s, e)) | heading_terms for s, e in spans]
+        sentence_terms = [set(a.terms(s, e)) | set(headings[rank]) for s, e in spans]
         for i, terms in enumerate(sentence_terms):
             overlap = len(q & terms) / len(q) if q else 0.0
             if i + 1 < len(spans):
                 pair = terms | sentence_terms[i + 1]
                 best_relevance = max(best_relevance, len(q & pair) / len(q) if q else 0.0)
             best_relevance = max(best_relevance, overlap)
-            words = set(a.terms(*spans[i], compounds=False)) | heading_words
-            share = len(qw & words) / len(qw) if qw else 0.0
-            scored.append((share - 0.02 * rank, rank, i))
+            scored.append((overlap - 0.02 * rank, rank, i))
     scored.sort(key=lambda x: (-x[0], x[1], x[2]))
     chosen: dict[int, set[int]] = {}
     used, tokens = 0, 0.0
@@ -311,7 +310,9 @@ JUDGED = "the model, asked whether its source sentence answers the question, sai
 JUDGE_SYSTEM = "You check whether a source sentence answers a question. Reply with one word: Yes or No."
 # The least log-odds of the judge's Yes that a kept claim needs, per language (a language absent is not judged).
 # At 0 it stops wrong answers on the recorded drafts of bench/answers.py at the cost of a few more refusals
-# (bench/answers_pooled.py with and without --no-judge; docs/answers-log.md, session 8).
+# (bench/answers_pooled.py with and without --no-judge; docs/answers-log.md, session 8). It judges the draft's
+# claims only: judging the fallback's quotes and the English follow-up's claims as well cost 5 right Korean and
+# 6 right English answers of ~500 for 5 fewer wrong answers and 3 more gold-removed abstentions (session 10).
 JUDGE_MIN = {"ko": 0.0, "en": 0.0}
 
 
