@@ -65,6 +65,7 @@ def test_statements_split_list_items_and_table_rows():
 
 def test_estimate_tokens_counts_hangul_syllables_as_tokens():
     assert estimate_tokens("반품 기간") == 4 + 0.22
+    assert estimate_tokens("漢字") == 2  # a Hanja is about one token too
     assert estimate_tokens("return period") == 0.22 * 13
     # A Korean sentence costs about three times an English one of the same length.
     assert estimate_tokens("상품 수령 후 14일 이내에 반품할 수 있습니다.") > 3 * estimate_tokens("Returns within 14 days..")
