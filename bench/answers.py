@@ -201,6 +201,12 @@ def rate(rows: list[dict], key: str) -> float:
     return round(sum(1 for r in rows if r[key]) / len(rows), 3) if rows else 0.0
 
 
+def model_identity(name: str) -> str:
+    """The model's SHA-256 as the registry records it (the name where it has none): a remembered reply is
+    given again only by the same file, so that another one registered under the same name is asked anew."""
+    return next((r["sha256"] for r in Registry().list() if r["name"] == name and r["sha256"]), name)
+
+
 def load_model(name: str, threads: int, n_ctx: int = 4096) -> LlamaCppChat:
     model_name, path = Registry().resolve(name)
     return LlamaCppChat(path, name=model_name, n_ctx=n_ctx, n_threads=threads)
@@ -219,14 +225,15 @@ class RememberedChat:
     a reply a function of its messages (six recorded drafts of seed 18 came out again character for
     character), so a remembered reply is the one the model would give again; its time is not a measurement."""
 
-    def __init__(self, name: str, load: Callable[[], ChatModel], path: Path) -> None:
-        self.name, self._load, self._model, self.path = name, load, None, path
+    def __init__(self, name: str, load: Callable[[], ChatModel], path: Path, identity: str = "") -> None:
+        self.name, self._load, self._model, self.path, self.identity = name, load, None, path, identity or name
         self.last_logprobs: list[float] = []
         self.memory: dict[str, tuple[list[str], list[float]]] = {}
         if path.exists():
             for line in path.read_text("utf-8").splitlines():
                 e = json.loads(line)
-                self.memory[e["key"]] = (e["pieces"], e["logprobs"])
+                if e.get("model") == self.identity:  # another file's replies are not this model's
+                    self.memory[e["key"]] = (e["pieces"], e["logprobs"])
 
     def chat(self, messages, *, max_tokens: int = 512, temperature: float = 0.0, stop=(), json_schema=None):
         key = hashlib.sha256(json.dumps([self.name, list(messages), max_tokens, temperature, list(stop), json_schema],
@@ -238,22 +245,28 @@ class RememberedChat:
                                            json_schema=json_schema))
             self.memory[key] = (pieces, list(getattr(self._model, "last_logprobs", None) or []))
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"key": key, "pieces": pieces, "logprobs": self.memory[key][1]},
-                                   ensure_ascii=False) + "\n")
+                f.write(json.dumps({"key": key, "model": self.identity, "pieces": pieces,
+                                    "logprobs": self.memory[key][1]}, ensure_ascii=False) + "\n")
         pieces, self.last_logprobs = self.memory[key]
         yield from pieces
 
 
-class ThenAsk:
-    """A replayed row's model: the recorded replies first, then `model` for what the run never asked (a
-    follow-up that the current pipeline asks and the recorded one did not)."""
+class ReplayChat:
+    """A replayed row's model: its recorded replies, then `model` for what the run never asked (a follow-up
+    that the current pipeline asks and the recorded one did not). Where the first prompt lacks a source the
+    recorded draft was written from, retrieval or sentence selection changed since the run: every reply then
+    comes from `model`, as in a fresh run, and the recorded ones are not verified (nor judged) for nothing."""
 
-    def __init__(self, scripted: ScriptedChat, model: RememberedChat) -> None:
-        self.name, self.scripted, self.model = scripted.name, scripted, model
+    def __init__(self, scripted: ScriptedChat, model: RememberedChat, sources: list[str]) -> None:
+        self.name, self.scripted, self.model, self.sources = scripted.name, scripted, model, sources
         self.last_logprobs: list[float] = []
-        self.asked = False
+        self.redrafted = False  # the draft itself came from `model`
+        self.asked = False  # `model` was asked anything
 
     def chat(self, messages, **kwargs):
+        if not self.scripted.calls and not self.asked and not all(s in messages[-1]["content"] for s in self.sources):
+            self.scripted.replies.clear()
+            self.redrafted = True
         source = self.scripted if self.scripted.replies else self.model
         self.asked |= source is self.model
         yield from source.chat(messages, **kwargs)
@@ -281,7 +294,7 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                                  "use the --n, --langs and --seed of the run that wrote it.")
                     replies = [old["draft"]] + ([old["follow_up"]] if old.get("follow_up") else [])
                     scripted = ScriptedChat(model.name, replies, [old.get("draft_logprobs", [])])
-                    chat = scripted if regenerate is None else ThenAsk(scripted, regenerate)
+                    chat = scripted if regenerate is None else ReplayChat(scripted, regenerate, old.get("sources", []))
                     try:
                         r = ask(store, it["question"], settings, chat, embedder, options)
                     except InputError:
@@ -292,12 +305,16 @@ def run_condition(store, picked: list[dict], lang: str, model, embedder, setting
                     # Retrieval or sentence selection changed since the run: the draft was written from other
                     # sentences than the pipeline now shows, so its replay says nothing of the pipeline.
                     r["stale"] = r["sources"] != old.get("sources", r["sources"])
-                    if isinstance(chat, ThenAsk) and chat.asked:
-                        r["regenerated"] = True  # a follow-up the recorded run did not ask
-                    if r["stale"] and regenerate is not None:
-                        # What a fresh run would write now (greedy decoding: the same prompt, the same draft).
+                    if isinstance(chat, ReplayChat) and chat.redrafted:
+                        # Drafted by the model now, as a fresh run would (greedy decoding: the same prompt, the
+                        # same draft).
+                        r["regenerated"], r["stale"] = True, False
+                    elif r["stale"] and regenerate is not None:
+                        # The recorded sources are all in the prompt, with another one or in another order.
                         r = ask(store, it["question"], settings, regenerate, embedder, options)
                         r["regenerated"] = True
+                    elif isinstance(chat, ReplayChat) and chat.asked:
+                        r["regenerated"] = True  # a follow-up the recorded run did not ask
             finally:
                 if hide:
                     store.set_groups("bench", doc_name(it["gold"]), [])
@@ -346,6 +363,8 @@ def main() -> None:
     ap.add_argument("--judge-min", default="",
                     help="LANG=LOG_ODDS,… instead of inhouse.answer.JUDGE_MIN (-inf keeps every claim: calibration)")
     args = ap.parse_args()
+    if args.regenerate_stale and not args.replay:
+        sys.exit("error: --regenerate-stale goes with --replay FILE (a fresh run drafts every row anyway)")
     options = dict(EXAMPLES_OPTIONS) if args.worked_examples else {}
     if not args.no_judge:
         judge_min = dict(JUDGE_MIN)
@@ -356,7 +375,7 @@ def main() -> None:
             # The judge's verdicts are remembered as drafts are: a replay asks the model only what it never
             # judged before.
             judge_model = RememberedChat(args.model, lambda: load_model(args.model, args.threads, n_ctx=1024),
-                                         args.cache / "judge_replies.jsonl")
+                                         args.cache / "judge_replies.jsonl", model_identity(args.model))
         else:
             judge_model = load_model(args.model, args.threads, n_ctx=1024)
         options |= {"judge_model": judge_model, "judge_min": judge_min}
@@ -382,10 +401,8 @@ def main() -> None:
     else:
         demo = load_model(args.model, args.threads)
         speed = load_model(args.speed_model, args.threads) if args.speed_n else None
-    if args.regenerate_stale and not replay:
-        sys.exit("error: --regenerate-stale goes with --replay FILE (a fresh run drafts every row anyway)")
-    regen = (RememberedChat(args.model, lambda: load_model(args.model, args.threads), args.cache / "draft_replies.jsonl")
-             if args.regenerate_stale else None)
+    regen = (RememberedChat(args.model, lambda: load_model(args.model, args.threads), args.cache / "draft_replies.jsonl",
+                            model_identity(args.model)) if args.regenerate_stale else None)
     results: dict = {"bench": "answers", "date": time.strftime("%Y-%m-%d"), "model": demo.name,
                      "args": {k: str(v) for k, v in vars(args).items()}, "languages": {}}
     if replay:

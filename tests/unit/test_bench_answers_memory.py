@@ -36,8 +36,24 @@ def test_a_remembered_reply_is_given_again_without_the_model(tmp_path):
 
 def test_a_replay_asks_the_model_only_after_the_recorded_replies(tmp_path):
     model = answers.RememberedChat("m", lambda: ScriptedChat("m", ["새 답 [1]."], [[-0.5]]), tmp_path / "r.jsonl")
-    chat = answers.ThenAsk(ScriptedChat("m", ["[1][2]"], [[-0.1]]), model)
-    assert "".join(chat.chat([{"role": "user", "content": "q"}])) == "[1][2]" and not chat.asked
-    assert chat.last_logprobs == [-0.1]
+    chat = answers.ReplayChat(ScriptedChat("m", ["[1][2]"], [[-0.1]]), model, ["반품은 14일 안에 할 수 있다."])
+    prompt = [{"role": "user", "content": "[1] 반품은 14일 안에 할 수 있다.\n질문: 반품 기간은?"}]
+    assert "".join(chat.chat(prompt)) == "[1][2]" and not chat.asked and chat.last_logprobs == [-0.1]
     assert "".join(chat.chat([{"role": "user", "content": "follow"}])) == "새 답 [1]." and chat.asked
-    assert chat.last_logprobs == [-0.5]
+    assert chat.last_logprobs == [-0.5] and not chat.redrafted
+
+
+def test_a_prompt_without_the_recorded_sources_is_drafted_by_the_model(tmp_path):
+    """Retrieval or selection changed since the run: the recorded draft is not even verified."""
+    model = answers.RememberedChat("m", lambda: ScriptedChat("m", ["새 답 [1]."]), tmp_path / "r.jsonl")
+    chat = answers.ReplayChat(ScriptedChat("m", ["옛 답 [1]."]), model, ["반품은 14일 안에 할 수 있다."])
+    assert "".join(chat.chat([{"role": "user", "content": "[1] 배송은 3일 걸린다."}])) == "새 답 [1]."
+    assert chat.redrafted and chat.asked
+
+
+def test_another_model_file_does_not_reuse_the_replies(tmp_path):
+    path = tmp_path / "r.jsonl"
+    one = [{"role": "user", "content": "q"}]
+    assert "".join(answers.RememberedChat("m", lambda: ScriptedChat("m", ["a"]), path, "sha-1").chat(one)) == "a"
+    other = answers.RememberedChat("m", lambda: ScriptedChat("m", ["b"]), path, "sha-2")
+    assert "".join(other.chat(one)) == "b"
