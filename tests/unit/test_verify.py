@@ -370,3 +370,17 @@ def test_a_long_name_does_not_outweigh_the_rest_of_the_question():
     source = {1: "마리 앙투아네트는 1755년 빈에서 태어났다. 스웨덴의 페르센 백작은 군인이었다."}
     [c] = verify("스웨덴의 페르센 백작이 도움을 주었다 [1].", source, 0.6, q)
     assert c.verdict == "unsupported"
+
+
+def test_an_unsupported_claims_reason_is_that_of_its_closest_sentence_in_the_source_it_cites():
+    # bench/answers.py, seed 15: the reason named numbers missing from the first sentence (which shares a
+    # term with the claim), not the rule that refused the sentence that states them.
+    sources = {1: "여의도 시범아파트는 영등포구 여의도동에 위치한 아파트 단지다. 규모는 1790세대와 24개동이다.",
+               2: "힐탑아파트의 내부는 당시 62~108m(19~33평)으로 구성됐다."}
+    q = "여의도 시범아파트는 몇개의 세대로 구성되었나?"
+    (v,) = verify("여의도 시범아파트는 1790세대와 24개동으로 구성되었다 [1].", sources, question=q)
+    assert v.verdict == "unsupported" and v.reason == NOT_ASKED
+    # Its reason is that of the source it cites, though another one supports it more (not enough).
+    (v,) = verify("카드 결제는 3영업일 이내 취소되지 않습니다 [1].", SOURCES)
+    assert v.verdict == "unsupported" and v.reason == "numbers not in source: 3"
+    assert "negation differs" in support("카드 결제는 3영업일 이내 취소되지 않습니다.", SOURCES[2])[1]

@@ -465,7 +465,7 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
     yes_no = yes_no and polar
     predicates = predicate_terms(claim) & terms if yes_no else frozenset()
     best, best_reason, evidence, best_relevance = 0.0, "", "", 0.0
-    zero_reason = ""  # why a sentence that shares terms with the claim still scored nothing
+    zero_reason, zero_coverage = "", 0.0  # why the sentence that shares most terms with the claim scored nothing
     sentences = [source[s:e] for s, e in statements(source)] or [source]
     # A claim may merge two adjacent source sentences; score windows of one and two sentences. List items
     # and table rows are parallel facts, never merged: "소파 … 50,000원" from one item and "추가 배송비"
@@ -517,8 +517,9 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
         # on non-revolutionary civil disobedience). A pair of sentences is evidence only where it supports
         # the claim better than each alone: pairing an answer with the sentence next to it borrows nothing.
         single = i < len(sentences)
-        if score == 0 and coverage > 0 and not zero_reason:
-            zero_reason = reason
+        # Why nothing supports it is said of the sentence closest to it, not of the first one that shares a term.
+        if score == 0 and coverage > zero_coverage:
+            zero_reason, zero_coverage = reason, coverage
         if score > best or (single and score == best > 0 and relevance > best_relevance):
             best, best_reason, evidence, best_relevance = score, reason, sent, relevance
     if question and best > 0 and best_relevance < MIN_EVIDENCE_RELEVANCE["en" if english else "ko"]:
@@ -568,6 +569,8 @@ def verify(answer: str, sources: dict[int, str], threshold: float = 0.6, questio
                                          f"citation repaired to [{best}] ({why}); {scored[best][1]}",
                                          evidence=scored[best][2]))
             continue
+        if valid_cited:  # an unsupported claim's reason is that of the source it cites, where it cites one
+            best = max(valid_cited, key=lambda n: scored[n][0])
         score, reason = (scored[best][:2] if best is not None else (0.0, "no sources"))
         verdicts.append(ClaimVerdict(text, "unsupported", score, cited, [], reason))
     return verdicts
