@@ -17,7 +17,7 @@ import numpy as np
 import openai
 import pytest
 
-from inhouse.answer import ABSTAIN
+from inhouse.answer import ABSTAIN, JUDGED
 from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.chat import ScriptedChat
@@ -123,6 +123,45 @@ def test_rag_answer_streaming_english(live: Live):
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["inhouse"]["citations"][0]["doc_path"] == "remote.md"
     assert len(chunks) > 3  # streamed in pieces, not one blob
+
+
+class JudgedChat(ScriptedChat):
+    """A scripted model whose twin, the judge of its claims, is a scripted model too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.judge = ScriptedChat("judge")
+
+    def twin(self) -> ScriptedChat:
+        return self.judge
+
+
+def test_the_judge_waits_for_the_generation_slot_and_is_counted(inhouse_home: Path, tmp_path: Path):
+    chat = JudgedChat()
+    with running(inhouse_home, tmp_path, chat=chat) as live:
+        chat.enqueue("The equipment stipend is 500,000 won per year [1].")
+        # The judge says No at log-probability -0.05 (log-odds -2.97), so the claim is dropped: the
+        # log-probability passes through the server's gate (a gate that hid it would count the word as ±4).
+        chat.judge.logprobs.append([-0.05])
+        chat.judge.enqueue("No")
+        r = live.client().chat.completions.create(
+            model="inhouse-rag", messages=[{"role": "user", "content": "What is the equipment stipend?"}])
+        judged, quoted = r.model_extra["inhouse"]["claims"]
+        assert not judged["kept"] and judged["reason"].startswith(f"{JUDGED} -2.97")
+        assert quoted["kept"] and r.model_extra["inhouse"]["mode"] == "extractive"  # the fallback quotes it
+        assert len(chat.judge.calls) == 1
+        # Each generation counted once: the draft's 9 pieces and the judge's 1.
+        assert live.srv.metrics.tokens == 10
+        assert r.usage.completion_tokens == 9
+
+
+def test_a_follow_up_is_counted_once(live: Live):
+    # An English draft that only cites is asked once more (inhouse.answer): 1 piece, then 9.
+    live.chat.enqueue("[1]", "The equipment stipend is 500,000 won per year [1].")
+    question = "What do remote workers get for equipment each year?"  # no sentence close enough to quote
+    r = live.client().chat.completions.create(model="inhouse-rag", messages=[{"role": "user", "content": question}])
+    assert len(live.chat.calls) == 2 and not r.model_extra["inhouse"]["abstained"]
+    assert live.srv.metrics.tokens == 10 == r.usage.completion_tokens
 
 
 @pytest.mark.parametrize("question,lang", [("주차 요금은 얼마인가요?", "ko"), ("What is the parking fee?", "en")])

@@ -158,17 +158,20 @@ class MetricsMiddleware:
 
 
 class GatedChat:
-    """The model as `answer_question` sees it: generation waits for a queue slot, counts its pieces, and
-    stops consuming the model's iterator (closing it) as soon as the ticket is cancelled."""
+    """The model as `answer_question` sees it (the answering model, and its judge): generation waits for a
+    queue slot, counts its pieces, and stops consuming the model's iterator (closing it) as soon as the
+    ticket is cancelled. `last_logprobs` is the model's for this request's last reply, read while the slot
+    was held (another request's reply would replace the model's own)."""
 
     def __init__(self, inner: ChatModel, ticket: Ticket, metrics: Metrics, on_piece: Callable[[str], None] | None = None):
         self.inner, self.ticket, self.metrics, self.on_piece = inner, ticket, metrics, on_piece
         self.name = inner.name
         self.pieces = 0
+        self.last_logprobs: list[float] = []
 
     def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
         with self.ticket.run() as cancel:
-            t0 = time.perf_counter()
+            t0, before = time.perf_counter(), self.pieces
             stream = self.inner.chat(messages, **kwargs)
             try:
                 for piece in stream:
@@ -182,7 +185,8 @@ class GatedChat:
                 close = getattr(stream, "close", None)
                 if close:
                     close()  # stops llama.cpp's generator now, not when it is garbage-collected
-                self.metrics.generated(self.pieces, time.perf_counter() - t0)
+                self.last_logprobs = list(getattr(self.inner, "last_logprobs", None) or [])
+                self.metrics.generated(self.pieces - before, time.perf_counter() - t0)
 
 
 def _sources_text(a: Answer) -> str:
@@ -361,8 +365,10 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             gated = GatedChat(srv.chat, ticket, srv.metrics, None if rag else (emit if body.stream else None))
             try:
                 if rag:
+                    # The judge waits for the generation slot too: it shares the machine's cores with the model.
+                    judge = GatedChat(srv.judge, ticket, srv.metrics) if srv.judge is not None else None
                     a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
-                                        max_tokens=max_tokens or 256, judge_model=srv.judge)
+                                        max_tokens=max_tokens or 256, judge_model=judge)
                     answer_id = uuid.uuid4().hex
                     js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
                     with srv.db.transaction() as c:
