@@ -238,6 +238,10 @@ def test_english_inflections_match():
     assert support("Supplies are needed.", "Supplies are a need.")[0] == 1.0
     assert support("The need is shed.", "The need is sh.")[0] < 1.0
     assert support("The formation of partnerships.", source)[0] == 0.5
+    # A short stem's final -e tells two words apart; their inflections keep it (Porter's steps 1b and 5a).
+    assert support("Critics hated the hat.", "Critics hate hats.")[0] == 1.0
+    assert support("Fans hated the plan.", "Fans wore hats for the plane.")[0] < 0.5
+    assert support("The notes were noted.", "He made a note.")[0] == 1.0
 
 
 def test_a_hyphenated_word_says_its_parts():

@@ -143,12 +143,28 @@ def _match_form(term: str) -> str:
     elif w.endswith(("ed", "ing")) and not w.endswith("eed"):  # "need", "exceed" keep theirs
         stem = w[: -2 if w.endswith("ed") else -3]
         if len(stem) > 1 and _has_vowel(stem):  # "shed", "bring", "thing" keep theirs too
+            # Porter's step 1b: "stopped" is "stop" ("falling" keeps "fall"), and a short stem that ends
+            # consonant-vowel-consonant had a final -e ("hated" is "hate", not "hat"; "hoping" is "hope").
+            if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeioulsyz":
+                stem = stem[:-1]
+            elif _short(stem):
+                stem += "e"
             w = stem
-    if len(w) > 2 and w.endswith("e") and not w.endswith("ee"):
+    # A final -e goes, except after a short stem, where it tells words apart (Porter's step 5a: "hate" and
+    # "hat", "note" and "not", "plane" and "plan"; "create" and "created" are both "creat").
+    if len(w) > 2 and w.endswith("e") and not w.endswith("ee") and not _short(w[:-1]):
         w = w[:-1]
-    if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeiouy":
+    if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeioulsyz":
         w = w[:-1]
     return w
+
+
+def _short(stem: str) -> bool:
+    """Porter's short stem: one vowel group between consonants, ending consonant-vowel-consonant, the last
+    not w, x or y ("hat", "hop", "writ"; not "creat", "form", "us")."""
+    groups = re.findall(r"[aeiou]+|[^aeiou]+", stem)
+    return (len(stem) >= 3 and stem[-1] not in "aeiouwxy" and stem[-2] in "aeiou" and stem[-3] not in "aeiou"
+            and sum(1 for g in groups if g[0] in "aeiou") == 1)
 
 
 def _forms(term: str) -> list[str]:
