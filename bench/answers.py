@@ -83,7 +83,7 @@ def load_items(lang: str) -> tuple[list[dict], list[str]]:
 # paragraphs outside those before it. Held-out seeds whose failures were read afterwards (READ_SEEDS) drew
 # outside the samples before them; any other seed (held out) draws outside all of them.
 DEV_SEEDS = (7, 8, 9)
-READ_SEEDS = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+READ_SEEDS = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 DEV_SEED = DEV_SEEDS[0]
 DEV_N = 50  # the size they were drawn at, whatever --n a later run asks for
 

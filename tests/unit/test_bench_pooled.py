@@ -55,3 +55,12 @@ def test_pool_counts_redrafted_rows_in_the_rates():
 def test_pool_holds_the_languages_replayed():
     sample = {"ko": {"answerable": [_row(found=True, raw_found=True)], "gold_removed": [_row(abstained=True)]}}
     assert list(pooled.pool({1: {"items": sample}, 2: {"items": sample}})) == ["ko"]
+
+
+def test_each_language_is_pooled_over_the_samples_that_asked_it():
+    both = {lang: {"answerable": [_row(found=True, raw_found=True)], "gold_removed": [_row(abstained=True)]}
+            for lang in ("ko", "en")}
+    korean = {"ko": {"answerable": [_row(abstained=True)], "gold_removed": [_row(abstained=True)]}}
+    out = pooled.pool({1: {"items": both}, 2: {"items": korean}})
+    assert out["ko"]["answerable"]["n"] == 2 and out["ko"]["answerable"]["answer_recall"] == 0.5
+    assert out["en"]["answerable"]["n"] == 1 and out["en"]["answerable"]["answer_recall"] == 1.0
