@@ -56,6 +56,8 @@ from inhouse.verify import (
 
 ABSTAIN = {"ko": "문서에서 답을 찾을 수 없습니다.", "en": "I could not find this in your documents."}
 NOT_FOUND = "NOT_FOUND"
+# The share of the question's terms a source sentence must cover by itself to be quoted (step 6, the fallback).
+MIN_QUOTE_RELEVANCE = 0.7
 SYSTEM_PROMPT = (
     "You answer questions for employees using only the numbered sources you are given.\n"
     "Rules:\n"
@@ -388,7 +390,7 @@ def _cited(c: ClaimVerdict) -> str:
 def answer_question(store: Store, principal: Principal, question: str, settings: Settings, model: ChatModel,
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
                     k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
-                    max_tokens: int = 256, min_quote_relevance: float = 0.7, follow_up_tokens: int = 96,
+                    max_tokens: int = 256, min_quote_relevance: float = MIN_QUOTE_RELEVANCE, follow_up_tokens: int = 96,
                     follow_up_langs: tuple[str, ...] = ("en",), worked_examples: bool = False,
                     unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = (),
                     judge_model: ChatModel | None = None, judge_min: dict[str, float] | None = None) -> Answer:

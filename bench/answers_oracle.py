@@ -1,0 +1,119 @@
+"""What a perfect verifier would make of the recorded drafts: the ceiling of verification.
+
+`bench/answers_pooled.py` replays every recorded sample with the current pipeline (its rows are in --work). This
+bench takes the same rows and replaces the verifier (and the judge) by the truth: a right draft is kept, a wrong
+one refused. The rest is the pipeline's: the relevance gate refuses before generation, a refused draft falls
+back to quoting the source sentence that covers the question (`inhouse.answer._extractive`, at the pipeline's
+threshold of 0.7 and at lower ones), an open question's NOT_FOUND draft is refused, the English follow-up is not
+asked (so English is a little under its ceiling). With the gold paragraph removed every draft is wrong, so only
+quotes answer. The pipeline's own figures on the same rows are the baseline.
+
+    python bench/answers_pooled.py && python bench/answers_oracle.py [--work DIR] [--thresholds 0.7,0.65,0.6,0.55,0.5]
+
+If the targets fail here, no verifier can meet them with these drafts and this fallback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inhouse.answer import MIN_QUOTE_RELEVANCE, NOT_FOUND, Source, _extractive  # noqa: E402
+from inhouse.evals.rag import contains_answer  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.verify import is_closed  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("answers_pooled", ROOT / "bench" / "answers_pooled.py")
+pooled = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pooled)
+
+console = Console()
+
+
+def oracle_outcome(row: dict, lang: str, threshold: float) -> str:
+    """"right", "wrong" or "abstained" for a replayed row, with the truth as the verifier."""
+    if row["mode"].startswith("abstained (relevance"):
+        return "abstained"
+    if row["raw_found"]:
+        return "right"
+    draft = row["draft"].strip()
+    if not draft or (NOT_FOUND in draft and len(draft) < len(NOT_FOUND) + 20 and not is_closed(row["question"])):
+        return "abstained"
+    sources = [Source(n, 0, "", None, text, text) for n, text in enumerate(row["sources"], start=1)]
+    text, _quoted, coverage = _extractive(row["question"], sources, lang) if sources else ("", [], 0.0)
+    if not text or coverage < threshold:
+        return "abstained"
+    return "right" if contains_answer(text, row["answers"]) else "wrong"
+
+
+def rates(rows: list[dict], lang: str, threshold: float | None) -> dict:
+    """Recall, abstention and wrong answers of `rows`: the oracle's at `threshold`, or the pipeline's (None)."""
+    if threshold is None:
+        outcomes = ["abstained" if r["abstained"] else "right" if r["found"] else "wrong" for r in rows]
+    else:
+        outcomes = [oracle_outcome(r, lang, threshold) for r in rows]
+    n = len(outcomes)
+    return {"n": n, "answer_recall": round(outcomes.count("right") / n, 3),
+            "abstention": round(outcomes.count("abstained") / n, 3), "wrong": outcomes.count("wrong")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".cache" / "pooled",
+                    help="the replayed rows bench/answers_pooled.py wrote (its --work)")
+    ap.add_argument("--thresholds", default=f"{MIN_QUOTE_RELEVANCE},0.65,0.6,0.55,0.5",
+                    help="the fallback's quote thresholds to try (the pipeline's first)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers_oracle.json")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    missing = [s for s in pooled.RECORDED if not (args.work / f"seed{s}.json").is_file()]
+    if missing:
+        sys.exit(f"error: no replayed rows for seeds {missing} in {args.work}; run bench/answers_pooled.py first "
+                 "(with --work DIR if you give this bench one).")
+    per_seed = {s: json.loads((args.work / f"seed{s}.json").read_text("utf-8")) for s in pooled.RECORDED}
+    thresholds = [float(x) for x in args.thresholds.split(",")]
+    result: dict = {}
+    table = Table(title="The recorded drafts with a perfect verifier (the pipeline's gate and fallback)")
+    for col in ("lang", "verifier", "quote threshold", "n", "recall (≥ 0.70)", "answerable abstain (≤ 0.15)",
+                "wrong", "gold-removed abstain (≥ 0.90)"):
+        table.add_column(col)
+    for lang in ("ko", "en"):
+        samples = [res["items"][lang] for res in per_seed.values() if lang in res["items"]]
+        if not samples:
+            continue
+        answerable = [r for s in samples for r in s["answerable"]]
+        removed = [r for s in samples for r in s["gold_removed"]]
+        result[lang] = []
+        for threshold in [None, *thresholds]:
+            a, g = rates(answerable, lang, threshold), rates(removed, lang, threshold)
+            entry = {"verifier": "pipeline" if threshold is None else "perfect",
+                     "quote_threshold": MIN_QUOTE_RELEVANCE if threshold is None else threshold,
+                     "answerable": a, "gold_removed": g,
+                     "targets_met": a["answer_recall"] >= 0.70 and a["abstention"] <= 0.15 and g["abstention"] >= 0.90}
+            result[lang].append(entry)
+            table.add_row(lang, entry["verifier"], f"{entry['quote_threshold']:.2f}", str(a["n"]),
+                          f"{a['answer_recall']:.3f}", f"{a['abstention']:.3f}", str(a["wrong"]), f"{g['abstention']:.3f}")
+    console.print(table)
+    for lang, entries in result.items():
+        met = [e["quote_threshold"] for e in entries if e["verifier"] == "perfect" and e["targets_met"]]
+        console.print(f"{lang}: a perfect verifier meets the three targets at quote threshold "
+                      f"{', '.join(map(str, met))}" if met else f"{lang}: a perfect verifier meets the three targets "
+                      "at none of these quote thresholds")
+    out = {"bench": "answers_oracle", "date": time.strftime("%Y-%m-%d"), "seeds": list(per_seed),
+           "thresholds": thresholds, "results": result, "wall_s": round(time.perf_counter() - t0, 1)}
+    atomic_write_json(args.out, out, indent=2)
+    console.print(f"wall time {out['wall_s']} s → {args.out}")
+
+
+if __name__ == "__main__":
+    main()
