@@ -388,7 +388,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                                  detail="client disconnected")
                 raise
             finally:
-                ticket.abandon()
+                ticket.finish()
 
         if not body.stream:
             future = loop.run_in_executor(srv.gen_pool, work)

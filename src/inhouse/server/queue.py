@@ -77,43 +77,43 @@ class GenerationQueue:
 
 
 class Ticket:
-    """One admitted request. `run()` waits for a generation slot (call it on a worker thread)."""
+    """One admitted request. `run()` waits for a generation slot (call it on a worker thread) and keeps it until
+    `finish()`: a request's generations (the draft, a follow-up, the judge's questions about its claims) run
+    back to back, not each behind another request's, and the request holds its place in the queue until it is
+    over, so the 429 bound and the recent times behind Retry-After count all of its work."""
 
     def __init__(self, queue: GenerationQueue) -> None:
         self.queue = queue
         self.cancel = threading.Event()
+        self._started: float | None = None  # when the slot was taken
         self._done = False
 
     @contextmanager
     def run(self) -> Iterator[threading.Event]:
         q = self.queue
-        started = None
-        cancelled = False
-        try:
+        if self._done:
+            raise RuntimeError("this ticket is finished; admit() another")
+        if self._started is None:
             while not q._slots.acquire(timeout=0.1):
                 if self.cancel.is_set():
                     raise Cancelled()
-            started = time.perf_counter()
+            self._started = time.perf_counter()
             with q._lock:
                 q.running += 1
-            try:
-                yield self.cancel
-            finally:
-                with q._lock:
-                    q.running -= 1
-                q._slots.release()
-        except Cancelled:
-            cancelled = True
-            raise
-        finally:
-            cancelled = cancelled or self.cancel.is_set()
-            self._release(time.perf_counter() - started if started is not None else None, cancelled)
+        elif self.cancel.is_set():
+            raise Cancelled()
+        yield self.cancel
 
-    def _release(self, seconds: float | None, cancelled: bool) -> None:
-        if not self._done:
-            self._done = True
-            self.queue._leave(seconds, cancelled)
-
-    def abandon(self) -> None:
-        """Give the place back without running (the request failed before generation)."""
-        self._release(None, self.cancel.is_set())
+    def finish(self) -> None:
+        """Give the slot and the place back: the request is over (answered, failed, or cancelled)."""
+        if self._done:
+            return
+        self._done = True
+        q = self.queue
+        seconds = None
+        if self._started is not None:
+            seconds = time.perf_counter() - self._started
+            with q._lock:
+                q.running -= 1
+            q._slots.release()
+        q._leave(seconds, self.cancel.is_set())
