@@ -1,4 +1,5 @@
 from inhouse.verify import (
+    NO_ANSWER,
     NO_PREDICATE,
     NOT_ASKED,
     UNMENTIONED,
@@ -242,6 +243,17 @@ def test_english_inflections_match():
     assert support("Critics hated the hat.", "Critics hate hats.")[0] == 1.0
     assert support("Fans hated the plan.", "Fans wore hats for the plane.")[0] < 0.5
     assert support("The notes were noted.", "He made a note.")[0] == 1.0
+    # Doubled letters go in base and inflected forms alike.
+    assert support("Costs were controlled; flights cancelled.", "Costs control flights cancel.")[0] == 1.0
+
+
+def test_a_claim_that_only_restates_its_question_says_nothing_whatever_its_source():
+    # The reason does not depend on the source (it decides the English follow-up): not "restates a name
+    # of the question that its source does not mention" for a source without the name.
+    q = "When did Martin Luther post the Ninety-five Theses?"
+    (v,) = verify("Martin Luther posted the Ninety-five Theses [1].", {1: "The theses were posted in Wittenberg."},
+                  question=q)
+    assert v.verdict == "unsupported" and v.reason == NO_ANSWER
 
 
 def test_a_hyphenated_word_says_its_parts():

@@ -143,9 +143,9 @@ def _match_form(term: str) -> str:
     elif w.endswith(("ed", "ing")) and not w.endswith("eed"):  # "need", "exceed" keep theirs
         stem = w[: -2 if w.endswith("ed") else -3]
         if len(stem) > 1 and _has_vowel(stem):  # "shed", "bring", "thing" keep theirs too
-            # Porter's step 1b: "stopped" is "stop" ("falling" keeps "fall"), and a short stem that ends
+            # Porter's step 1b: "stopped" is "stop", and a short stem that ends
             # consonant-vowel-consonant had a final -e ("hated" is "hate", not "hat"; "hoping" is "hope").
-            if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeioulsyz":
+            if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouy":
                 stem = stem[:-1]
             elif _short(stem):
                 stem += "e"
@@ -154,7 +154,7 @@ def _match_form(term: str) -> str:
     # "hat", "note" and "not", "plane" and "plan"; "create" and "created" are both "creat").
     if len(w) > 2 and w.endswith("e") and not w.endswith("ee") and not _short(w[:-1]):
         w = w[:-1]
-    if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeioulsyz":
+    if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeiouy":  # "falling", "fall": "fal"; "controlled": "control"
         w = w[:-1]
     return w
 
@@ -440,6 +440,13 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
     terms = _content_terms(claim)
     if not terms:
         return 0.0, "no content terms to check", ""
+    # A hyphenated word of the question restated in the claim brings its parts along ("non-essential" says
+    # "non" and "essential"): they add nothing to the question. A claim that only restates its question says
+    # nothing, whatever its source (checked first: this reason, the source's, asks the English follow-up).
+    asked = question | {f for t in question if "-" in t for f in _forms(t)}
+    restated = terms & asked
+    if question and not closed and not terms - asked:
+        return 0.0, NO_ANSWER, ""
     # An English claim's restated words are not checked against its sentence (paraphrase, see below), but a
     # name of the question it restates must be in its source at all: "Newcastle University won the
     # Ekstraklasa Championship in 2000" copies its answer from a source on Polish football.
@@ -452,12 +459,6 @@ def _support(claim: str, source: str, question: frozenset[str], closed: bool,
         unnamed = [r for r in restated_names if 2 * sum(_mentioned(w, source_terms) for w in r) < len(r)]
         if unnamed:
             return 0.0, f"{UNNAMED}: {', '.join(' '.join(r) for r in unnamed)}", ""
-    # A hyphenated word of the question restated in the claim brings its parts along ("non-essential" says
-    # "non" and "essential"): they add nothing to the question.
-    asked = question | {f for t in question if "-" in t for f in _forms(t)}
-    restated = terms & asked
-    if question and not closed and not terms - asked:
-        return 0.0, NO_ANSWER, ""
     if english and question:
         # …and so must half of the question's words it restates (of four letters or more: "The need for
         # acceptance of punishment is needed to ensure that the packet finds its way", cited to a source on
