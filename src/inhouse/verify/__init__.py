@@ -143,9 +143,9 @@ def _match_form(term: str) -> str:
     elif w.endswith(("ed", "ing")) and not w.endswith("eed"):  # "need", "exceed" keep theirs
         stem = w[: -2 if w.endswith("ed") else -3]
         if len(stem) > 1 and _has_vowel(stem):  # "shed", "bring", "thing" keep theirs too
-            # Porter's step 1b: "stopped" is "stop", and a short stem that ends
+            # Porter's step 1b: "stopped" is "stop" ("falling" is "fall"), and a short stem that ends
             # consonant-vowel-consonant had a final -e ("hated" is "hate", not "hat"; "hoping" is "hope").
-            if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "aeiouy":
+            if _doubled(stem):
                 stem = stem[:-1]
             elif _short(stem):
                 stem += "e"
@@ -154,9 +154,17 @@ def _match_form(term: str) -> str:
     # "hat", "note" and "not", "plane" and "plan"; "create" and "created" are both "creat").
     if len(w) > 2 and w.endswith("e") and not w.endswith("ee") and not _short(w[:-1]):
         w = w[:-1]
-    if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "aeiouy":  # "falling", "fall": "fal"; "controlled": "control"
+    if _doubled(w):
         w = w[:-1]
     return w
+
+
+def _doubled(stem: str) -> bool:
+    """A final double consonant that an inflection doubled ("stopp", "controll"), not one of a word's own
+    ("fall", "pass", "fizz": l, s and z double in words of one vowel group; Porter's steps 1b and 5b)."""
+    if len(stem) <= 2 or stem[-1] != stem[-2] or stem[-1] in "aeiouy":
+        return False
+    return stem[-1] not in "lsz" or len(re.findall(r"[aeiou]+", stem)) > 1
 
 
 def _short(stem: str) -> bool:
