@@ -91,6 +91,19 @@ def pool(per_seed: dict[int, dict]) -> dict:
     return out
 
 
+def replayed_samples(extra: list[str]) -> tuple[dict[int, tuple[str, bool, str]], list[str]]:
+    """RECORDED with each sample's languages cut to those of `-- --langs` (samples left with none dropped), and
+    the other bench/answers.py arguments."""
+    extra, asked = list(extra), ("ko", "en")
+    if "--langs" in extra:
+        i = extra.index("--langs")
+        asked = tuple(extra[i + 1].split(",")) if i + 1 < len(extra) else ()
+        del extra[i:i + 2]
+    samples = {seed: (name, examples, ",".join(x for x in langs.split(",") if x in asked))
+               for seed, (name, examples, langs) in RECORDED.items()}
+    return {seed: r for seed, r in samples.items() if r[2]}, extra
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "retrieval")
@@ -99,16 +112,19 @@ def main() -> None:
                     help="where each seed's replay is written")
     ap.add_argument("extra", nargs="*", help="more bench/answers.py arguments, after --")
     args = ap.parse_args()
+    samples, extra = replayed_samples(args.extra)
+    if not samples:
+        sys.exit("error: no recorded sample asked the languages of --langs; use --langs ko, en or ko,en.")
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     per_seed: dict[int, dict] = {}
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("replaying recorded samples", total=len(RECORDED))
-        for seed, (name, examples, langs) in RECORDED.items():
+        task = progress.add_task("replaying recorded samples", total=len(samples))
+        for seed, (name, examples, langs) in samples.items():
             recorded = ROOT / "bench" / "results" / name
             out = args.work / f"seed{seed}.json"
             cmd = [sys.executable, str(ROOT / "bench" / "answers.py"), "--seed", str(seed), "--replay", str(recorded),
-                   "--out", str(out), "--speed-n", "0", "--cache", str(args.cache), "--langs", langs, *args.extra]
+                   "--out", str(out), "--speed-n", "0", "--cache", str(args.cache), "--langs", langs, *extra]
             if examples:
                 cmd.append("--worked-examples")
             done = subprocess.run(cmd, capture_output=True, text=True)
@@ -117,7 +133,7 @@ def main() -> None:
             per_seed[seed] = json.loads(out.read_text("utf-8"))
             progress.advance(task)
     pooled = pool(per_seed)
-    table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, RECORDED))}, replayed and pooled")
+    table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, samples))}, replayed and pooled")
     for col in ("lang", "condition", "n", "stale", "redrafted", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
         table.add_column(col, no_wrap=True)
     for lang, conds in pooled.items():
@@ -140,7 +156,7 @@ def main() -> None:
         targets[f"{lang}_gold_removed_abstention>=0.90"] = conds["gold_removed"]["abstention"] >= 0.90
     for k, ok in targets.items():
         console.print(f"{'PASS' if ok else 'FAIL'} {k} (pooled replay)")
-    result = {"bench": "answers_pooled", "date": time.strftime("%Y-%m-%d"), "seeds": list(RECORDED),
+    result = {"bench": "answers_pooled", "date": time.strftime("%Y-%m-%d"), "seeds": list(samples),
               "extra_args": args.extra, "pooled": pooled, "targets": targets,
               "per_seed": {s: {lang: {c: {k: v for k, v in res["languages"][lang][c].items() if k in
                                           ("n", "answer_recall", "abstention", "raw_answer_recall")}

@@ -64,3 +64,11 @@ def test_each_language_is_pooled_over_the_samples_that_asked_it():
     out = pooled.pool({1: {"items": both}, 2: {"items": korean}})
     assert out["ko"]["answerable"]["n"] == 2 and out["ko"]["answerable"]["answer_recall"] == 0.5
     assert out["en"]["answerable"]["n"] == 1 and out["en"]["answerable"]["answer_recall"] == 1.0
+
+
+def test_langs_cut_each_samples_languages():
+    samples, extra = pooled.replayed_samples(["--langs", "en", "--no-judge"])
+    assert extra == ["--no-judge"] and 19 not in samples and samples[7][2] == "en"
+    samples, _ = pooled.replayed_samples(["--langs", "ko"])
+    assert samples[19][2] == "ko" and samples[7][2] == "ko" and len(samples) == len(pooled.RECORDED)
+    assert pooled.replayed_samples(["--langs", "fr"])[0] == {}
