@@ -50,7 +50,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.answer import JUDGE_MIN, NOT_FOUND, answer_question  # noqa: E402
+from inhouse.answer import JUDGE_MIN, answer_question, is_not_found  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.errors import InputError  # noqa: E402
 from inhouse.evals.rag import contains_answer  # noqa: E402
@@ -158,7 +158,7 @@ def ask(store, question: str, settings: Settings, model, embedder, options: dict
                         min_relevance=0.0, **(options or {}))
     gated = a.relevance < MIN_RELEVANCE
     # The raw model is its first reply alone: the follow-up is part of the pipeline.
-    raw_abstained = not a.draft.strip() or (NOT_FOUND in a.draft and len(a.draft) < len(NOT_FOUND) + 20)
+    raw_abstained = not a.draft.strip() or is_not_found(a.draft)
     return {
         "relevance": round(a.relevance, 3),
         "draft": a.draft,
@@ -195,6 +195,13 @@ def timing(rows: list[dict]) -> dict:
         total.append(r["total_s"])
     return {"first_token_p50_s": pct(first, 50), "first_token_p95_s": pct(first, 95),
             "total_p50_s": pct(total, 50), "total_p95_s": pct(total, 95), "generated": len(first)}
+
+
+def quality_targets(lang: str, answerable: dict, gold_removed: dict) -> dict[str, bool]:
+    """The issue's answer-quality targets, met or not, for one language's rates."""
+    return {f"{lang}_answer_recall>=0.70": answerable["answer_recall"] >= 0.70,
+            f"{lang}_answerable_abstention<=0.15": answerable["abstention"] <= 0.15,
+            f"{lang}_gold_removed_abstention>=0.90": gold_removed["abstention"] >= 0.90}
 
 
 def rate(rows: list[dict], key: str) -> float:
@@ -454,9 +461,7 @@ def main() -> None:
     console.print(table)
     targets = {}
     for lang, out in results["languages"].items():
-        targets[f"{lang}_answer_recall>=0.70"] = out["answerable"]["answer_recall"] >= 0.70
-        targets[f"{lang}_answerable_abstention<=0.15"] = out["answerable"]["abstention"] <= 0.15
-        targets[f"{lang}_gold_removed_abstention>=0.90"] = out["gold_removed"]["abstention"] >= 0.90
+        targets |= quality_targets(lang, out["answerable"], out["gold_removed"])
     first = [r["first_token_s"] for lang in items_out for r in items_out[lang]["answerable"]
              if not r["mode"].startswith("abstained (relevance") and not r.get("regenerated")]
     total = [r["total_s"] for lang in items_out for r in items_out[lang]["answerable"]

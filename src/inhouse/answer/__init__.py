@@ -58,6 +58,13 @@ ABSTAIN = {"ko": "문서에서 답을 찾을 수 없습니다.", "en": "I could 
 NOT_FOUND = "NOT_FOUND"
 # The share of the question's terms a source sentence must cover by itself to be quoted (step 6, the fallback).
 MIN_QUOTE_RELEVANCE = 0.7
+
+
+def is_not_found(reply: str) -> bool:
+    """Whether the model's reply is its NOT_FOUND (alone, or with a few words or citations around it)."""
+    return NOT_FOUND in reply and len(reply) < len(NOT_FOUND) + 20
+
+
 SYSTEM_PROMPT = (
     "You answer questions for employees using only the numbered sources you are given.\n"
     "Rules:\n"
@@ -498,14 +505,11 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         timings["total_s"] = time.perf_counter() - t0
         return finish(Answer(question, text, False, mode, sources, claims, draft, model.name, timings))
 
-    def not_found(text: str) -> bool:
-        return NOT_FOUND in text and len(text) < len(NOT_FOUND) + 20
-
     by_n = {s.n: s for s in sources}
     messages = build_messages(question, sources, worked_examples)
     draft, truncated = generate(messages, max_tokens)
     timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
-    if not_found(draft):
+    if is_not_found(draft):
         # The small models reply NOT_FOUND to yes/no questions whose answer a source states in other words
         # ("주문제작 가구도 반품할 수 있나요?" → "주문 제작한 가구는 … 반품하거나 교환할 수 없습니다"): there
         # a sentence that covers the question is the answer. Open questions get no such second chance: on
@@ -547,7 +551,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             on_token("\n")
         second, truncated = generate(follow, follow_up_tokens)
         timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
-        if not not_found(second):
+        if not is_not_found(second):
             more, kept_parts = check(second, truncated)
             claims += more
             if kept_parts:
