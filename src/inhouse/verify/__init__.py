@@ -164,15 +164,18 @@ def _doubled(stem: str) -> bool:
     ("fall", "pass", "fizz": l, s and z double in words of one vowel group; Porter's steps 1b and 5b)."""
     if len(stem) <= 2 or stem[-1] != stem[-2] or stem[-1] in "aeiouy":
         return False
-    return stem[-1] not in "lsz" or len(re.findall(r"[aeiou]+", stem)) > 1
+    return stem[-1] not in "lsz" or _vowel_groups(stem) > 1
 
 
 def _short(stem: str) -> bool:
     """Porter's short stem: one vowel group between consonants, ending consonant-vowel-consonant, the last
     not w, x or y ("hat", "hop", "writ"; not "creat", "form", "us")."""
-    groups = re.findall(r"[aeiou]+|[^aeiou]+", stem)
     return (len(stem) >= 3 and stem[-1] not in "aeiouwxy" and stem[-2] in "aeiou" and stem[-3] not in "aeiou"
-            and sum(1 for g in groups if g[0] in "aeiou") == 1)
+            and _vowel_groups(stem) == 1)
+
+
+def _vowel_groups(stem: str) -> int:
+    return len(re.findall(r"[aeiou]+", stem))
 
 
 def _forms(term: str) -> list[str]:
