@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,26 +22,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-import inhouse.answer as answer_module  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
-from inhouse.guard import screening  # noqa: E402
 from inhouse.guard.redteam import run  # noqa: E402
-
-
-@contextmanager
-def screening_off():
-    """The answer path without the guard's screening (baseline only)."""
-    saved = {n: getattr(answer_module, n) for n in ("screen_question", "screen_hits", "screen_answer", "reader_text")}
-    answer_module.screen_question = lambda q: (q, screening.Screening())
-    answer_module.screen_hits = lambda hits, principal, s: hits
-    answer_module.screen_answer = lambda text, principal, hosts, s, vault=None: text
-    answer_module.reader_text = lambda text, principal: text
-    try:
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(answer_module, n, f)
 
 
 def main() -> None:
@@ -59,8 +41,7 @@ def main() -> None:
     t0 = time.perf_counter()
     guarded = run("bank", settings, real, args.e2e).to_json()
     elapsed = time.perf_counter() - t0
-    with screening_off():
-        baseline = run("bank", settings, None, 0).to_json()
+    baseline = run("bank", settings, None, 0, guarded=False).to_json()
     table = Table(title=f"Red team: {guarded['cases']} cases, {guarded['e2e_attempts']} end to end ({elapsed:.0f} s)")
     for col in ("category / model", "attempts", "leaks (guard)", "leaks (no screening)"):
         table.add_column(col, justify="left" if col.startswith("category") else "right")

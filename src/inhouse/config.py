@@ -37,6 +37,10 @@ class Settings:
     judge: bool = field(default=True, metadata={"help": "let the model judge each kept claim (off: faster, "
                                                         "more wrong answers let through)"})
     max_file_mb: float = field(default=20.0, metadata={"help": "files larger than this are refused"})
+    max_body_kb: int = field(default=1024, metadata={"help": "HTTP request bodies (except uploads) larger than "
+                                                             "this are refused with 413 before they are read"})
+    pii: str = field(default="keep", metadata={"help": "PII policy of ingest when none is given (--pii, uploads): "
+                                                       "keep, mask, tokenize or reject"})
     # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
     egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
 

@@ -39,3 +39,34 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 def atomic_write_json(path: Path, obj: Any, indent: int | None = None) -> None:
     text = json.dumps(obj, ensure_ascii=False, indent=indent)  # serialise first: a bad object writes nothing
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def secure_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) readable by this user alone (0700); tighten it if it exists.
+
+    Documents, vectors, keys and the audit log live under INHOUSE_HOME: other local users have no business
+    reading them, whatever the process umask says."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.stat()
+    # A shared folder (sticky like /tmp, or someone else's) is never changed: only our own data folders.
+    if st.st_mode & 0o077 and st.st_uid == os.getuid() and not st.st_mode & 0o1000:
+        path.chmod(0o700)
+    return path
+
+
+def secure_file(path: Path) -> None:
+    """Make an existing file readable and writable by this user alone (0600)."""
+    if path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def private_db(path: Path) -> Path:
+    """Prepare a database file of this user alone: the file created (or tightened) 0600, a missing folder 0700.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they follow."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        secure_file(path)
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    return path

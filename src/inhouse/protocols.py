@@ -54,7 +54,8 @@ class Store(Protocol):
 
     def get_document(self, tenant: str, path: str) -> Document | None: ...
 
-    def list_documents(self, tenant: str | None = None, root: str | None = None) -> list[Document]: ...
+    def list_documents(self, tenant: str | None = None, root: str | None = None,
+                       principal: Principal | None = None) -> list[Document]: ...
 
     def replace_document(self, doc: Document, chunks: Sequence[Chunk], terms: Sequence[str]) -> int:
         """Insert or replace a document and all its chunks in one transaction; returns the document id."""

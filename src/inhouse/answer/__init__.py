@@ -17,17 +17,8 @@ from dataclasses import dataclass, field
 
 from inhouse.config import Settings
 from inhouse.guard.egress import allow_list_from
-from inhouse.guard.policy import for_reader
-from inhouse.guard.screening import (
-    REFUSAL,
-    Screening,
-    allowed_hosts,
-    reader_text,
-    screen_answer,
-    screen_hits,
-    screen_question,
-    streaming_filter,
-)
+from inhouse.guard.screening import REFUSAL, Screening, allowed_hosts
+from inhouse.guard.view import ReaderView
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.retrieve import search
 from inhouse.text import (
@@ -400,7 +391,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
                     max_tokens: int = 256, min_quote_relevance: float = MIN_QUOTE_RELEVANCE, follow_up_tokens: int = 96,
                     follow_up_langs: tuple[str, ...] = ("en",), worked_examples: bool = False,
                     unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = (),
-                    judge_model: ChatModel | None = None, judge_min: dict[str, float] | None = None) -> Answer:
+                    judge_model: ChatModel | None = None, judge_min: dict[str, float] | None = None,
+                    view: ReaderView | None = None) -> Answer:
     """Answer `question` from the documents `principal` may read, or abstain.
 
     `min_relevance` gates generation (share of the question's content terms in the best source sentence
@@ -419,19 +411,21 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     "반품 기간" with the defect rule (30 days, not 14) and refuses the sofa-to-Jeju question. Its runs pair it with `unsure_langs=("ko",)`, calibrated on
     its drafts.
 
-    The guard screens the question (refused when it tries to override the rules), the retrieved chunks
-    (injected instructions neutralized; PII masked unless the reader is cleared) and the answer (links to
-    hosts absent from the sources and the config stripped); see inhouse.guard.screening.
+    The principal's reader view (`view`, inhouse.guard.view) screens the question (refused when it tries
+    to override the rules), the retrieved chunks (injected instructions neutralized; PII masked unless the
+    reader is cleared: retrieval applies it) and the answer (links to hosts absent from the sources and the
+    config stripped).
     """
     lang = detect_language(question)
     t0 = time.perf_counter()
-    question, screening = screen_question(question)
+    view = view or ReaderView(principal)
+    question, screening = view.question(question)
     if screening.refused:
         return Answer(question, REFUSAL[lang], True, "refused", [], model=model.name, screening=screening,
                       timings={"retrieval_s": 0.0, "first_token_s": 0.0, "total_s": time.perf_counter() - t0})
     hits = search(store, principal, question, settings, k=k, mode="hybrid" if embedder else "lexical",
-                  embedder=embedder).hits
-    hits = screen_hits(hits, principal, screening)
+                  embedder=embedder, view=view).hits
+    screening.chunk_flags.update({h.chunk_id: list(h.flags) for h in hits if h.flags})
     sources, relevance = select_context(question, hits)
     hosts = allowed_hosts([s.text for s in sources], allow_list_from(settings.egress_allow))
     timings = {"retrieval_s": time.perf_counter() - t0}
@@ -440,11 +434,11 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
 
     def finish(a: Answer) -> Answer:
         # Whatever the model wrote is shown only as the reader may see it.
-        a.answer = screen_answer(a.answer, principal, hosts, screening) if not a.abstained else a.answer
-        a.draft = reader_text(a.draft, principal)
-        a.follow_up = reader_text(replies[1], principal) if len(replies) > 1 else ""
+        a.answer = view.answer(a.answer, hosts, screening) if not a.abstained else a.answer
+        a.draft = view.text(a.draft)
+        a.follow_up = view.text(replies[1]) if len(replies) > 1 else ""
         for c in a.claims:
-            c.text = reader_text(c.text, principal)
+            c.text = view.text(c.text)
         a.screening = screening
         a.relevance = relevance
         a.draft_logprobs = logprobs
@@ -460,7 +454,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         return abstain()
     flush: Callable[[], None] | None = None
     if on_token:
-        on_token, flush = streaming_filter(on_token, principal, hosts)
+        on_token, flush = view.stream(on_token, hosts)
 
     def generate(messages: list[dict[str, str]], limit: int) -> tuple[str, bool]:
         """The model's reply (streamed to `on_token`) and whether it stopped at `limit` tokens."""
@@ -482,12 +476,12 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
 
     # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
     # chunk holds as a PII token, and an uncleared one sees both masked.
-    views = {s.n: for_reader(s.chunk_text, principal) for s in sources}
+    views = {s.n: view.revealed(s.chunk_text) for s in sources}
     headings = {s.n: s.heading for s in sources}
 
     def check(text: str, truncated: bool) -> tuple[list[ClaimVerdict], list[str]]:
         """The verdicts on `text`'s claims, and the kept claims with their citations."""
-        claims = verify(for_reader(text.replace(NOT_FOUND, ""), principal), views, verify_threshold, question,
+        claims = verify(view.revealed(text.replace(NOT_FOUND, "")), views, verify_threshold, question,
                         headings)
         if claims and truncated and not text.rstrip().endswith((".", "?", "!", "。", "]", ")")):
             # Generation hit max_tokens mid-sentence: an unfinished claim is not a claim. (A short answer

@@ -10,7 +10,7 @@ from rich.table import Table
 from inhouse.cli.common import emit_json, err, out, principal_options, progress_bar, split_groups
 from inhouse.config import home, load_settings
 from inhouse.errors import InputError, NotFoundError
-from inhouse.guard.policy import POLICIES, hits_for_reader
+from inhouse.guard.policy import POLICIES
 from inhouse.ingest import embed_pending
 from inhouse.ingest import ingest as run_ingest
 from inhouse.models.embedders import load_embedder
@@ -26,17 +26,18 @@ from inhouse.types import Principal
 @click.option("--groups", default="", help="comma-separated access groups that may read them (default: all of the tenant)")
 @click.option("--sync", is_flag=True, help="also remove documents whose files are gone from the given folders")
 @click.option("--no-embed", is_flag=True, help="index lexically now, embed later with `inhouse embed`")
-@click.option("--pii", type=click.Choice(POLICIES), default="keep", show_default=True,
-              help="personal data in the files: keep, mask ([PHONE]), tokenize (reversible per tenant) or reject the file")
+@click.option("--pii", type=click.Choice(POLICIES), default=None,
+              help="personal data in the files: keep, mask ([PHONE]), tokenize (reversible per tenant) or reject the "
+                   "file  [default: the `pii` setting, keep]")
 @click.option("--json", "as_json", is_flag=True, help="print the ingest report as JSON")
-def ingest(paths: tuple[Path, ...], tenant: str, groups: str, sync: bool, no_embed: bool, pii: str,
+def ingest(paths: tuple[Path, ...], tenant: str, groups: str, sync: bool, no_embed: bool, pii: str | None,
            as_json: bool) -> None:
     """Ingest files and folders (recursive): PDF, DOCX, HTML, Markdown, text, CSV/TSV/JSONL/XLSX."""
     settings = load_settings()
     store = open_store()
     with progress_bar() as progress:
         report = run_ingest(store, settings, paths, tenant, split_groups(groups), sync=sync, progress=progress,
-                            pii=pii)
+                            pii=pii or settings.pii)
         if not no_embed:
             embedder = load_embedder(settings.embedder)
             report.embedded = embed_pending(store, embedder, settings.embed_batch, progress)
@@ -78,11 +79,9 @@ def search(query: str | None, principal: Principal, k: int, mode: str, batch: Pa
         for line in batch.read_text("utf-8").splitlines():
             if line.strip():
                 result = run_search(store, principal, line, settings, k=k, mode=mode, embedder=embedder)
-                result.hits = hits_for_reader(result.hits, principal)
                 emit_json({"query": line.strip(), **result.to_json()})
         return
     result = run_search(store, principal, query or "", settings, k=k, mode=mode, embedder=embedder)
-    result.hits = hits_for_reader(result.hits, principal)  # PII masked unless the reader is cleared
     if as_json:
         emit_json(result.to_json())
         return

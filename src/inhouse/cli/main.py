@@ -14,6 +14,7 @@ from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
 from inhouse.cli.server import audit, keys, serve
 from inhouse.errors import InHouseError
+from inhouse.guard import egress
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +29,7 @@ for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doc
 
 
 def main(argv: list[str] | None = None) -> int:
+    egress.install_default()
     try:
         # Without standalone mode click returns an Exit's code instead of calling sys.exit.
         rv = cli.main(args=argv, prog_name="inhouse", standalone_mode=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import StoreError
+from inhouse.files import private_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS item_cache (
@@ -53,7 +54,7 @@ def item_key(model_sha: str, task: str, version: int, settings: dict, index: int
 class EvalStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home() / "evals" / "evals.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_db(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")

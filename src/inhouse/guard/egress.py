@@ -3,8 +3,14 @@
 Customer documents must not leave the machine, whatever a library or a planted link tries. The lock sits
 at the socket layer, under every HTTP client: it wraps `socket.socket.connect`, `connect_ex` and
 `sendto`, `socket.create_connection` and `socket.getaddrinfo` (so not even a DNS lookup of an unlisted
-name leaves). A refused attempt raises `EgressBlocked` (an OSError, so network code fails the usual
-way, and an InHouse PermissionDenied, so the CLI prints one line) and is recorded in `attempts`.
+name leaves). Under those wrappers, an audit hook (PEP 578) sees what the C socket module itself reports
+(`socket.connect`, `sendto`, `sendmsg`, `getaddrinfo`, `gethostbyname`, `gethostbyname_ex`,
+`gethostbyaddr`, `getnameinfo`), so code that calls `_socket` directly, holds a reference taken before the
+lock, or uses a call without a wrapper is refused the same way. A refused attempt raises `EgressBlocked` (an
+OSError, so network code fails the usual way, and an InHouse PermissionDenied, so the CLI prints one
+line) and is recorded in `attempts`.
+
+The CLI (`inhouse.cli.main`) and the server (`create_app`) install it when they start.
 
 Allowed: loopback (127.0.0.0/8, ::1, localhost), Unix sockets, and the allow-list: host names
 (`models.internal`, or `*.corp.example` for a domain and its subdomains), IP addresses and CIDR
@@ -21,6 +27,7 @@ import contextlib
 import ipaddress
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -155,6 +162,41 @@ _HOSTNAME = socket.gethostname().lower()
 _lock = threading.Lock()
 _installed: EgressLock | None = None
 _originals: dict[str, object] = {}
+_inside = threading.local()  # set while a wrapper calls the original: its own check already ran
+_hooked = False
+
+
+@contextlib.contextmanager
+def _checked() -> Iterator[None]:
+    _inside.depth = getattr(_inside, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _inside.depth -= 1
+
+
+def _audit(event: str, args: tuple) -> None:
+    """PEP 578 hook: the C socket module's own events, for calls that no wrapper saw."""
+    if not event.startswith("socket.") or getattr(_inside, "depth", 0):
+        return
+    lock = _installed
+    if lock is None:
+        return
+    if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        sock, address = args
+        if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6) and (target := _target(address)):
+            lock.check(target[0], target[1], event)
+    elif event == "socket.getaddrinfo":
+        host, port = args[0], args[1]
+        if host is not None:
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if _ip(name.strip("[]")) is None:
+                lock.check(name, port if isinstance(port, int) else None, event)
+    elif event in ("socket.gethostbyname", "socket.gethostbyaddr"):
+        host = args[0]
+        lock.check(host.decode() if isinstance(host, bytes) else str(host), None, event)
+    elif event == "socket.getnameinfo" and (target := _target(args[0])):
+        lock.check(target[0], target[1], event)
 
 
 def _target(address: object) -> tuple[str, int | None] | None:
@@ -174,7 +216,8 @@ def _guard_socket_method(name: str):
             target = _target(address)
             if target is not None:
                 lock.check(target[0], target[1], f"socket.{name}")
-        return original(self, address, *args)  # type: ignore[operator]
+        with _checked():
+            return original(self, address, *args)  # type: ignore[operator]
 
     guarded.__name__ = name
     guarded.__doc__ = f"socket.{name}, refused by the InHouse egress lock for non-allow-listed hosts."
@@ -191,7 +234,8 @@ def _guard_sendto():
             target = _target(address)
             if target is not None:
                 lock.check(target[0], target[1], "socket.sendto")
-        return original(self, data, *args)  # type: ignore[operator]
+        with _checked():
+            return original(self, data, *args)  # type: ignore[operator]
 
     return sendto
 
@@ -220,7 +264,8 @@ def _guard_getaddrinfo():
         name = host.decode() if isinstance(host, bytes) else str(host)
         if _ip(name.strip("[]")) is None:  # a name: resolving it is itself a network request
             lock.check(name, port if isinstance(port, int) else None, "socket.getaddrinfo")
-        result = original(host, port, *args, **kwargs)  # type: ignore[operator]
+        with _checked():
+            result = original(host, port, *args, **kwargs)  # type: ignore[operator]
         if lock.enabled and not _is_loopback(name) and lock.host_allowed(name):
             # Connections to the addresses of an allow-listed name are allowed too.
             lock._resolved.update(str(info[4][0]).lower() for info in result)
@@ -232,7 +277,7 @@ def _guard_getaddrinfo():
 def install(allow: Iterable[str] = (), enabled: bool = True) -> EgressLock:
     """Turn the lock on for this process (idempotent: a second call updates the allow-list and keeps
     the record of attempts). Returns the lock."""
-    global _installed
+    global _installed, _hooked
     entries = tuple(a.strip() for a in allow if a and a.strip())
     if "*" in entries:
         enabled, entries = False, tuple(e for e in entries if e != "*")
@@ -250,6 +295,9 @@ def install(allow: Iterable[str] = (), enabled: bool = True) -> EgressLock:
             socket.socket.sendto = _guard_sendto()  # type: ignore[method-assign]
             socket.create_connection = _guard_create_connection()
             socket.getaddrinfo = _guard_getaddrinfo()
+        if not _hooked:  # audit hooks cannot be removed: this one does nothing while no lock is installed
+            sys.addaudithook(_audit)
+            _hooked = True
         if _installed is None:
             _installed = EgressLock(entries, enabled)
         else:

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import replace as dc_replace
 
 from inhouse.errors import InputError
-from inhouse.guard.pii import TYPES, detect, mask, mask_fragment
+from inhouse.guard.pii import TYPES, detect, mask
 from inhouse.guard.vault import TOKEN, Vault, mask_tokens
-from inhouse.types import Block, Hit, Principal
+from inhouse.types import Block, Principal
 
 POLICIES = ("keep", "mask", "tokenize", "reject")
 CLEARANCE_GROUP = "pii"  # members of this access group are cleared to see PII (tokens revealed)
@@ -86,14 +86,3 @@ def for_reader(text: str, principal: Principal, vault: Vault | None = None) -> s
         return own.reveal(principal.tenant, text)
     finally:
         own.close()
-
-
-def hits_for_reader(hits: list[Hit], principal: Principal) -> list[Hit]:
-    """Search hits as `principal` may see them: text and snippet masked unless cleared (tokens kept)."""
-    if cleared(principal):
-        return hits
-    out = []
-    for h in hits:
-        text, snippet = mask(mask_tokens(h.text)), mask_fragment(mask_tokens(h.snippet), mask_tokens(h.text))
-        out.append(h if (text, snippet) == (h.text, h.snippet) else dc_replace(h, text=text, snippet=snippet))
-    return out

@@ -31,6 +31,7 @@ from inhouse.answer import Answer, answer_question
 from inhouse.config import Settings
 from inhouse.guard.egress import allow_list_from
 from inhouse.guard.injection import hosts_in
+from inhouse.guard.view import ReaderView
 from inhouse.ingest import ingest
 from inhouse.protocols import ChatModel
 from inhouse.store import SQLiteStore
@@ -309,11 +310,12 @@ def check(answer: Answer, contexts: list[list[dict[str, str]]], config_hosts: Se
 
 
 def run_case(store: SQLiteStore, settings: Settings, principal: Principal, case: Case, model: ChatModel,
-             max_tokens: int = 256) -> Result:
+             max_tokens: int = 256, guarded: bool = True) -> Result:
     t0 = time.perf_counter()
     recorder = model if isinstance(model, WorstCaseChat) else RecordingChat(model)
     before = len(recorder.calls)
-    a = answer_question(store, principal, case.question, settings, recorder, max_tokens=max_tokens)
+    view = ReaderView(principal) if guarded else ReaderView.unguarded(principal)
+    a = answer_question(store, principal, case.question, settings, recorder, max_tokens=max_tokens, view=view)
     contexts = recorder.calls[before:]
     leaks = check(a, contexts, allow_list_from(settings.egress_allow))
     flags = a.screening.to_json() if a.screening else {}
@@ -322,8 +324,11 @@ def run_case(store: SQLiteStore, settings: Settings, principal: Principal, case:
 
 def run(tenant: str, settings: Settings, real_model: ChatModel | None = None, e2e_limit: int = 26,
         cases: Sequence[Case] = CASES, progress: Callable[[str, int, int], None] | None = None,
-        max_tokens: int = 160) -> Report:
-    """Every case through the worst-case model, and up to `e2e_limit` e2e cases through `real_model`."""
+        max_tokens: int = 160, guarded: bool = True) -> Report:
+    """Every case through the worst-case model, and up to `e2e_limit` e2e cases through `real_model`.
+
+    `guarded=False` runs them with the reader view's screening and masking off (store permissions stay on):
+    the baseline that shows what the guard stops."""
     report = Report(tenant)
     principal = Principal(tenant, "redteam", ("staff",))
     with tempfile.TemporaryDirectory(prefix="inhouse-redteam-") as tmp:
@@ -335,13 +340,14 @@ def run(tenant: str, settings: Settings, real_model: ChatModel | None = None, e2
             for i, case in enumerate(cases):
                 if progress:
                     progress("redteam", i, len(cases))
-                report.results.append(run_case(store, settings, principal, case, worst))
+                report.results.append(run_case(store, settings, principal, case, worst, guarded=guarded))
             if real_model is not None and e2e_limit > 0:
                 chosen = [c for c in cases if c.e2e][:e2e_limit]
                 for i, case in enumerate(chosen):
                     if progress:
                         progress("redteam-e2e", i, len(chosen))
-                    report.results.append(run_case(store, settings, principal, case, real_model, max_tokens))
+                    report.results.append(run_case(store, settings, principal, case, real_model, max_tokens,
+                                                   guarded=guarded))
         finally:
             store.close()
     return report

@@ -3,10 +3,11 @@
 1. `screen_question`: hidden characters are removed; a question that tries to override the rules, fake
    a system turn, extract the system prompt or other tenants' data, or plant an exfiltration link is
    refused before retrieval (nothing is generated for it).
-2. `screen_hits`: each retrieved chunk is neutralized (flagged sentences replaced by a marker, images
-   dropped: the rest is still quoted to the model as data) and, for readers without PII clearance,
-   masked, so the model never sees personal data it must not repeat. Vault tokens are masked for
-   uncleared readers and kept for cleared ones (revealed after generation).
+2. Retrieved chunks are screened by the reader view (inhouse.guard.view) inside retrieval: flagged
+   sentences replaced by a marker, images dropped (the rest is still quoted to the model as data) and,
+   for readers without PII clearance, PII masked, so the model never sees personal data it must not
+   repeat. Vault tokens are masked for uncleared readers and kept for cleared ones (revealed after
+   generation).
 3. `screen_answer`: links to hosts that are neither in the sources the model saw nor in the config are
    stripped; PII is masked for uncleared readers, tokens revealed for cleared ones.
 """
@@ -16,13 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from dataclasses import replace as dc_replace
 
-from inhouse.guard.injection import hosts_in, kinds, neutralize, screen, strip_links
-from inhouse.guard.pii import mask, mask_fragment
+from inhouse.guard.injection import hosts_in, kinds, screen, strip_links
+from inhouse.guard.pii import mask
 from inhouse.guard.policy import cleared, for_reader
 from inhouse.guard.vault import Vault, mask_tokens
-from inhouse.types import Hit, Principal
+from inhouse.types import Principal
 
 REFUSE_KINDS = ("ignore_instructions", "role_turn", "prompt_extraction", "exfiltration")
 REFUSAL = {
@@ -62,24 +62,6 @@ def screen_question(question: str) -> tuple[str, Screening]:
     s.question_flags = kinds(screen(question))
     s.refused = any(k in REFUSE_KINDS for k in s.question_flags)
     return _HIDDEN.sub("", question), s
-
-
-def screen_hits(hits: list[Hit], principal: Principal, screening: Screening) -> list[Hit]:
-    """The hits as the model may see them: neutralized, and masked for readers without clearance."""
-    screening.pii_masked = not cleared(principal)
-    out = []
-    for h in hits:
-        text, flags = neutralize(h.text)
-        if flags:
-            screening.chunk_flags[h.chunk_id] = kinds(flags)
-        # A snippet is a window that may cut a flagged sentence in half: take it from the clean text.
-        snippet = (text[:200] + ("…" if len(text) > 200 else "")) if flags else h.snippet
-        if screening.pii_masked:
-            text, snippet = mask(mask_tokens(text)), mask_fragment(mask_tokens(snippet), mask_tokens(h.text))
-        if text != h.text or snippet != h.snippet:
-            h = dc_replace(h, text=text, snippet=snippet)
-        out.append(h)
-    return out
 
 
 def allowed_hosts(source_texts: Iterable[str], config_hosts: Iterable[str] = ()) -> set[str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import InputError, NotFoundError, StoreError
+from inhouse.files import private_db
 from inhouse.guard.pii import PIIMatch, detect, replace
 
 TOKEN = re.compile(r"\[([A-Z_]+):([A-Z2-7]{10})\]")
@@ -59,7 +60,7 @@ class Vault:
         self.base = base or home()
         self.keys_dir = self.base / "keys"
         self.path = self.base / "vault.db"
-        self.base.mkdir(parents=True, exist_ok=True)
+        private_db(self.path)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self.conn.executescript(_SCHEMA)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -85,8 +86,19 @@ def collect(path: Path) -> tuple[Path, list[tuple[Path, str]]]:
     return root, [(f, f.relative_to(path).as_posix()) for f in _walk(path)]
 
 
+_TENANT = re.compile(r"[^\W_][\w.@-]{0,63}")
+
+
 def validate_name(kind: str, value: str) -> str:
+    """A tenant, user or group name, stripped, or InputError. A tenant names folders (uploads/<tenant>/)
+    as well as rows, so it must be safe as a path: letters or digits first, then letters, digits, '_', '-',
+    '.', '@'; never '..'."""
     value = value.strip()
+    if kind == "tenant":
+        if not _TENANT.fullmatch(value) or ".." in value:
+            raise InputError(f"invalid tenant '{value}': use 1–64 letters, digits, '_', '-', '.' or '@', starting "
+                             "with a letter or digit (it names folders too).")
+        return value
     if not value or any(c in value for c in ",\n\t") or len(value) > 128:
         raise InputError(f"invalid {kind} '{value}': use 1–128 characters without commas or tabs.")
     return value

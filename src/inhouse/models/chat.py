@@ -92,6 +92,18 @@ class LlamaCppChat:
                     yield piece
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A model server that redirects is misconfigured or hijacked: following it would send the prompt, the
+    retrieved documents and the API key to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} refused (model servers are not "
+                                     "followed elsewhere); point base_url at the server itself", headers, fp)
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 class OpenAICompatChat:
     """An OpenAI-compatible /v1/chat/completions endpoint on an allow-listed host."""
 
@@ -100,8 +112,8 @@ class OpenAICompatChat:
         host = urlparse(base_url).hostname or ""
         if host not in LOOPBACK and host not in set(allowed_hosts):
             raise PermissionDenied(
-                f"host '{host}' is not allow-listed for model traffic; add it to `allowed_hosts` in "
-                "INHOUSE_HOME/config.toml if it is your own inference server."
+                f"host '{host}' is not allow-listed for model traffic; add it to the egress_allow setting "
+                "(INHOUSE_HOME/config.toml or INHOUSE_EGRESS_ALLOW) if it is your own inference server."
             )
         self.base_url, self.name, self.api_key, self.timeout = base_url.rstrip("/"), model, api_key, timeout
 
@@ -122,7 +134,7 @@ class OpenAICompatChat:
             headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with _NO_REDIRECTS.open(req, timeout=self.timeout) as resp:
                 for raw in resp:
                     line = raw.decode("utf-8").strip()
                     if not line.startswith("data:"):
@@ -133,6 +145,8 @@ class OpenAICompatChat:
                     piece = json.loads(data)["choices"][0].get("delta", {}).get("content")
                     if piece:
                         yield piece
+        except urllib.error.HTTPError as e:
+            raise InputError(f"the model server at {self.base_url} answered HTTP {e.code}: {e.reason}.") from e
         except urllib.error.URLError as e:
             raise NotFoundError(f"cannot reach the model server at {self.base_url} ({e.reason}); is it running?") from e
 

@@ -121,7 +121,7 @@ class Registry:
                 raise InputError(f"{path} is not a GGUF file (no GGUF header); convert the model to GGUF first.")
         name = name or path.stem
         data = self._load()
-        entry = {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size}
+        entry = {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size, "verified": _stamp(path)}
         data["models"][name] = entry
         self._save(data)
         return {"name": name, **entry}
@@ -149,7 +149,8 @@ class Registry:
                              "the installed parts are not the expected ones (reinstall them).")
         os.replace(tmp, target)
         data = self._load()
-        data["models"][name] = {"path": str(target), "sha256": digest, "size": target.stat().st_size}
+        data["models"][name] = {"path": str(target), "sha256": digest, "size": target.stat().st_size,
+                                "verified": _stamp(target)}
         self._save(data)
         return target
 
@@ -160,12 +161,31 @@ class Registry:
             raise NotFoundError("no model available: pip install 'inhouse[model]' or `inhouse models add PATH.gguf`.")
         entry = self._load()["models"].get(name)
         if entry is not None and Path(entry["path"]).is_file():
-            return name, Path(entry["path"])
+            return name, self._checked(name, entry)
         if name in PACKAGED:
             return name, self.assemble(name)
         if entry is not None:
             raise NotFoundError(f"model '{name}' was registered at {entry['path']}, which is gone; add it again.")
         raise NotFoundError(f"no model named '{name}'; see `inhouse models list`.")
+
+    def _checked(self, name: str, entry: dict) -> Path:
+        """The model's path, after checking its SHA-256 whenever the file is not exactly the one last checked
+        (size, modification and change times, inode): a swapped or altered file is never loaded."""
+        path = Path(entry["path"])
+        stamp = _stamp(path)
+        if entry.get("verified") == stamp:
+            return path
+        expected = PACKAGED[name].sha256 if name in PACKAGED else entry["sha256"]
+        actual = sha256_file(path)
+        if actual != expected:
+            raise InputError(f"model file {path} has SHA-256 {actual}, not the {expected} recorded when it was "
+                             f"registered: it changed since. Restore it, or if the change is yours register it "
+                             f"again (`inhouse models add {path} --name {name}`).")
+        data = self._load()
+        if name in data["models"]:
+            data["models"][name]["verified"] = stamp
+            self._save(data)
+        return path
 
     def verify(self, name: str | None = None) -> list[dict]:
         """Re-hash registered files against their recorded (or pinned) SHA-256."""
@@ -185,3 +205,9 @@ class Registry:
             out.append({"name": n, "ok": actual == expected,
                         "reason": "hash matches" if actual == expected else f"hash {actual} != {expected}"})
         return out
+
+
+def _stamp(path: Path) -> list[int]:
+    """What identifies one state of a file without reading it: size, mtime, ctime (not settable), inode."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]

@@ -3,6 +3,10 @@
 Both retrievers run inside the store with the principal's tenant and groups in the query, and each
 fetches `candidates` results before fusion (txtai's pattern). When some chunks have no vector yet, the
 search still answers (those chunks compete lexically only) and says so in `warnings`.
+
+Chunks leave retrieval only through the principal's reader view (inhouse.guard.view): injected
+instructions neutralized, PII masked unless the reader is cleared. `search` and `read_chunks` are the two
+doors every surface uses (CLI, HTTP routes, the answer pipeline), so none of them sees stored text raw.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from dataclasses import dataclass, field
 
 from inhouse.config import Settings
 from inhouse.errors import InputError
+from inhouse.guard.view import ReaderView
 from inhouse.protocols import Embedder, Store
 from inhouse.text import lexical_terms
-from inhouse.types import Hit, Principal
+from inhouse.types import Chunk, Hit, Principal
 
 MODES = ("hybrid", "lexical", "dense")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inhouse-embed")
@@ -66,9 +71,16 @@ def snippet(text: str, terms: list[str], width: int = 200) -> str:
     return ("…" if start > 0 else "") + marked + ("…" if start + width < len(text) else "")
 
 
+def read_chunks(store: Store, principal: Principal, ids: list[int], view: ReaderView | None = None) -> dict[int, Chunk]:
+    """The chunks among `ids` that `principal` may read, as their reader view shows them."""
+    view = view or ReaderView(principal)
+    return {cid: view.chunk(ch) for cid, ch in store.get_chunks(principal, ids).items()}
+
+
 def search(store: Store, principal: Principal, query: str, settings: Settings, k: int = 10,
-           mode: str = "hybrid", embedder: Embedder | None = None) -> SearchResult:
-    """Top-k chunks for `query` that `principal` may read, best first."""
+           mode: str = "hybrid", embedder: Embedder | None = None, view: ReaderView | None = None) -> SearchResult:
+    """Top-k chunks for `query` that `principal` may read, best first, as `view` (default: the principal's
+    reader view) shows them."""
     if mode not in MODES:
         raise InputError(f"unknown search mode '{mode}'; choose one of: {', '.join(MODES)}.")
     if k < 1:
@@ -109,12 +121,13 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
     else:
         fused = rrf(rankings, weights, settings.rrf_k)
     fused = fused[:k]
-    chunks = store.get_chunks(principal, [cid for cid, _, _ in fused])
+    chunks = read_chunks(store, principal, [cid for cid, _, _ in fused], view)
     hits = []
     for cid, score, ranks in fused:
         ch = chunks.get(cid)
         if ch is None:  # deleted between the search and the fetch
             continue
         hits.append(Hit(chunk_id=cid, doc_path=ch.doc_path, page=ch.page, score=score, text=ch.text,
-                        snippet=snippet(ch.text, terms + query.split()), heading_path=ch.heading_path, ranks=ranks))
+                        snippet=snippet(ch.text, terms + query.split()), heading_path=ch.heading_path, ranks=ranks,
+                        flags=ch.flags))
     return SearchResult(query=query, mode=mode, hits=hits, warnings=warnings)

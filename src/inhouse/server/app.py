@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -40,19 +41,25 @@ from inhouse import __version__
 from inhouse.answer import Answer, answer_question, judge_for
 from inhouse.config import Settings, home, load_settings
 from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied, StoreError
+from inhouse.files import secure_dir
+from inhouse.guard import egress
 from inhouse.guard.pii import mask
+from inhouse.guard.policy import check_policy
+from inhouse.guard.view import ReaderView
 from inhouse.ingest import embed_pending, ingest
 from inhouse.ingest.loaders import LOADERS
 from inhouse.protocols import ChatModel, Embedder
+from inhouse.retrieve import read_chunks
 from inhouse.retrieve import search as run_search
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
+from inhouse.server.edge import RequestEdge
 from inhouse.server.jobs import IngestJob, JobStore
 from inhouse.server.keys import ApiKey, KeyStore, Unauthorized, now_iso
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, GenerationQueue, QueueFull, Ticket
 from inhouse.server.schemas import ChatRequest, EmbeddingRequest, SearchRequest
-from inhouse.store import PUBLIC_GROUP, SQLiteStore, open_store
+from inhouse.store import SQLiteStore, open_store
 
 RAG_MODEL = "inhouse-rag"
 KEEPALIVE_S = 0.5
@@ -86,6 +93,7 @@ class Server:
 
     def __init__(self, chat: ChatModel | None, embedder: Embedder | None, settings: Settings, base: Path,
                  queue: GenerationQueue, store: SQLiteStore | None = None) -> None:
+        secure_dir(base)
         self.base = base
         self.settings = settings
         self.store = store or open_store(base)
@@ -204,6 +212,11 @@ def _question(req: ChatRequest) -> str:
     raise InputError("no user message with text; send at least one {'role': 'user', 'content': '…'}.")
 
 
+def _conversation(req: ChatRequest) -> str:
+    """Every message of a plain chat, as the audit log records it (masked there): the model saw them all."""
+    return "\n".join(f"{m.role}: {m.text()}" for m in req.messages)
+
+
 def _chunk(cid: str, model: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
     body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
@@ -233,15 +246,16 @@ Admin = Annotated[ApiKey, Depends(admin)]
 
 def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, settings: Settings | None = None,
                base: Path | None = None, workers: int = 1, max_waiting: int = 8,
-               store: SQLiteStore | None = None) -> FastAPI:
+               store: SQLiteStore | None = None, per_tenant: int | None = None) -> FastAPI:
     """The app over INHOUSE_HOME (or `base`). `chat`/`embedder` default to the configured ones, loaded lazily."""
     base = base or home()
     settings = settings or load_settings(base)
+    egress.install_default()  # the server never reaches past loopback and egress_allow, however it is started
     if embedder is None:
         from inhouse.models.embedders import load_embedder
 
         embedder = load_embedder(settings.embedder)
-    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting), store)
+    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant), store)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -273,6 +287,16 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
         return error_response(e)
 
+    upload_limit = int(settings.max_file_mb * 1024 * 1024) + 64 * 1024  # the file and its multipart envelope
+
+    def body_limit(method: str, path: str) -> int:
+        return upload_limit if is_upload(method, path) else int(settings.max_body_kb * 1024)
+
+    def is_upload(method: str, path: str) -> bool:
+        return method == "POST" and path.rstrip("/") == "/api/documents"
+
+    app.add_middleware(RequestEdge, authenticate=srv.keys.authenticate, limit_for=body_limit,
+                       admin_only=is_upload, error=error_response)
     app.add_middleware(MetricsMiddleware, metrics=srv.metrics)
 
 
@@ -350,7 +374,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             raise NotFoundError(f"no model '{model}'; available: {', '.join(model_names())} (GET /v1/models).")
         question = _question(body)
         max_tokens = body.max_completion_tokens or body.max_tokens
-        ticket = srv.queue.admit()  # 429 here, before any response starts
+        ticket = srv.queue.admit(key.tenant)  # 429 here, before any response starts
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         loop = asyncio.get_running_loop()
@@ -371,9 +395,10 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                                         max_tokens=max_tokens or 256, judge_model=judge)
                     answer_id = uuid.uuid4().hex
                     js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
+                    # Stored masked whoever asked: a cleared reader's revealed PII is not kept at rest.
                     with srv.db.transaction() as c:
                         c.execute("INSERT INTO answers VALUES (?,?,?,?,?)",
-                                  (answer_id, key.tenant, key.user, now_iso(), _dumps(js)))
+                                  (answer_id, key.tenant, key.user, now_iso(), _dumps(_masked(js))))
                     returned = [c["chunk_id"] for c in js["citations"]] or [h["chunk_id"] for h in js["nearest"]]
                     srv.audit.record(key, "answer", "refused" if a.abstained else "answered", question, a.answer,
                                      returned, a.model, answer_id)
@@ -381,11 +406,11 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                 params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                           "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
                 text = "".join(gated.chat([{"role": m.role, "content": m.text()} for m in body.messages], **params))
-                srv.audit.record(key, "chat", "ok", question, text, [], model)
+                srv.audit.record(key, "chat", "ok", _conversation(body), text, [], model)
                 return {"content": text, "inhouse": None, "pieces": gated.pieces}
             except Cancelled:
-                srv.audit.record(key, "answer" if rag else "chat", "cancelled", question, "", [], model,
-                                 detail="client disconnected")
+                srv.audit.record(key, "answer" if rag else "chat", "cancelled",
+                                 question if rag else _conversation(body), "", [], model, detail="client disconnected")
                 raise
             finally:
                 ticket.finish()
@@ -475,7 +500,9 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     @app.get("/api/chunks/{chunk_id}", tags=["inhouse"])
     def api_chunk(chunk_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], key: Reader) -> dict:
         """One passage, for reading a citation; absent unless the key's principal may read it."""
-        ch = srv.store.get_chunks(key.principal, [chunk_id]).get(chunk_id)
+        ch = read_chunks(srv.store, key.principal, [chunk_id]).get(chunk_id)
+        srv.audit.record(key, "read", "ok" if ch is not None else "error", chunk_ids=[chunk_id] if ch else [],
+                         detail="" if ch else f"no readable passage {chunk_id}")
         if ch is None:
             raise NotFoundError(f"no passage {chunk_id} that this key may read.")
         return {"chunk_id": chunk_id, "doc_path": ch.doc_path, "page": ch.page, "heading": list(ch.heading_path),
@@ -489,19 +516,21 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             raise NotFoundError(f"no answer '{answer_id}' for this key.")
         return json.loads(rows[0][2])
 
-    def _visible(groups: Sequence[str], key: ApiKey) -> bool:
-        return key.is_admin or bool(set(groups) & (set(key.groups) | {PUBLIC_GROUP}))
-
     @app.get("/api/documents", tags=["inhouse"])
     def api_documents(key: Reader) -> dict:
-        docs = [d for d in srv.store.list_documents(tenant=key.tenant) if _visible(d.groups, key)]
+        # An admin manages the tenant's every document; a reader lists those their groups may read.
+        docs = srv.store.list_documents(tenant=key.tenant, principal=None if key.is_admin else key.principal)
+        view = ReaderView(key.principal)
         jobs = [j.to_json() for j in srv.jobs.list(key.tenant)] if key.is_admin else []
         return {"documents": [{"path": d.path, "kind": d.kind, "groups": list(d.groups), "pages": d.pages,
-                               "size": d.size, "title": d.title, "sha256": d.sha256} for d in docs],
+                               "size": d.size, "title": view.stored(d.title)[0], "sha256": d.sha256} for d in docs],
                 "jobs": jobs}
 
     @app.post("/api/documents", tags=["inhouse"], status_code=202)
-    async def api_upload(file: Annotated[UploadFile, File()], key: Admin, groups: Annotated[str, Form()] = "") -> dict:
+    async def api_upload(file: Annotated[UploadFile, File()], key: Admin, groups: Annotated[str, Form()] = "",
+                         pii: Annotated[str, Form()] = "") -> dict:
+        """Upload one file to ingest; `pii` is the PII policy (default: the `pii` setting)."""
+        policy = check_policy(pii or srv.settings.pii)
         name = Path(file.filename or "").name
         if not name or not _SAFE_NAME.match(name) or name.startswith("."):
             raise InputError("the upload needs a file name (no path, no leading dot).")
@@ -514,15 +543,16 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         group_list = tuple(g.strip() for g in groups.split(",") if g.strip())
         job = IngestJob(uuid.uuid4().hex[:16], key.tenant, name, group_list)
         folder = srv.base / "uploads" / key.tenant / job.id
-        folder.mkdir(parents=True, exist_ok=True)
+        secure_dir(folder)
         (folder / name).write_bytes(data)
+        (folder / name).chmod(0o600)
         srv.jobs.save(job)
 
         def run() -> None:
             job.status = "running"
             srv.jobs.save(job)
             try:
-                report = ingest(srv.store, srv.settings, [folder / name], key.tenant, group_list)
+                report = ingest(srv.store, srv.settings, [folder / name], key.tenant, group_list, pii=policy)
                 if srv.embedder is not None:
                     report.embedded = embed_pending(srv.store, srv.embedder, srv.settings.embed_batch)
                 job.report = report.to_json()
@@ -545,8 +575,15 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
     @app.delete("/api/documents/{path:path}", tags=["inhouse"])
     def api_delete(path: str, key: Admin) -> dict:
-        if not srv.store.delete_document(key.tenant, path):
+        doc = srv.store.get_document(key.tenant, path)
+        if doc is None or not srv.store.delete_document(key.tenant, path):
             raise NotFoundError(f"no document '{path}' in tenant '{key.tenant}'; see GET /api/documents.")
+        # An uploaded file goes with its document (uploads/<tenant>/<job>/<name>); files ingested from the
+        # organisation's own folders are theirs and stay.
+        uploads = (srv.base / "uploads" / key.tenant).resolve()
+        root = Path(doc.root).resolve() if doc.root else None
+        if root is not None and root.parent.parent == uploads:
+            shutil.rmtree(root.parent, ignore_errors=True)
         srv.audit.record(key, "delete", "ok", detail=path)
         return {"deleted": path}
 
@@ -559,3 +596,14 @@ def _error_body(e: Exception) -> dict:
 
 def _dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def _masked(obj: object) -> object:
+    """`obj` (JSON data) with PII masked in every string."""
+    if isinstance(obj, str):
+        return mask(obj)
+    if isinstance(obj, dict):
+        return {k: _masked(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_masked(v) for v in obj]
+    return obj

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import StoreError
+from inhouse.files import private_db
 from inhouse.store.sqlite import apply_migrations
 
 # Numbered schema steps; applied names are recorded, so a step is never run twice or changed later.
@@ -92,7 +93,7 @@ class ServerDB:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home() / "server.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_db(self.path)
         self._lock = threading.RLock()
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

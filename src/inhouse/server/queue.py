@@ -6,16 +6,22 @@ wait their turn; a queue without a bound would let latency grow without limit un
 HTTP layer turns into 429 with a Retry-After estimated from recent generation times. Retrieval never
 enters this queue: searches run concurrently on the request threads.
 
+Fairness between tenants: one tenant may hold at most `per_tenant` places (by default all but a quarter
+of the waiting places, which stay free for the others), and when a slot frees, the waiting request of
+the tenant served least recently goes next (round robin between tenants, first come first served within
+one). One busy key can no longer fill the queue nor make the other tenants wait behind all its requests.
+
 Cancellation: each admitted job carries a `threading.Event`; the worker checks it between tokens and
 stops consuming the model's iterator (closing it), so a client that disconnects frees the model.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,10 +41,15 @@ class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 
 class GenerationQueue:
-    def __init__(self, workers: int = 1, max_waiting: int = 8) -> None:
+    def __init__(self, workers: int = 1, max_waiting: int = 8, per_tenant: int | None = None) -> None:
         self.workers, self.max_waiting = workers, max_waiting
-        self._slots = threading.Semaphore(workers)
+        self.per_tenant = per_tenant or self.capacity - max_waiting // 4
         self._lock = threading.Lock()
+        self._turn = threading.Condition(self._lock)
+        self._waiting: list[Ticket] = []  # tickets waiting for a slot, in arrival order
+        self._held: Counter[str] = Counter()  # places held per tenant
+        self._last_start: dict[str, int] = {}  # tenant → serial number of its last start
+        self._serial = itertools.count(1)
         self.admitted = 0  # running + waiting
         self.running = 0
         self.rejected = 0
@@ -55,20 +66,35 @@ class GenerationQueue:
         mean = sum(self._recent) / len(self._recent) if self._recent else 2.0
         return max(1, math.ceil(mean * max(1, self.admitted - self.workers + 1) / self.workers))
 
-    def admit(self) -> Ticket:
-        """A place in the queue, or QueueFull at once (never blocks)."""
+    def admit(self, tenant: str = "") -> Ticket:
+        """A place in the queue for a request of `tenant`, or QueueFull at once (never blocks)."""
         with self._lock:
             if self.admitted >= self.capacity:
                 self.rejected += 1
                 raise QueueFull(
                     f"the server is busy ({self.admitted} generations running or queued); retry after "
                     f"{self.retry_after()} s.", self.retry_after())
+            if self._held[tenant] >= self.per_tenant:
+                self.rejected += 1
+                raise QueueFull(
+                    f"this tenant already has {self._held[tenant]} generations running or queued (the most one "
+                    f"tenant may hold); retry after {self.retry_after()} s.", self.retry_after())
             self.admitted += 1
-        return Ticket(self)
+            self._held[tenant] += 1
+        return Ticket(self, tenant)
 
-    def _leave(self, seconds: float | None, cancelled: bool) -> None:
+    def _next(self) -> Ticket | None:
+        """The waiting ticket whose tenant started least recently; the first to arrive within a tenant."""
+        if not self._waiting:
+            return None
+        return min(self._waiting, key=lambda t: self._last_start.get(t.tenant, 0))
+
+    def _leave(self, tenant: str, seconds: float | None, cancelled: bool) -> None:
         with self._lock:
             self.admitted -= 1
+            self._held[tenant] -= 1
+            if not self._held[tenant]:
+                del self._held[tenant]
             if cancelled:
                 self.cancelled += 1
             elif seconds is not None:
@@ -82,8 +108,8 @@ class Ticket:
     back to back, not each behind another request's, and the request holds its place in the queue until it is
     over, so the 429 bound and the recent times behind Retry-After count all of its work."""
 
-    def __init__(self, queue: GenerationQueue) -> None:
-        self.queue = queue
+    def __init__(self, queue: GenerationQueue, tenant: str = "") -> None:
+        self.queue, self.tenant = queue, tenant
         self.cancel = threading.Event()
         self._started: float | None = None  # when the slot was taken
         self._done = False
@@ -94,12 +120,19 @@ class Ticket:
         if self._done:
             raise RuntimeError("this ticket is finished; admit() another")
         if self._started is None:
-            while not q._slots.acquire(timeout=0.1):
-                if self.cancel.is_set():
-                    raise Cancelled()
-            self._started = time.perf_counter()
-            with q._lock:
+            with q._turn:
+                q._waiting.append(self)
+                try:
+                    while q.running >= q.workers or q._next() is not self:
+                        if self.cancel.is_set():
+                            raise Cancelled()
+                        q._turn.wait(timeout=0.1)
+                finally:
+                    q._waiting.remove(self)
+                    q._turn.notify_all()  # who is next in line has changed
                 q.running += 1
+                q._last_start[self.tenant] = next(q._serial)
+            self._started = time.perf_counter()
         elif self.cancel.is_set():
             raise Cancelled()
         yield self.cancel
@@ -113,7 +146,7 @@ class Ticket:
         seconds = None
         if self._started is not None:
             seconds = time.perf_counter() - self._started
-            with q._lock:
+            with q._turn:
                 q.running -= 1
-            q._slots.release()
-        q._leave(seconds, self.cancel.is_set())
+                q._turn.notify_all()
+        q._leave(self.tenant, seconds, self.cancel.is_set())

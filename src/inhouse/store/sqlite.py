@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from inhouse.errors import InputError, StoreError
+from inhouse.files import private_db
 from inhouse.types import Chunk, Document, Principal
 
 PUBLIC_GROUP = "*"  # documents ingested without groups are readable by everyone in their tenant
@@ -142,7 +143,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_db(self.path)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -203,9 +204,16 @@ class SQLiteStore:
             groups = [g for (g,) in self.conn.execute("SELECT grp FROM doc_groups WHERE doc_id = ? ORDER BY grp", (row[0],))]
             return self._doc(row, groups)
 
-    def list_documents(self, tenant: str | None = None, root: str | None = None) -> list[Document]:
+    def list_documents(self, tenant: str | None = None, root: str | None = None,
+                       principal: Principal | None = None) -> list[Document]:
+        """Documents, optionally of one tenant, one ingest root, or only those `principal` may read."""
         sql = f"SELECT {self._DOC_COLS} FROM documents WHERE 1=1"
         args: list[str] = []
+        if principal is not None:
+            groups = _groups_of(principal)
+            sql += (" AND tenant = ? AND id IN (SELECT doc_id FROM doc_groups WHERE grp IN "
+                    f"({','.join('?' * len(groups))}))")
+            args += [principal.tenant, *groups]
         if tenant is not None:
             sql += " AND tenant = ?"
             args.append(tenant)

@@ -1,0 +1,106 @@
+"""The reader view: what one principal may see of stored text and of what the model wrote.
+
+Every surface (the CLI, the HTTP routes, the chat answer, the audit log) reads chunks through
+`inhouse.retrieve`, which passes each one through a `ReaderView` before it leaves retrieval, so no
+surface can forget to mask. The view does, for one principal:
+
+- stored text (chunk text and its headings): injected instructions, fake turns, exfiltration links and
+  hidden characters neutralized (inhouse.guard.injection), then PII masked unless the reader is cleared
+  (member of the `pii` group); vault tokens are masked for uncleared readers and kept for cleared ones;
+- questions: hidden characters removed, attempts to override the rules refused (`question`);
+- model output: links to hosts outside the sources and the config stripped, PII masked or tokens revealed
+  (`answer`, `text`, `stream`).
+
+`ReaderView.unguarded(principal)` switches the screening and masking off (store permissions stay on):
+the red-team bench's baseline, never a product path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace as dc_replace
+from functools import lru_cache
+
+from inhouse.guard.injection import kinds, neutralize
+from inhouse.guard.pii import mask
+from inhouse.guard.policy import cleared, for_reader
+from inhouse.guard.screening import Screening, screen_answer, screen_question, streaming_filter
+from inhouse.guard.vault import Vault, mask_tokens
+from inhouse.types import Chunk, Principal
+
+
+@lru_cache(maxsize=8192)
+def _stored(text: str, screens: bool, masks: bool) -> tuple[str, tuple[str, ...]]:
+    """Stored text as a reader sees it, and the screening kinds flagged in it (memoised: the same chunks
+    come back search after search, and PII detection costs ~1 ms per KB)."""
+    flags: tuple[str, ...] = ()
+    if screens:
+        text, found = neutralize(text)
+        flags = tuple(kinds(found))
+    if masks:
+        text = mask(mask_tokens(text))
+    return text, flags
+
+
+class ReaderView:
+    """The guard for one principal, applied wherever text reaches them (see the module docstring)."""
+
+    def __init__(self, principal: Principal, screens: bool = True, masks: bool = True) -> None:
+        self.principal = principal
+        self.screens = screens
+        self.masks = masks and not cleared(principal)
+
+    @classmethod
+    def unguarded(cls, principal: Principal) -> ReaderView:
+        """No screening and no masking (benchmark baselines only)."""
+        return cls(principal, screens=False, masks=False)
+
+    @property
+    def cleared(self) -> bool:
+        return not self.masks
+
+    # ---- stored text --------------------------------------------------------------------------------
+    def stored(self, text: str) -> tuple[str, tuple[str, ...]]:
+        """A stored text (chunk, heading, title) as this reader may see it, and what screening flagged."""
+        if not self.screens and not self.masks:
+            return text, ()
+        return _stored(text, self.screens, self.masks)
+
+    def chunk(self, ch: Chunk) -> Chunk:
+        """`ch` with its text and headings as this reader may see them; `flags` says what was screened."""
+        text, flags = self.stored(ch.text)
+        headings = tuple(self.stored(h)[0] for h in ch.heading_path)
+        if (text, headings, flags) == (ch.text, ch.heading_path, ch.flags):
+            return ch
+        return dc_replace(ch, text=text, heading_path=headings, flags=flags)
+
+    # ---- questions and model output -----------------------------------------------------------------
+    def question(self, question: str) -> tuple[str, Screening]:
+        """The question without hidden characters, and whether it must be refused."""
+        if not self.screens:
+            return question, Screening(pii_masked=self.masks)
+        q, s = screen_question(question)
+        s.pii_masked = self.masks
+        return q, s
+
+    def text(self, text: str) -> str:
+        """Model output or any other text shown as it is (claims, drafts): PII masked unless cleared."""
+        return mask(mask_tokens(text)) if self.masks else text
+
+    def revealed(self, text: str, vault: Vault | None = None) -> str:
+        """Text whose vault tokens a cleared reader sees revealed; masked for an uncleared one."""
+        if not self.screens and not self.masks:
+            return text
+        return for_reader(text, self.principal, vault)
+
+    def answer(self, text: str, hosts: set[str], screening: Screening, vault: Vault | None = None) -> str:
+        """An answer as this reader may see it: unlisted links stripped, PII masked or tokens revealed."""
+        if not self.screens and not self.masks:
+            return text
+        return screen_answer(text, self.principal, hosts, screening, vault)
+
+    def stream(self, on_token: Callable[[str], None], hosts: set[str]) -> tuple[Callable[[str], None], Callable[[], None]]:
+        """A token callback whose text is screened word by word (see screening.streaming_filter)."""
+        if not self.screens and not self.masks:
+            return on_token, lambda: None
+        return streaming_filter(on_token, self.principal, hosts)
