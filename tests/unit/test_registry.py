@@ -66,3 +66,15 @@ def test_add_default_list_and_errors(tmp_path: Path, capsys):
     assert {r["name"] for r in rows} >= {"my-model", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
     assert all(set(r) == {"name", "path", "sha256", "size", "default"} for r in rows)
     assert [r["name"] for r in rows if r["default"]] == ["my-model"]
+
+
+def test_a_registered_file_that_changed_is_refused_at_load(inhouse_home: Path, tmp_path: Path):
+    reg = Registry()
+    path = _gguf(tmp_path / "m.gguf")
+    reg.add(path, "m")
+    assert reg.resolve("m") == ("m", path)
+    path.write_bytes(b"GGUF" + b"tampered")
+    with pytest.raises(InputError, match="changed since"):
+        reg.resolve("m")
+    reg.add(path, "m")  # registered again on purpose: loads again
+    assert reg.resolve("m") == ("m", path)

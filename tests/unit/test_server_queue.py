@@ -60,3 +60,27 @@ def test_a_request_cancelled_while_waiting_leaves_as_cancelled():
     second.finish()
     first.finish()
     assert (q.admitted, q.running, q.cancelled, q.completed) == (0, 0, 1, 1)
+
+
+def test_tenants_take_turns_and_one_tenant_cannot_take_every_place():
+    q = GenerationQueue(workers=1, max_waiting=4)  # 5 places; a tenant may hold 4
+    assert q.per_tenant == 4
+    busy = [q.admit("a") for _ in range(4)]
+    with pytest.raises(QueueFull, match="this tenant"):
+        q.admit("a")
+    other = q.admit("b")
+    order: list[str] = []
+    holder = busy[0]
+    with holder.run():
+        threads = []
+        for t in [*busy[1:], other]:  # a's three arrive before b's one
+            th = threading.Thread(target=lambda t=t: (t.run().__enter__(), order.append(t.tenant), t.finish()))
+            th.start()
+            threads.append(th)
+            time.sleep(0.05)
+    holder.finish()
+    for th in threads:
+        th.join(5)
+    # b was served least recently (never), so it goes right after a's running request, not after all of a's.
+    assert order == ["b", "a", "a", "a"]
+    assert (q.admitted, q.running) == (0, 0)

@@ -582,8 +582,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         # organisation's own folders are theirs and stay.
         uploads = (srv.base / "uploads" / key.tenant).resolve()
         root = Path(doc.root).resolve() if doc.root else None
-        if root is not None and root.parent.parent == uploads:
-            shutil.rmtree(root.parent, ignore_errors=True)
+        if root is not None and root.is_relative_to(uploads) and root != uploads:
+            shutil.rmtree(uploads / root.relative_to(uploads).parts[0], ignore_errors=True)
         srv.audit.record(key, "delete", "ok", detail=path)
         return {"deleted": path}
 
