@@ -107,6 +107,29 @@ def test_sign_in_ask_cite_refuse(browser, live: Live, tmp_path: Path):
     _shot(driver, tmp_path, "04-refusal")
 
 
+def test_a_reader_outside_pii_sees_masked_text_in_the_page(browser, live: Live, tmp_path: Path):
+    """The answer and the citation passage the page shows: no phone, account or name of the CRM note."""
+    from inhouse.config import Settings
+    from inhouse.ingest import embed_pending, ingest
+    from inhouse.models.embedders import load_embedder
+    from tests.e2e.test_server_security import CRM, VALUES
+
+    note = tmp_path / "crm" / "상담.md"
+    note.parent.mkdir()
+    note.write_text(CRM, "utf-8")
+    ingest(live.srv.store, Settings(embedder="hash"), [note], "acme", ["staff"])
+    embed_pending(live.srv.store, load_embedder("hash"))
+    driver = browser
+    _sign_in(driver, live, "kim")
+    live.chat.enqueue(f"{VALUES[2]} 고객님의 연락처는 {VALUES[0]} 이며 배송 지연 문의를 접수했습니다 [1].")
+    answer = _ask(driver, "배송 지연 문의한 고객의 연락처는?", 1)
+    answer.find_element(By.CSS_SELECTOR, "button.cite").click()
+    WebDriverWait(driver, 10).until(lambda d: "[PHONE]" in d.find_element(By.ID, "passage-text").text)
+    page = driver.find_element(By.TAG_NAME, "body").text
+    assert not [v for v in VALUES if v in page] and "[PHONE]" in answer.text
+    _shot(driver, tmp_path, "07-masked-citation")
+
+
 def test_admin_uploads_and_deletes(browser, live: Live, tmp_path: Path):
     driver = browser
     _sign_in(driver, live, "boss")
