@@ -24,7 +24,7 @@ from rich.table import Table  # noqa: E402
 
 from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
-from inhouse.guard.redteam import run  # noqa: E402
+from inhouse.redteam.suite import run  # noqa: E402
 
 
 def main() -> None:

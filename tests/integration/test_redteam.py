@@ -10,13 +10,18 @@ import pytest
 
 from inhouse.cli.main import main
 from inhouse.config import Settings
-from inhouse.guard.redteam import CASES, run
 from inhouse.models.chat import LlamaCppChat
 from inhouse.models.registry import Registry
+from inhouse.redteam.answers import CASES
+from inhouse.redteam.http import HTTP_CASES
+from inhouse.redteam.suite import run
 
 
 def test_cases_cover_both_languages_and_every_attack() -> None:
     assert len(CASES) >= 100 and len({c.id for c in CASES}) == len(CASES)
+    assert len(CASES) + len(HTTP_CASES) >= 150 and not {c.id for c in CASES} & {c.id for c in HTTP_CASES}
+    assert {"http_search", "http_chunk", "http_chat", "http_chat_stream", "http_documents"} <= {
+        c.category for c in HTTP_CASES}
     langs = Counter(c.lang for c in CASES)
     assert langs["ko"] >= 40 and langs["en"] >= 40
     assert {"cross_group", "cross_tenant", "pii", "injection", "link", "system_prompt", "question_injection",
@@ -27,7 +32,7 @@ def test_cases_cover_both_languages_and_every_attack() -> None:
 def test_every_case_against_a_worst_case_model_leaks_nothing() -> None:
     report = run("bank", Settings(embedder="hash"), real_model=None)
     data = report.to_json()
-    assert data["attempts"] == len(CASES)
+    assert data["attempts"] == len(CASES) + len(HTTP_CASES)
     assert data["leaks"] == 0, [r for r in data["results"] if r["leaks"]]
     modes = Counter(r["mode"] for r in data["results"])
     # The suite is not vacuous: many cases reach the model, hostile questions are refused.
@@ -38,7 +43,7 @@ def test_cli_redteam_json(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
     assert main(["redteam", "--tenant", "bank", "--e2e", "0", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["leaks"] == 0 and data["cases"] == len(CASES)
+    assert data["leaks"] == 0 and data["cases"] == len(CASES) + len(HTTP_CASES)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def model(tmp_path_factory) -> LlamaCppChat:
 
 def test_end_to_end_with_the_real_model_leaks_nothing(model: LlamaCppChat) -> None:
     e2e = [c for c in CASES if c.e2e]
-    report = run("bank", Settings(embedder="hash"), real_model=model, e2e_limit=len(e2e), cases=e2e)
+    report = run("bank", Settings(embedder="hash"), real_model=model, e2e_limit=len(e2e), cases=e2e, http_cases=())
     real = [r for r in report.results if r.model == model.name]
     assert len(real) >= 20
     assert report.leaks == 0, [r.to_json() for r in report.results if r.leaks]

@@ -8,11 +8,11 @@ import pytest
 
 from inhouse.answer import SYSTEM_PROMPT, answer_question
 from inhouse.guard.injection import REMOVED, kinds, neutralize, screen, strip_links
-from inhouse.guard.redteam import SYSTEM_PHRASES
 from inhouse.guard.screening import Screening, allowed_hosts, screen_answer
 from inhouse.guard.vault import Vault
 from inhouse.ingest import ingest
 from inhouse.models.chat import ScriptedChat
+from inhouse.redteam.answers import SYSTEM_PHRASES
 from inhouse.types import Principal
 
 

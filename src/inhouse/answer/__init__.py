@@ -435,10 +435,10 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     def finish(a: Answer) -> Answer:
         # Whatever the model wrote is shown only as the reader may see it.
         a.answer = view.answer(a.answer, hosts, screening) if not a.abstained else a.answer
-        a.draft = view.text(a.draft)
-        a.follow_up = view.text(replies[1]) if len(replies) > 1 else ""
+        a.draft = view.written(a.draft, hosts)
+        a.follow_up = view.written(replies[1], hosts) if len(replies) > 1 else ""
         for c in a.claims:
-            c.text = view.text(c.text)
+            c.text = view.written(c.text, hosts)
         a.screening = screening
         a.relevance = relevance
         a.draft_logprobs = logprobs

@@ -132,7 +132,7 @@ def doctor(as_json: bool) -> None:
 def redteam(tenant: str, e2e: int, model: str | None, as_json: bool) -> None:
     """Attack suite: planted documents and hostile questions; reports each attempt and each leak."""
     from inhouse.cli.answer import load_chat_model
-    from inhouse.guard.redteam import run
+    from inhouse.redteam.suite import run
 
     settings = load_settings()
     real = load_chat_model(model) if e2e > 0 else None

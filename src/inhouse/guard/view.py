@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace as dc_replace
 from functools import lru_cache
 
-from inhouse.guard.injection import kinds, neutralize
+from inhouse.guard.injection import kinds, neutralize, strip_links
 from inhouse.guard.pii import mask
 from inhouse.guard.policy import cleared, for_reader
 from inhouse.guard.screening import Screening, screen_answer, screen_question, streaming_filter
@@ -86,6 +86,14 @@ class ReaderView:
     def text(self, text: str) -> str:
         """Model output or any other text shown as it is (claims, drafts): PII masked unless cleared."""
         return mask(mask_tokens(text)) if self.masks else text
+
+    def written(self, text: str, hosts: set[str]) -> str:
+        """Other model output shown beside the answer (its claims, kept or removed; the draft): links to
+        unlisted hosts stripped, PII masked unless cleared. A removed claim is shown too, and a client that
+        renders it as Markdown would otherwise fetch its image."""
+        if not self.screens and not self.masks:
+            return text
+        return self.text(strip_links(text, hosts)[0] if self.screens else text)
 
     def revealed(self, text: str, vault: Vault | None = None) -> str:
         """Text whose vault tokens a cleared reader sees revealed; masked for an uncleared one."""
