@@ -388,7 +388,10 @@ def ipv6() -> tuple[str, str]:
     if form == "compressed":
         return f"2001:{groups[1]}:{groups[2]}::{groups[7]}", "IPv6 compressed (RFC 5952)"
     if form == "linklocal":
-        return f"fe80::{groups[4]}:{groups[5]}ff:fe{groups[6][:2]}:{groups[7]}", "IPv6 link-local, EUI-64 interface id"
+        # EUI-64: the MAC's first 3 bytes, ff:fe, its last 3 bytes (written without leading zeros, RFC 5952)
+        mac_hi, mac_lo = groups[5].zfill(4)[:2], groups[6].zfill(4)[:2]
+        eui = f"{groups[4]}:{int(mac_hi + 'ff', 16):x}:{int('fe' + mac_lo, 16):x}:{groups[7]}"
+        return f"fe80::{eui}", "IPv6 link-local, EUI-64 interface id"
     return f"2001:db8:{groups[2]}:{groups[3]}::{groups[7]}", "IPv6 documentation prefix 2001:db8::/32"
 
 
