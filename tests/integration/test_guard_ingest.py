@@ -164,3 +164,17 @@ def test_cli_ingest_mask_masks_accounts_in_every_bank_grouping(capsys, tmp_path:
     assert "301-01-123456-1" not in text and "3333-12-3456789" not in text
     assert text.count("[ACCOUNT]") == 2 and "641234567890" in text
 
+
+def test_cli_pii_scan_previews_mask_neighbouring_values(capsys, tmp_path: Path) -> None:
+    """Each finding's preview is a window of the text: the neighbours in it are masked too, even when the
+    window cuts off what identifies them (the 계좌 before the account in the phone's preview)."""
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "변경.txt").write_text("환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789\n", "utf-8")
+    assert main(["pii", "scan", str(d)]) == 0
+    human = capsys.readouterr().out
+    assert main(["pii", "scan", str(d), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["type"] for f in data["files"][0]["findings"]] == ["ACCOUNT", "PHONE"]
+    for out in (human, json.dumps(data, ensure_ascii=False)):
+        assert not any(part in out for part in ("110-123", "456789", "2345-6789")), out

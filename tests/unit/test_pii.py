@@ -149,6 +149,21 @@ def test_ignores_real_world_lookalikes(text: str) -> None:
     assert detect(text) == []
 
 
+def test_scan_preview_masks_neighbouring_values() -> None:
+    """A preview window can cut off the context that identifies a neighbour (계좌 before an account) or
+    cut a value in half: every value in a preview is masked with what the whole text reveals."""
+    from inhouse.guard.scan import scan_text
+
+    text = "환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789"
+    crm = "김민수 고객님(010-2345-6789)이 환불 계좌로 신한은행 110-123-456789 를 알려주셨습니다."
+    for t in (text, crm):
+        previews = [f.preview for f in scan_text(t)]
+        assert len(previews) == len(detect(t))
+        for p in previews:
+            assert not any(part in p for part in ("110-123", "456789", "2345-6789", "김민수")), p
+    assert [f.preview for f in scan_text(text)][1] == "니다: [ACCOUNT], 연락처 [PHONE]"
+
+
 def test_mask_keeps_surrounding_text() -> None:
     text = "김민수 고객님(010-2345-6789, minsu@example.com)의 환불 계좌는 신한은행 110-123-456789 입니다."
     assert mask(text) == "[NAME] 고객님([PHONE], [EMAIL])의 환불 계좌는 신한은행 [ACCOUNT] 입니다."
