@@ -121,7 +121,7 @@ def score_table(console: Console, path: Path, records: list[dict], guard: dict, 
     n_pos = sum(len(r["spans"]) for r in records)
     n_neg = sum(r["kind"] == "negative" for r in records)
     table = Table(title=f"PII detection: {n_pos} labelled spans, {n_neg} hard negatives ({path.name})")
-    for col in ("type", "gold", "precision", "recall", "F1", "bare precision", "bare recall", "bare F1"):
+    for col in ("type", "gold", "P", "R", "F1", "bare P", "bare R", "bare F1"):
         table.add_column(col, justify="left" if col == "type" else "right")
     for t in TYPES:
         g, b = guard[t], bare[t]
