@@ -15,6 +15,7 @@ from inhouse.guard.scan import scan_path
 from inhouse.guard.vault import TOKEN, Vault
 from inhouse.ingest import ingest
 from inhouse.retrieve import search
+from inhouse.store import SQLiteStore
 from inhouse.types import Principal
 
 CRM_KO = "# 상담 기록\n\n김민수 고객님(010-2345-6789)이 환불 계좌로 신한은행 110-123-456789 를 알려주셨습니다.\n"
@@ -141,3 +142,39 @@ def test_cli_search_masks_pii_for_uncleared_readers(capsys, crm: Path, monkeypat
     assert "110-123-456789" not in staff and "[ACCOUNT]" in staff
     assert main([*args, "--groups", "staff,pii"]) == 0
     assert "110-123-456789" in capsys.readouterr().out
+
+
+def test_cli_ingest_mask_masks_accounts_in_every_bank_grouping(capsys, tmp_path: Path, inhouse_home: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 농협 단위 account (3-2-6-1) after 계좌 went into the store unmasked; a tracking number next to refund
+    words is not an account and stays searchable."""
+    monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
+    d = tmp_path / "refunds"
+    d.mkdir()
+    (d / "환불.md").write_text(
+        "# 환불 요청\n\n고객님 환불 계좌 301-01-123456-1 로 처리 부탁드립니다.\n\n"
+        "계좌번호: 3333-12-3456789 (카카오뱅크), 반품 송장번호는 641234567890 입니다.\n", "utf-8")
+    assert main(["ingest", str(d), "--tenant", "bank", "--pii", "mask", "--json"]) == 0
+    capsys.readouterr()
+    store = SQLiteStore(inhouse_home / "inhouse.db")
+    try:
+        text = all_text(store)
+    finally:
+        store.close()
+    assert "301-01-123456-1" not in text and "3333-12-3456789" not in text
+    assert text.count("[ACCOUNT]") == 2 and "641234567890" in text
+
+
+def test_cli_pii_scan_previews_mask_neighbouring_values(capsys, tmp_path: Path) -> None:
+    """Each finding's preview is a window of the text: the neighbours in it are masked too, even when the
+    window cuts off what identifies them (the 계좌 before the account in the phone's preview)."""
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "변경.txt").write_text("환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789\n", "utf-8")
+    assert main(["pii", "scan", str(d)]) == 0
+    human = capsys.readouterr().out
+    assert main(["pii", "scan", str(d), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["type"] for f in data["files"][0]["findings"]] == ["ACCOUNT", "PHONE"]
+    for out in (human, json.dumps(data, ensure_ascii=False)):
+        assert not any(part in out for part in ("110-123", "456789", "2345-6789")), out

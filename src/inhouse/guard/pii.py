@@ -5,12 +5,16 @@ serial as a phone. So each detector is a candidate pattern plus validation:
 
 - RRN / FRN (resident / foreigner registration numbers): a real birth date, and the mod-11 checksum
   (numbers issued from October 2020 have a random serial, so a checksum miss is accepted only for them).
-- PHONE: Korean mobile (010, 011, 016-019), Seoul (02), regional (031-064) and 070 numbers, with or
-  without separators, +82 international form; area-code and leading-digit rules.
-- ACCOUNT: bank-account digit groups only near a context morpheme (계좌, 입금, 송금, 은행, account...).
+- PHONE: Korean mobile (010, 011, 016-019), Seoul (02), regional (031-064), 070 and 050x personal
+  (안심) numbers, with or without separators, "(02) 345-6789", +82 international form; area-code and
+  leading-digit rules. 대표번호 (1588-...), 080 and 060 numbers belong to businesses and are not matched.
+- ACCOUNT: 10-14 digits in bank groupings (hyphens, spaces or none) whose nearest cue before them in the
+  same sentence is an account word (계좌, 입금, 환불, bank names, account...), or with a bank named right
+  after; a nearer 송장/주문/금액/일시... cue, an amount in won or a timestamp is not an account.
 - CARD: 13-19 digits in card groupings, a card-network prefix and the Luhn check.
-- EMAIL, IP (octets <= 255, not a version number), PASSPORT (near 여권/passport), DRIVER_LICENSE
-  (region code + year + serial), BRN (business registration number, checksum),
+- EMAIL (role mailboxes, service accounts and icon@2x.png assets excluded), IP (IPv4 octets <= 255, not
+  a version number, loopback or netmask; IPv6 full and compressed forms), PASSPORT (near 여권/passport),
+  DRIVER_LICENSE (region code 11-26/28 + year + serial), BRN (business registration number, checksum),
 - NAME: Korean names (a known surname + 1-2 syllables) next to an honorific (님, 씨, 고객님...) or after a
   label (고객명, 성명, 예금주...), and English names after Mr./Ms./Dr. or a Name: label. A heuristic.
 
@@ -23,6 +27,7 @@ import it by exactly that name; logs and audit records always go through it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -66,7 +71,7 @@ _NEG_LABEL = re.compile(
     r"접수\s*번호|관리\s*번호|사번|문서\s*번호|예약\s*번호|승인\s*번호|거래\s*번호|결제\s*번호|티켓|"
     r"order|invoice|serial|s/n|sn|sku|model|part\s*no|tracking|ticket|ref(?:erence)?|lot|batch|build|"
     r"version|ver\.?|버전|isbn|barcode|바코드)"
-    r"\s*(?:no\.?|number|#|번호)?\s*[:：#=]?\s*$",
+    r"\s*(?:no\.?|number|#|번호)?\s*(?:은|는)?\s*[:：#=]?\s*$",
     re.IGNORECASE,
 )
 
@@ -85,7 +90,10 @@ def _digits(s: str) -> str:
 
 # --- RRN / FRN --------------------------------------------------------------------------------------
 
-_RRN = re.compile(_L + r"(\d{2})(\d{2})(\d{2})\s?[-–]?\s?([0-9])(\d{6})" + _R)
+_RRN = re.compile(_L + r"(\d{2})(\d{2})(\d{2})\s?(?P<h>[-–－]?)\s?([0-9])(\d{6})" + _R)
+# A company's 법인등록번호 has the same 6-7 shape (and sometimes a date-like front).
+_CORP_LABEL = re.compile(r"법인\s*(?:등록)?\s*번호\s*[:：]?\s*$|corporate\s+registration\s+(?:no\.?|number)\s*[:：]?\s*$",
+                         re.IGNORECASE)
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 # From this date new numbers carry a random serial, so the checksum no longer applies.
 _RANDOM_SERIAL_FROM = date(2020, 10, 1)
@@ -110,7 +118,7 @@ def rrn_checksum_ok(digits: str) -> bool:
 def _find_rrn(text: str) -> Iterable[PIIMatch]:
     today = date.today()
     for m in _RRN.finditer(text):
-        yy, mm, dd, g = int(m[1]), int(m[2]), int(m[3]), int(m[4])
+        yy, mm, dd, g = int(m[1]), int(m[2]), int(m[3]), int(m[5])
         birth = _rrn_birth(yy, mm, dd, g)
         if birth is None or birth > today:
             continue
@@ -119,19 +127,21 @@ def _find_rrn(text: str) -> Iterable[PIIMatch]:
             continue
         if not rrn_checksum_ok(digits) and birth < _RANDOM_SERIAL_FROM:
             continue
-        if _negative_label(text, m.start()):
+        if _negative_label(text, m.start()) or _CORP_LABEL.search(_before(text, m.start(), 24)):
             continue
+        if not m["h"] and _account_cue(text, m.start()) == "pos":
+            continue  # 13 bare digits after 계좌/bank: an account (새마을금고, 신협) that happens to fit
         yield PIIMatch("FRN" if g in (5, 6, 7, 8) else "RRN", m.start(), m.end(), m[0])
 
 
 # --- phones -----------------------------------------------------------------------------------------
 
-_AREA = r"02|0(?:3[1-3]|4[1-4]|5[1-5]|6[1-4])"
 _PHONE = re.compile(
     _L
-    + r"(?:(?P<intl>\+82[-. ]?(?:\(0\))?)|(?P<zero>0))"
-    + r"(?P<area>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70)"
-    + r"(?P<s1>\)?[-. ]?|\) ?)(?P<mid>\d{3,4})(?P<s2>[-. ]?)(?P<last>\d{4})"
+    + r"(?P<open>\()?(?:(?P<intl>\+82[-. ]?(?:\(0\)|0)?)|(?P<zero>0))"
+    # mobile 010 (011, 016-019 legacy), Seoul 02, regional 031-064, 070 internet phones, 050x personal numbers
+    + r"(?P<area>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])"
+    + r"(?P<s1>\)?(?: ?- ?|[. ])?|\) ?)(?P<mid>\d{3,4})(?P<s2>(?: ?- ?|[. ])?)(?P<last>\d{4})"
     + _R
 )
 
@@ -142,20 +152,15 @@ def _find_phone(text: str) -> Iterable[PIIMatch]:
         s1 = m["s1"].replace(")", "")
         if ")" not in m["s1"] and s1 != m["s2"] and m["s2"] != "" and s1 != "":
             continue  # mixed separators (010-1234.5678) are not how people write phone numbers
-        if mid[0] == "0" or (mid[0] == "1" and not area.startswith("1")):
+        if mid[0] == "0" or (mid[0] == "1" and not area.startswith(("1", "50"))):
             continue  # exchanges never start with 0; landline exchanges never with 1
-        if area == "10" and len(mid) != 4:
-            continue  # every 010 number has an 8-digit subscriber part
-        if area == "70" and len(mid) != 4:
+        if area in ("10", "70") and len(mid) != 4:
+            continue  # every 010 and 070 number has an 8-digit subscriber part
+        if _negative_label(text, m.start()):
             continue
-        if m["intl"] is None and area.startswith("1") and not (m["zero"]):
-            continue
-        separated = bool(s1 or m["s2"] or m["intl"])
-        if not separated and _negative_label(text, m.start()):
-            continue
-        if separated and _negative_label(text, m.start()):
-            continue
-        yield PIIMatch("PHONE", m.start(), m.end(), m[0])
+        # "(02) 345-6789": the parenthesis is part of the number; in "연락처(010-1234-5678)" it is not.
+        start = m.start() if m["open"] and ")" in m["s1"] else m.start("intl") if m["intl"] else m.start("zero")
+        yield PIIMatch("PHONE", start, m.end(), text[start : m.end()])
 
 
 # --- cards ------------------------------------------------------------------------------------------
@@ -200,13 +205,64 @@ def _find_card(text: str) -> Iterable[PIIMatch]:
 
 # --- bank accounts ----------------------------------------------------------------------------------
 
-_ACCOUNT = re.compile(_L + r"(?:\d{2,6}(?:-\d{2,7}){1,3}|\d{10,14})" + _R)
-_ACCOUNT_CONTEXT = re.compile(
-    r"(계좌|입금|송금|이체|환불|예금주|출금|통장|가상\s*계좌|은행|뱅크|농협|신협|수협|새마을금고|우체국|"
-    r"(?:KB|NH|IBK|SC|KDB)|국민|신한|우리|하나|기업|카카오|토스|케이뱅크|씨티|"
-    r"account|acct|a/c|bank|deposit|wire|transfer|refund)",
+# Groupings Korean banks print on passbooks and in their apps (commonly published; banks change formats
+# after mergers and system migrations, and old groupings stay valid for old accounts, so the detector
+# accepts any 10-14 digit grouping and relies on context rather than on this list):
+#   KB국민 6-2-6 (older 3-2-4-3), 신한 3-3-6 (older 3-2-6), 우리 4-3-6, 하나 3-6-5, NH농협 3-4-4-2,
+#   농협 단위(지역)농협 3-2-6-1, IBK기업 3-6-2-3, 카카오뱅크 4-2-7 (3333-), 토스뱅크 4-4-4 (1000-),
+#   케이뱅크 3-3-6 (100-), 우체국 6-2-6, SC제일 3-2-6, 새마을금고 13 digits (9xxx-), 신협 13 digits.
+# Written with hyphens, with spaces, or as one run of digits.
+_ACCOUNT = re.compile(
+    _L + r"(?:\d{3,6}(?P<s>[- ])\d{1,7}(?:(?P=s)\d{1,7}){0,3}|\d{10,14})" + _R
+)
+# Words that say "bank account" (pos) and words that say the number is something else (neg): the cue
+# nearest before a number decides, so 환불 ... 송장번호 123456789012 is a tracking number.
+_ACCOUNT_CUES = re.compile(
+    r"(?P<pos>계좌|입금|송금|이체|환불|예금주|출금|통장|은행|뱅크|농협|신협|수협|새마을금고|우체국|국민|신한|우리|하나|기업|"
+    r"카카오|토스|씨티|(?<![A-Za-z])(?:KB|NH|IBK|SC|KDB|account|acct|a/c|bank|deposit|wire|transfer|refund|"
+    r"beneficiary|payee|remit)(?![A-Za-z]))"
+    r"|(?P<neg>주문|송장|운송장|택배|배송|등기|반송|(?:회원|고객|계약|증권|접수|승인|거래|결제|예약|관리|일련|사건|문서|"
+    r"주민|사업자|등록)\s*번호|사번|품번|모델|시리얼|제품|상품|바코드|금액|잔액|잔고|일시|일자|날짜|시각|카드|전화|"
+    r"휴대폰|핸드폰|연락처|팩스|(?<![A-Za-z])(?:order|tracking|invoice|ticket|ref|member|customer\s*id|case|serial|s/n|"
+    r"sku|model|isbn|amount|balance|krw|usd|won|date|time|card|phone|tel|fax|mobile)(?![A-Za-z]))",
     re.IGNORECASE,
 )
+# After a number only unambiguous words count ("110-123-456789 (신한은행)", "... 계좌로"): not 우리/하나.
+_ACCOUNT_AFTER = re.compile(
+    r"^[\s(),]{0,3}(?:[가-힣A-Za-z]{0,4}(?:은행|뱅크|농협|신협|수협|새마을금고|우체국)|신한|국민|계좌|예금주|"
+    r"(?i:[A-Za-z ]{0,12}bank))"
+)
+# A sentence or line break ends the context: the cue must be in the same sentence as the number.
+_CLAUSE_BREAK = re.compile(r"\n|[!?。]\s|(?<![Nn]o)(?<![Aa]cct)(?<![Tt]el)(?<![Aa]/[Cc])(?<![0-9])\.\s")
+_AMOUNT = re.compile(r"^\s?(?:원|만|억|won|krw|usd|달러)", re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(r"(?:[₩$]|krw|usd)\s?$", re.IGNORECASE)
+
+
+def _clause_before(text: str, start: int, width: int = 32) -> str:
+    window = _before(text, start, width)
+    breaks = list(_CLAUSE_BREAK.finditer(window))
+    return window[breaks[-1].end() :] if breaks else window
+
+
+def _account_cue(text: str, start: int) -> str | None:
+    """"pos" when the cue nearest before `start` (same sentence) says bank account, "neg" when it names
+    another kind of number, None without any cue."""
+    last = None
+    for m in _ACCOUNT_CUES.finditer(_clause_before(text, start)):
+        last = m
+    return None if last is None else ("pos" if last["pos"] else "neg")
+
+
+def _timestamp(digits: str) -> bool:
+    """A bare yyyymmddHHMM[SS] run (a transfer's timestamp, not its account)."""
+    if len(digits) not in (12, 14) or not 1990 <= int(digits[:4]) <= 2099:
+        return False
+    try:
+        date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return False
+    hh, mi, ss = int(digits[8:10]), int(digits[10:12]), int(digits[12:14] or 0)
+    return hh < 24 and mi < 60 and ss < 60
 
 
 def _find_account(text: str) -> Iterable[PIIMatch]:
@@ -216,8 +272,14 @@ def _find_account(text: str) -> Iterable[PIIMatch]:
             continue
         if _negative_label(text, m.start()):
             continue
-        # The morpheme must be close: the same phrase, not the previous paragraph.
-        if not _ACCOUNT_CONTEXT.search(_before(text, m.start(), 24)):
+        if _AMOUNT.match(text, m.end()) or _CURRENCY_BEFORE.search(_before(text, m.start(), 6)):
+            continue  # 이체 금액 1500000000원, KRW 8366812871
+        if not m["s"] and _timestamp(digits):
+            continue
+        cue = _account_cue(text, m.start())
+        if cue == "neg":
+            continue
+        if cue is None and not _ACCOUNT_AFTER.match(text[m.end() : m.end() + 16]):
             continue
         yield PIIMatch("ACCOUNT", m.start(), m.end(), m[0])
 
@@ -257,7 +319,8 @@ def _find_brn(text: str) -> Iterable[PIIMatch]:
 _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산"
 _DL = re.compile(
     _L
-    + r"(?:(?P<code>1[1-9]|2[0-8])(?P<s>[- ]?)(?P<yy>\d{2})(?P=s)\d{6}(?P=s)\d{2}"
+    # 도로교통공단 region codes: 11 서울 .. 26 울산, 28 경기북부 (27 unused); region names before 2011
+    + r"(?:(?P<code>1[1-9]|2[0-68])(?P<s>[- ]?)(?P<yy>\d{2})(?P=s)\d{6}(?P=s)\d{2}"
     + rf"|(?P<region>{_REGIONS})\s?\d{{2}}-?\d{{6}}-?\d{{2}})"
     + _R
 )
@@ -299,13 +362,18 @@ _EMAIL = re.compile(
 _ROLE_MAILBOXES = set(
     "help support info privacy contact admin sales hr people it-help helpdesk noreply no-reply webmaster service "
     "cs security abuse postmaster billing press media careers jobs recruit office hello team".split()
+    # service accounts: SSH remotes (git@github.com:org/repo.git), system mail
+    + "git root mailer-daemon daemon nobody".split()
 )
+# "icon@2x.png": an image asset at a screen density, not an address.
+_ASSET = re.compile(r"@[0-9]+(?:\.[0-9]+)?x\.(?:png|jpe?g|gif|webp|svg|avif)$", re.IGNORECASE)
 
 
 def _find_email(text: str) -> Iterable[PIIMatch]:
     for m in _EMAIL.finditer(text):
         local = m[0].split("@", 1)[0]
-        if ".." in local or local.lower() in _ROLE_MAILBOXES:
+        # A +tag does not make a role mailbox personal (support+kr@ is still the support desk).
+        if ".." in local or local.lower().split("+", 1)[0] in _ROLE_MAILBOXES or _ASSET.search(m[0]):
             continue
         yield PIIMatch("EMAIL", m.start(), m.end(), m[0])
 
@@ -316,14 +384,49 @@ _IP = re.compile(r"(?<![0-9A-Za-z.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?
 _VERSIONISH = re.compile(r"(?<![A-Za-z])(v|ver\.?|version|버전|release|릴리스|§|제|section|sec\.?|조|항)\s*$", re.IGNORECASE)
 
 
+# IPv6 (RFC 4291 full form, RFC 5952 compressed form, an IPv4 tail for mapped addresses).
+_IPV6 = re.compile(
+    r"(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)"  # two colons early: no hex words, no times
+    r"[0-9A-Fa-f:]{2,39}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?"
+    r"(?![0-9A-Za-z:]|\.[0-9])"
+)
+
+
+def _ipv4_host(octets: list[int]) -> bool:
+    """Whether four octets can name a host: not 0.0.0.0, loopback 127/8, or a netmask (255.255.240.0)."""
+    value = int.from_bytes(bytes(octets), "big")
+    if value == 0 or octets[0] == 127:
+        return False
+    inverted = ~value & 0xFFFFFFFF
+    return not (octets[0] == 255 and inverted & (inverted + 1) == 0)  # ones then zeros: a mask
+
+
+def _ipv6_host(candidate: str) -> bool:
+    if "::" not in candidate and candidate.count(":") != 7 and not (candidate.count(":") == 6 and "." in candidate):
+        return False  # MAC addresses (6 groups), times (10:30:00)
+    try:
+        addr = ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    if addr.is_loopback or addr.is_unspecified:
+        return False
+    # A group of 3-4 hex digits: xs[0::2] (a slice) and 1::2 are not addresses, fe80::1 and 2001:db8::1 are.
+    return any(len(g) >= 3 for g in re.split(r"[:.]", candidate))
+
+
 def _find_ip(text: str) -> Iterable[PIIMatch]:
     for m in _IP.finditer(text):
         octets = [m[i] for i in range(1, 5)]
         if any(int(o) > 255 or (len(o) > 1 and o[0] == "0") for o in octets):
             continue
+        if not _ipv4_host([int(o) for o in octets]):
+            continue
         if _VERSIONISH.search(_before(text, m.start(), 12)) or _negative_label(text, m.start()):
             continue
         yield PIIMatch("IP", m.start(), m.end(), m[0])
+    for m in _IPV6.finditer(text):
+        if _ipv6_host(m[0]) and not _negative_label(text, m.start()):
+            yield PIIMatch("IP", m.start(), m.end(), m[0])
 
 
 # --- names ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inhouse.errors import InHouseError
-from inhouse.guard.pii import TYPES, detect, mask
+from inhouse.guard.pii import TYPES, PIIMatch, detect, mask
 from inhouse.ingest.loaders import LOADERS, load_file
 from inhouse.ingest.pipeline import collect
 
@@ -74,12 +74,28 @@ class ScanReport:
 
 def scan_text(text: str, page: int | None = None, offset: int = 0) -> list[Finding]:
     """Findings in one piece of text; offsets are shifted by `offset`."""
-    out = []
-    for m in detect(text):
-        lo, hi = max(0, m.start - PREVIEW_CHARS), min(len(text), m.end + PREVIEW_CHARS)
-        preview = mask(text[lo:hi]).replace("\n", " ")
-        out.append(Finding(m.type, page, offset + m.start, offset + m.end, preview))
-    return out
+    matches = detect(text)
+    return [Finding(m.type, page, offset + m.start, offset + m.end, preview(text, matches, m)) for m in matches]
+
+
+def preview(text: str, matches: list[PIIMatch], m: PIIMatch) -> str:
+    """The text around `m` with every value in it masked.
+
+    The window is masked with what was detected in the whole text, not re-detected on its own: a window
+    can cut off the context that identifies a neighbouring value (the 계좌 before an account number, the
+    honorific after a name) or cut a value in half, and either would then be printed as it is.
+    """
+    lo, hi = max(0, m.start - PREVIEW_CHARS), min(len(text), m.end + PREVIEW_CHARS)
+    parts: list[str] = []
+    pos = lo
+    for n in matches:  # sorted by position, without overlaps
+        if n.end <= lo or n.start >= hi:
+            continue
+        parts.append(text[pos : max(pos, n.start)])
+        parts.append(f"[{n.type}]")  # a value cut by the window edge is masked whole
+        pos = n.end
+    parts.append(text[pos:hi] if pos < hi else "")
+    return mask("".join(parts)).replace("\n", " ")
 
 
 def scan_file(file: Path, doc_path: str) -> FileScan:

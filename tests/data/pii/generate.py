@@ -142,7 +142,8 @@ def passport() -> str:
 
 def licence() -> str:
     if rng.random() < 0.75:
-        return f"{rng.randint(11, 28)}-{rng.randint(0, 99):02d}-{digits(6)}-{digits(2)}"
+        code = rng.randint(11, 28)  # region codes 11-26 and 28; 27 is not issued
+        return f"{28 if code == 27 else code}-{rng.randint(0, 99):02d}-{digits(6)}-{digits(2)}"
     region = rng.choice(["서울", "부산", "경기", "대구", "인천", "제주"])
     return f"{region} {rng.randint(0, 99):02d}-{digits(6)}-{digits(2)}"
 
