@@ -66,7 +66,8 @@ class Store(Protocol):
     def delete_document(self, tenant: str, path: str) -> bool: ...
 
     def lexical_search(self, principal: Principal, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """(chunk id, score) best first, among chunks the principal may read."""
+        """(chunk id, score) best first, among chunks the principal may read; scores and the choice of terms
+        depend on those chunks alone."""
         ...
 
     def dense_search(self, principal: Principal, vector: np.ndarray, model: str, limit: int) -> list[tuple[int, float]]:
@@ -77,8 +78,8 @@ class Store(Protocol):
         """The chunks among `ids` the principal may read (others are silently absent)."""
         ...
 
-    def pending_embeddings(self, model: str, limit: int) -> list[tuple[int, str]]:
-        """(chunk id, text to embed) for chunks without a vector from `model`."""
+    def pending_embeddings(self, model: str, limit: int, tenant: str | None = None) -> list[tuple[int, str]]:
+        """(chunk id, text to embed) for chunks without a vector from `model` (of `tenant` alone if given)."""
         ...
 
     def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None: ...
@@ -91,10 +92,13 @@ class Store(Protocol):
 
     def update_terms(self, items: Sequence[tuple[int, str]]) -> None: ...
 
-    def embedding_status(self, model: str) -> tuple[int, int]:
-        """(chunks, chunks embedded by `model`): cheap, for every search."""
+    def embedding_status(self, model: str, principal: Principal | None = None) -> tuple[int, int]:
+        """(chunks, chunks embedded by `model`), among those `principal` may read if given: cheap, for every
+        search."""
         ...
 
-    def stats(self, model: str | None = None) -> dict: ...
+    def stats(self, model: str | None = None, tenant: str | None = None) -> dict:
+        """Counts (documents, chunks, pages, embedded, embeddings_pending) in the store or in one tenant."""
+        ...
 
     def close(self) -> None: ...

@@ -219,13 +219,14 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
 
 
 def embed_pending(store: Store, embedder: Embedder, batch: int = 16, progress: Progress | None = None,
-                  limit: int | None = None) -> int:
-    """Embed chunks that have no vector yet, batch by batch (each batch committed: resumable)."""
-    pending = store.stats(embedder.name)["embeddings_pending"]
+                  limit: int | None = None, tenant: str | None = None) -> int:
+    """Embed chunks that have no vector yet, batch by batch (each batch committed: resumable); with
+    `tenant`, that tenant's chunks only, so the count (and the time) says nothing of other tenants."""
+    pending = store.stats(embedder.name, tenant=tenant)["embeddings_pending"]
     total = min(pending, limit) if limit is not None else pending
     done = 0
     while done < total:
-        items = store.pending_embeddings(embedder.name, min(batch, total - done))
+        items = store.pending_embeddings(embedder.name, min(batch, total - done), tenant=tenant)
         if not items:
             break
         vectors = embedder.embed([t for _, t in items])

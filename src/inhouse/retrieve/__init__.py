@@ -97,7 +97,7 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
     if mode in ("hybrid", "dense"):
         if embedder is None:
             raise InputError(f"search mode '{mode}' needs an embedder.")
-        chunks, embedded = store.embedding_status(embedder.name)
+        chunks, embedded = store.embedding_status(embedder.name, principal)
         if chunks > embedded:
             warnings.append(
                 f"embeddings unfinished: {chunks - embedded} of {chunks} chunks have no vector "

@@ -4,16 +4,24 @@ Permissions are part of every search: each chunk's (tenant, group) access tokens
 its terms, so the lexical query matches `terms:(…) AND acl:(…)` inside FTS5, and the dense search
 scores only rows whose tenant and groups match (a mask built before ranking). A chunk the principal may
 not read is never a candidate, let alone a result.
+
+Lexical scores are BM25 over the chunks the principal may read: the number of chunks, their average
+length, each term's document frequency and the choice of terms too common to search are counted among
+those chunks alone, so what others store moves neither a score nor a rank (`_LexicalIndex`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -26,9 +34,18 @@ from inhouse.types import Chunk, Document, Principal
 PUBLIC_GROUP = "*"  # documents ingested without groups are readable by everyone in their tenant
 
 
-def _fts_query(terms: Sequence[str]) -> str:
-    uniq = list(dict.fromkeys(t for t in terms if t))
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in uniq)
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+# FTS5's unicode61 tokenizer splits text into runs of letters and digits; the analyser's terms are such runs
+# already, save a few ("e-mail", "3.5") that it splits further.
+_FTS_TOKEN = re.compile(r"[^\W_]+")
+
+
+def lexical_length(terms: str) -> int:
+    """A chunk's length for BM25: its number of lexical tokens, as the FTS5 tokenizer counts them."""
+    return len(_FTS_TOKEN.findall(terms))
 
 
 def _groups_of(principal: Principal) -> list[str]:
@@ -138,6 +155,89 @@ def _docs_by_group(conn: sqlite3.Connection) -> dict[str, set[int]]:
     return out
 
 
+def _ints(text: str) -> np.ndarray:
+    """Integers from SQLite's group_concat ("1,2,3"), parsed in C."""
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+@dataclass(frozen=True)
+class _View:
+    """The part of the index one principal may read: its access classes and their totals."""
+
+    key: tuple  # (acl, version) of each class it reads: what is counted over them holds while this does
+    acl: str  # the FTS5 filter on the acl column
+    mask: np.ndarray  # over class numbers, True where the principal reads (the last entry: no class)
+    chunks: int
+    length: int
+
+
+class _LexicalIndex:
+    """Each chunk's access class and length and each class's totals, loaded once per lexical version (the
+    sum of the classes' versions, which grows with every change to a chunk's terms or access), and BM25
+    over one principal's view of them."""
+
+    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
+        self.version = version
+        self.classes = conn.execute("SELECT acl, chunks, length, version FROM acl_stats ORDER BY acl").fetchall()
+        number = {acl: i for i, (acl, *_) in enumerate(self.classes)}
+        # One row per class, read from the chunks_acl index alone: "id,length,id,length,…".
+        parts = [(number[acl], _ints(pairs).reshape(-1, 2)) for acl, pairs in conn.execute(
+            "SELECT acl, group_concat(id || ',' || length) FROM chunks INDEXED BY chunks_acl GROUP BY acl")]
+        size = max((int(p[:, 0].max()) + 1 for _, p in parts), default=0)
+        self.class_of = np.full(size, len(self.classes), dtype=np.int32)
+        self.length_of = np.zeros(size)
+        for i, pairs in parts:
+            self.class_of[pairs[:, 0]] = i
+            self.length_of[pairs[:, 0]] = pairs[:, 1]
+        self._views: dict[tuple[str, tuple[str, ...]], _View] = {}
+
+    def view(self, principal: Principal) -> _View:
+        groups = tuple(_groups_of(principal))
+        found = self._views.get((principal.tenant, groups))
+        if found is None:
+            tokens = [acl_token(principal.tenant, g) for g in groups]
+            mask = np.zeros(len(self.classes) + 1, dtype=bool)
+            for i, (acl, *_) in enumerate(self.classes):
+                mask[i] = not set(tokens).isdisjoint(acl.split())
+            mine = [c for c, m in zip(self.classes, mask, strict=False) if m]
+            found = _View(key=tuple((acl, version) for acl, _, _, version in mine), acl=" OR ".join(tokens), mask=mask,
+                          chunks=sum(c[1] for c in mine), length=sum(c[2] for c in mine))
+            if len(self._views) > 1000:
+                self._views.clear()
+            self._views[(principal.tenant, groups)] = found
+        return found
+
+    def visible(self, view: _View, ids: np.ndarray) -> np.ndarray:
+        """Which of `ids` the principal may read (a chunk written since this index was loaded: no)."""
+        known = ids < len(self.class_of)
+        ok = np.zeros(len(ids), dtype=bool)
+        ok[known] = view.mask[self.class_of[ids[known]]]
+        return ok
+
+    def bm25(self, view: _View, postings: Sequence[tuple[np.ndarray, np.ndarray]], limit: int,
+             k1: float, b: float) -> list[tuple[int, float]]:
+        """The `limit` best (chunk id, score), ties by id: Okapi BM25 (Robertson & Zaragoza, 2009) in FTS5's
+        form (idf = ln((N − n + 0.5) / (n + 0.5)), at least 1e-6), with N, n and the average length counted
+        over the principal's chunks. One posting list (ids, term frequencies) per query term."""
+        n_chunks = view.chunks
+        avgdl = view.length / n_chunks if view.length else 1.0
+        all_ids, all_scores = [], []
+        for ids, tf in postings:
+            if not len(ids):
+                continue
+            idf = math.log((n_chunks - len(ids) + 0.5) / (len(ids) + 0.5))
+            idf = idf if idf > 0 else 1e-6
+            dl = self.length_of[ids]
+            all_ids.append(ids)
+            all_scores.append(idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
+        if not all_ids:
+            return []
+        ids, where = np.unique(np.concatenate(all_ids), return_inverse=True)
+        scores = np.bincount(where, weights=np.concatenate(all_scores), minlength=len(ids))
+        best = np.lexsort((ids, -scores))[:limit]
+        return [(int(ids[i]), float(scores[i])) for i in best]
+
+
 class SQLiteStore:
     """`Store` over one SQLite file. Safe to share between threads (one connection, a lock)."""
 
@@ -150,6 +250,7 @@ class SQLiteStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.create_function("acl_token", 2, acl_token, deterministic=True)
+            self.conn.create_function("lexical_length", 1, lexical_length, deterministic=True)
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise StoreError(
@@ -158,7 +259,10 @@ class SQLiteStore:
             ) from e
         self._lock = threading.RLock()
         self._vectors: dict[str, _VectorIndex] = {}
-        self._status: dict[str, tuple[int, int, int]] = {}
+        self._status: dict[str | tuple, tuple[int, int, int]] = {}
+        self._lexical: _LexicalIndex | None = None
+        self._visible_df: OrderedDict[tuple, dict[str, int]] = OrderedDict()
+        self._tokens: dict[str, tuple[str, ...]] = {}
 
     # ---- schema -------------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -250,11 +354,11 @@ class SQLiteStore:
             )
             acl = _acl(doc.tenant, doc.groups)
             c.executemany(
-                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl, length) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (doc_id, doc.tenant, ch.ordinal, ch.text, ch.page, json.dumps(list(ch.heading_path), ensure_ascii=False),
-                     ch.char_start, ch.char_end, t, acl)
+                     ch.char_start, ch.char_end, t, acl, lexical_length(t))
                     for ch, t in zip(chunks, terms, strict=True)
                 ],
             )
@@ -285,39 +389,126 @@ class SQLiteStore:
             return cur.rowcount > 0
 
     # ---- search -------------------------------------------------------------------------------------
-    # Query terms found in more than this share of chunks are dropped (when rarer ones remain): they
-    # barely change BM25 ranks but make FTS5 score most of a large index. Small stores keep every term.
-    # Forced onto KorQuAD (1,133 chunks) this costs 0.8 points of lexical Recall@5; at 100k chunks it
-    # halves lexical latency (bench/ingest.py).
+    # Query terms found in more than this share of the principal's chunks are dropped (when rarer ones
+    # remain): they barely change BM25 ranks but make every search read most of a large index. Small sets
+    # keep every term. Forced onto KorQuAD (1,133 chunks) this costs 0.8 points of lexical Recall@5; at 100k
+    # chunks it halves lexical latency (bench/ingest.py).
     COMMON_TERM_SHARE = 0.05
     PRUNE_FROM_CHUNKS = 5000
     MAX_QUERY_TERMS = 24
-
-    def _prune_terms(self, terms: Sequence[str]) -> list[str]:
-        uniq = list(dict.fromkeys(t for t in terms if t))
-        n_chunks, _ = self.embedding_status("")
-        if n_chunks < self.PRUNE_FROM_CHUNKS and len(uniq) <= self.MAX_QUERY_TERMS:
-            return uniq
-        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')")
-        marks = ",".join("?" * len(uniq))
-        df = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", uniq).fetchall())
-        # Terms the index stems differently (English) are not in the vocabulary as written: keep them.
-        ranked = sorted(uniq, key=lambda t: df.get(t, 0))
-        kept = [t for t in ranked if df.get(t, 0) <= self.COMMON_TERM_SHARE * n_chunks] or ranked[:3]
-        return kept[: self.MAX_QUERY_TERMS]
+    # BM25 parameters, those of FTS5's bm25().
+    BM25_K1 = 1.2
+    BM25_B = 0.75
+    # A term's term frequencies come from its whole posting list (fts5vocab, fast per posting) unless the
+    # principal reads under 1/SCAN_RATIO of it: then from the rows it matches among the principal's chunks,
+    # re-read one by one (highlight(), ~100× slower per row but blind to the rest).
+    SCAN_RATIO = 100
 
     def lexical_search(self, principal: Principal, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        with self._lock:
-            terms = self._prune_terms(terms)
-        query = _fts_query(terms)
-        if not query:
+        uniq = list(dict.fromkeys(t for t in terms if t))
+        if not uniq or limit < 1:
             return []
-        # The acl column has weight 0: it filters, it never scores.
-        acl = " OR ".join(acl_token(principal.tenant, g) for g in _groups_of(principal))
-        sql = "SELECT rowid, bm25(chunks_fts, 1.0, 0.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
         with self._lock:
-            rows = self.conn.execute(sql, (f"terms : ({query}) AND acl : ({acl})", limit)).fetchall()
-        return [(int(i), -float(s)) for i, s in rows]
+            index = self._lexical_index()
+            view = index.view(principal)
+            if not view.chunks:
+                return []
+            tokens = self._fts_tokens(uniq)
+            kept = self._prune_terms(uniq, tokens, view)
+            postings = [self._postings(t, tokens[t], df, view, index) for t, df in kept.items()]
+        return index.bm25(view, postings, limit, self.BM25_K1, self.BM25_B)
+
+    def _lexical_index(self) -> _LexicalIndex:
+        version = self.conn.execute("SELECT COALESCE(SUM(version), 0) FROM acl_stats").fetchone()[0]
+        if self._lexical is None or self._lexical.version != version:
+            self._lexical = _LexicalIndex(self.conn, version)
+        return self._lexical
+
+    def _fts_tokens(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Each term as the FTS5 tokenizer of chunks_fts reads it (English words stemmed, "e-mail" split in
+        two), found by indexing the terms in a scratch FTS5 table with the same tokenizer."""
+        missing = [t for t in terms if t not in self._tokens]
+        if missing:
+            q = self.conn.execute
+            if q("SELECT 1 FROM sqlite_temp_master WHERE name = 'query_terms'").fetchone() is None:
+                ddl = q("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
+                tokenize = re.search(r"tokenize\s*=\s*('(?:[^']|'')*')", ddl)
+                q(f"CREATE VIRTUAL TABLE temp.query_terms USING fts5 (t{', tokenize = ' + tokenize.group(1) if tokenize else ''})")
+                q("CREATE VIRTUAL TABLE temp.query_terms_instances USING fts5vocab(temp, query_terms, 'instance')")
+            q("DELETE FROM temp.query_terms")
+            self.conn.executemany("INSERT INTO temp.query_terms (rowid, t) VALUES (?, ?)", enumerate(missing, 1))
+            found: dict[int, list[str]] = {}
+            for doc, term in q("SELECT doc, term FROM temp.query_terms_instances ORDER BY doc, offset"):
+                found.setdefault(doc, []).append(term)
+            if len(self._tokens) > 100_000:
+                self._tokens.clear()
+            for i, t in enumerate(missing, 1):
+                self._tokens[t] = tuple(found.get(i, ()))
+        return {t: self._tokens[t] for t in terms}
+
+    def _count_visible(self, term: str, view: _View) -> int:
+        """How many of the principal's chunks contain `term` (cached while those chunks are unchanged)."""
+        cache = self._visible_df.get(view.key)
+        if cache is None:
+            cache = self._visible_df[view.key] = {}
+            while len(self._visible_df) > 64:
+                self._visible_df.popitem(last=False)
+        if term not in cache:
+            if len(cache) > 50_000:
+                cache.clear()
+            cache[term] = self.conn.execute(
+                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (f"terms : {_phrase(term)} AND acl : ({view.acl})",)
+            ).fetchone()[0]
+        return cache[term]
+
+    def _prune_terms(self, terms: list[str], tokens: dict[str, tuple[str, ...]], view: _View) -> dict[str, int | None]:
+        """The terms to search, each with its document frequency among the principal's chunks where it was
+        counted. Which terms are kept depends on those frequencies alone; the index-wide frequency only
+        spares counting a term that is rare everywhere (it bounds the principal's)."""
+        if view.chunks < self.PRUNE_FROM_CHUNKS and len(terms) <= self.MAX_QUERY_TERMS:
+            return dict.fromkeys(terms)
+        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')")
+        single = list({tokens[t][0] for t in terms if len(tokens[t]) == 1})
+        marks = ",".join("?" * len(single))
+        everywhere = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", single).fetchall())
+        common = self.COMMON_TERM_SHARE * view.chunks
+        df: dict[str, int] = {}
+        for t in terms:
+            bound = everywhere.get(tokens[t][0], 0) if len(tokens[t]) == 1 else None
+            if len(terms) > self.MAX_QUERY_TERMS or bound is None or bound > common:
+                df[t] = self._count_visible(t, view)
+        kept = [t for t in terms if df.get(t, 0) <= common] or sorted(terms, key=df.__getitem__)[:3]
+        if len(kept) > self.MAX_QUERY_TERMS:
+            kept = sorted(kept, key=df.__getitem__)[: self.MAX_QUERY_TERMS]
+        return {t: df.get(t) for t in kept}
+
+    def _postings(self, term: str, tokens: tuple[str, ...], df: int | None, view: _View,
+                  index: _LexicalIndex) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, term frequencies) of `term` among the principal's chunks, ids ascending."""
+        if not tokens:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        q = self.conn.execute
+        if len(tokens) == 1:
+            q("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')")
+            row = q("SELECT doc FROM temp.chunks_vocab WHERE term = ?", tokens).fetchone()
+            if row is None:
+                return np.zeros(0, dtype=np.int64), np.zeros(0)
+            if df is None or row[0] <= self.SCAN_RATIO * df:
+                q("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_instances USING fts5vocab(main, chunks_fts, 'instance')")
+                # One row per occurrence, in chunk id order; the occurrences of one chunk are its term frequency.
+                docs = q("SELECT group_concat(doc) FROM temp.chunks_instances WHERE term = ? AND col = 'terms'",
+                         tokens).fetchone()[0]
+                if not docs:
+                    return np.zeros(0, dtype=np.int64), np.zeros(0)
+                ids, tf = np.unique(_ints(docs), return_counts=True)
+                ok = index.visible(view, ids)
+                return ids[ok], tf[ok].astype(np.float64)
+        # A phrase of several tokens, or a term the principal reads a small part of: its matches among the
+        # principal's chunks, each with its occurrences marked.
+        rows = q("SELECT rowid, highlight(chunks_fts, 0, char(1), '') FROM chunks_fts WHERE chunks_fts MATCH ? "
+                 "ORDER BY rowid", (f"terms : {_phrase(term)} AND acl : ({view.acl})",)).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        return ids, np.array([max(1, r[1].count("\x01")) for r in rows], dtype=np.float64)
 
     def dense_search(self, principal: Principal, vector: np.ndarray, model: str, limit: int) -> list[tuple[int, float]]:
         with self._lock:
@@ -348,12 +539,13 @@ class SQLiteStore:
         }
 
     # ---- embeddings ---------------------------------------------------------------------------------
-    def pending_embeddings(self, model: str, limit: int) -> list[tuple[int, str]]:
+    def pending_embeddings(self, model: str, limit: int, tenant: str | None = None) -> list[tuple[int, str]]:
+        only = "" if tenant is None else " AND c.tenant = ?"
         with self._lock:
             rows = self.conn.execute(
                 "SELECT c.id, c.heading, c.text FROM chunks c LEFT JOIN embeddings e "
-                "ON e.chunk_id = c.id AND e.model = ? WHERE e.chunk_id IS NULL ORDER BY c.id LIMIT ?",
-                (model, limit),
+                f"ON e.chunk_id = c.id AND e.model = ? WHERE e.chunk_id IS NULL{only} ORDER BY c.id LIMIT ?",
+                (model, *([] if tenant is None else [tenant]), limit),
             ).fetchall()
         return [(i, _embed_text(json.loads(h), t)) for i, h, t in rows]
 
@@ -384,10 +576,11 @@ class SQLiteStore:
 
     def update_terms(self, items: Sequence[tuple[int, str]]) -> None:
         with self.transaction() as c:
-            c.executemany("UPDATE chunks SET terms = ? WHERE id = ?", [(t, i) for i, t in items])
+            c.executemany("UPDATE chunks SET terms = ?, length = ? WHERE id = ?", [(t, lexical_length(t), i) for i, t in items])
 
-    def embedding_status(self, model: str) -> tuple[int, int]:
-        """(chunks, chunks with a vector from `model`), cached until the next write."""
+    def embedding_status(self, model: str, principal: Principal | None = None) -> tuple[int, int]:
+        """(chunks, chunks with a vector from `model`) in the store, or among the chunks `principal` may
+        read; cached until the next write."""
         with self._lock:
             gen = self.generation()
             cached = self._status.get(model)
@@ -396,24 +589,41 @@ class SQLiteStore:
                 chunks = q("SELECT COUNT(*) FROM chunks").fetchone()[0]
                 done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
                 cached = self._status[model] = (gen, chunks, done)
-        return cached[1], cached[2]
+            if principal is None:
+                return cached[1], cached[2]
+            view = self._lexical_index().view(principal)
+            if cached[1] == cached[2]:  # every chunk has a vector, the principal's too
+                return view.chunks, view.chunks
+            mine = self._status.get((model, view.key))
+            if mine is None or mine[0] != gen:
+                classes = [acl for acl, _ in view.key]
+                done = self.conn.execute(
+                    "SELECT COUNT(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE e.model = ? "
+                    f"AND c.acl IN ({','.join('?' * len(classes))})", (model, *classes)).fetchone()[0]
+                mine = self._status[(model, view.key)] = (gen, view.chunks, done)
+        return mine[1], mine[2]
 
     # ---- housekeeping -------------------------------------------------------------------------------
-    def stats(self, model: str | None = None) -> dict:
+    def stats(self, model: str | None = None, tenant: str | None = None) -> dict:
+        """Counts over the store, or over one tenant's documents (then without the store's size)."""
+        only, args = ("", ()) if tenant is None else (" WHERE tenant = ?", (tenant,))
         with self._lock:
             q = self.conn.execute
             out = {
-                "tenants": q("SELECT COUNT(DISTINCT tenant) FROM documents").fetchone()[0],
-                "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
-                "chunks": q("SELECT COUNT(*) FROM chunks").fetchone()[0],
-                "pages": q("SELECT COALESCE(SUM(pages), 0) FROM documents").fetchone()[0],
+                "tenants": q(f"SELECT COUNT(DISTINCT tenant) FROM documents{only}", args).fetchone()[0],
+                "documents": q(f"SELECT COUNT(*) FROM documents{only}", args).fetchone()[0],
+                "chunks": q(f"SELECT COUNT(*) FROM chunks{only}", args).fetchone()[0],
+                "pages": q(f"SELECT COALESCE(SUM(pages), 0) FROM documents{only}", args).fetchone()[0],
             }
             if model is not None:
-                done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
+                done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)) if tenant is None else q(
+                    "SELECT COUNT(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE e.model = ? AND c.tenant = ?",
+                    (model, tenant))
+                done = done.fetchone()[0]
                 out["embedded"] = done
                 out["embeddings_pending"] = out["chunks"] - done
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        out["store_bytes"] = size
+        if tenant is None:
+            out["store_bytes"] = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return out
 
     def check(self) -> list[str]:
