@@ -554,7 +554,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             try:
                 report = ingest(srv.store, srv.settings, [folder / name], key.tenant, group_list, pii=policy)
                 if srv.embedder is not None:
-                    report.embedded = embed_pending(srv.store, srv.embedder, srv.settings.embed_batch)
+                    report.embedded = embed_pending(srv.store, srv.embedder, srv.settings.embed_batch,
+                                                    tenant=key.tenant)  # only this tenant's chunks, counted
                 job.report = report.to_json()
                 job.status = "failed" if report.failed else "done"
                 job.error = "; ".join(f.error for f in report.failed)
