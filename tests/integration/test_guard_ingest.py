@@ -11,9 +11,9 @@ import pytest
 from inhouse.cli.main import main
 from inhouse.errors import InputError, StoreError
 from inhouse.guard.policy import for_reader
-from inhouse.guard.scan import scan_path
 from inhouse.guard.vault import TOKEN, Vault
 from inhouse.ingest import ingest
+from inhouse.ingest.scan import scan_path
 from inhouse.retrieve import search
 from inhouse.store import SQLiteStore
 from inhouse.types import Principal

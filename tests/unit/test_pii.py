@@ -152,7 +152,7 @@ def test_ignores_real_world_lookalikes(text: str) -> None:
 def test_scan_preview_masks_neighbouring_values() -> None:
     """A preview window can cut off the context that identifies a neighbour (계좌 before an account) or
     cut a value in half: every value in a preview is masked with what the whole text reveals."""
-    from inhouse.guard.scan import scan_text
+    from inhouse.ingest.scan import scan_text
 
     text = "환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789"
     crm = "김민수 고객님(010-2345-6789)이 환불 계좌로 신한은행 110-123-456789 를 알려주셨습니다."

@@ -14,7 +14,7 @@ from inhouse import __version__
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import home, load_settings
 from inhouse.guard import egress
-from inhouse.guard.scan import scan_path
+from inhouse.ingest.scan import scan_path
 from inhouse.models.registry import Registry
 from inhouse.store import open_store
 from inhouse.text import TERMS_VERSION
