@@ -51,11 +51,12 @@ from inhouse.ingest.loaders import LOADERS
 from inhouse.protocols import ChatModel, Embedder
 from inhouse.retrieve import read_chunks
 from inhouse.retrieve import search as run_search
+from inhouse.server.answers import AnswerLog
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
 from inhouse.server.edge import RequestEdge
 from inhouse.server.jobs import IngestJob, JobStore
-from inhouse.server.keys import ApiKey, KeyStore, Unauthorized, now_iso
+from inhouse.server.keys import ApiKey, KeyStore, Unauthorized
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, GenerationQueue, QueueFull, Ticket
 from inhouse.server.schemas import ChatRequest, EmbeddingRequest, SearchRequest
@@ -89,7 +90,7 @@ def error_response(e: Exception) -> JSONResponse:
 
 # ---- state ------------------------------------------------------------------------------------------
 class Server:
-    """What the routes share: the store, keys, audit log, model, embedder, queue and metrics."""
+    """What the routes share: the store, keys, audit and answer logs, model, embedder, queue and metrics."""
 
     def __init__(self, chat: ChatModel | None, embedder: Embedder | None, settings: Settings, base: Path,
                  queue: GenerationQueue, store: SQLiteStore | None = None) -> None:
@@ -100,6 +101,7 @@ class Server:
         self.db = ServerDB(base / "server.db")
         self.keys = KeyStore(self.db)
         self.audit = AuditLog(self.db)
+        self.answers = AnswerLog(self.db)
         self._chat = chat
         self._chat_lock = threading.Lock()
         self._judge: ChatModel | None = None
@@ -395,10 +397,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                                         max_tokens=max_tokens or 256, judge_model=judge)
                     answer_id = uuid.uuid4().hex
                     js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
-                    # Stored masked whoever asked: a cleared reader's revealed PII is not kept at rest.
-                    with srv.db.transaction() as c:
-                        c.execute("INSERT INTO answers VALUES (?,?,?,?,?)",
-                                  (answer_id, key.tenant, key.user, now_iso(), _dumps(_masked(js))))
+                    srv.answers.save(key, js)  # masked whoever asked: a cleared reader's revealed PII is not kept
                     returned = [c["chunk_id"] for c in js["citations"]] or [h["chunk_id"] for h in js["nearest"]]
                     srv.audit.record(key, "answer", "refused" if a.abstained else "answered", question, a.answer,
                                      returned, a.model, answer_id)
@@ -510,11 +509,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
     @app.get("/api/answers/{answer_id}", tags=["inhouse"])
     def api_answer(answer_id: str, key: Reader) -> dict:
-        rows = srv.db.query("SELECT tenant, user, body FROM answers WHERE id = ?", (answer_id,))
-        # Another tenant's (or, for a reader, another user's) answer is reported as absent, not forbidden.
-        if not rows or rows[0][0] != key.tenant or (rows[0][1] != key.user and not key.is_admin):
-            raise NotFoundError(f"no answer '{answer_id}' for this key.")
-        return json.loads(rows[0][2])
+        return srv.answers.get(key, answer_id)
 
     @app.get("/api/documents", tags=["inhouse"])
     def api_documents(key: Reader) -> dict:
@@ -594,17 +589,3 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 def _error_body(e: Exception) -> dict:
     return json.loads(error_response(e).body)
 
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
-def _masked(obj: object) -> object:
-    """`obj` (JSON data) with PII masked in every string."""
-    if isinstance(obj, str):
-        return mask(obj)
-    if isinstance(obj, dict):
-        return {k: _masked(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_masked(v) for v in obj]
-    return obj
