@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -38,9 +38,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inhouse import __version__
-from inhouse.answer import Answer, answer_question, judge_for
+from inhouse.answer import answer_question, judge_for
 from inhouse.config import Settings, home, load_settings
-from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied, StoreError
+from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied
 from inhouse.files import secure_dir
 from inhouse.guard import egress
 from inhouse.guard.pii import mask
@@ -55,37 +55,17 @@ from inhouse.server.answers import AnswerLog
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
 from inhouse.server.edge import RequestEdge
+from inhouse.server.errors import error_body, error_json, error_response
+from inhouse.server.generation import GatedChat, conversation, sources_text, sse_chunk, user_question
 from inhouse.server.jobs import IngestJob, JobStore
-from inhouse.server.keys import ApiKey, KeyStore, Unauthorized
+from inhouse.server.keys import ApiKey, KeyStore
 from inhouse.server.metrics import Metrics
-from inhouse.server.queue import Cancelled, GenerationQueue, QueueFull, Ticket
+from inhouse.server.queue import Cancelled, GenerationQueue
 from inhouse.server.schemas import ChatRequest, EmbeddingRequest, SearchRequest
 from inhouse.store import SQLiteStore, open_store
 
 RAG_MODEL = "inhouse-rag"
 KEEPALIVE_S = 0.5
-
-
-# ---- errors in OpenAI's shape -----------------------------------------------------------------------
-def _error(status: int, message: str, type_: str, code: str | None = None, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": type_, "param": None, "code": code}},
-                        status_code=status, headers=headers)
-
-
-def error_response(e: Exception) -> JSONResponse:
-    if isinstance(e, QueueFull):
-        return _error(429, str(e), "rate_limit_error", "queue_full", {"Retry-After": str(e.retry_after)})
-    if isinstance(e, Unauthorized):
-        return _error(401, str(e), "authentication_error", "invalid_api_key", {"WWW-Authenticate": "Bearer"})
-    if isinstance(e, PermissionDenied):
-        return _error(403, str(e), "permission_error", "forbidden")
-    if isinstance(e, NotFoundError):
-        return _error(404, str(e), "not_found_error", "not_found")
-    if isinstance(e, InputError):
-        return _error(400, str(e), "invalid_request_error", "invalid_request")
-    if isinstance(e, StoreError):
-        return _error(503, str(e), "server_error", "store_unavailable")
-    return _error(500, f"internal error ({type(e).__name__}); see the server log.", "server_error", "internal")
 
 
 # ---- state ------------------------------------------------------------------------------------------
@@ -167,64 +147,6 @@ class MetricsMiddleware:
             self.metrics.observe(scope["method"], route, status[0], time.perf_counter() - t0)
 
 
-class GatedChat:
-    """The model as `answer_question` sees it (the answering model, and its judge): generation waits for a
-    queue slot, counts its pieces, and stops consuming the model's iterator (closing it) as soon as the
-    ticket is cancelled. `last_logprobs` is the model's for this request's last reply, read while the slot
-    was held (another request's reply would replace the model's own)."""
-
-    def __init__(self, inner: ChatModel, ticket: Ticket, metrics: Metrics, on_piece: Callable[[str], None] | None = None):
-        self.inner, self.ticket, self.metrics, self.on_piece = inner, ticket, metrics, on_piece
-        self.name = inner.name
-        self.pieces = 0
-        self.last_logprobs: list[float] = []
-
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
-        with self.ticket.run() as cancel:
-            t0, before = time.perf_counter(), self.pieces
-            stream = self.inner.chat(messages, **kwargs)
-            try:
-                for piece in stream:
-                    if cancel.is_set():
-                        raise Cancelled()
-                    self.pieces += 1
-                    if self.on_piece:
-                        self.on_piece(piece)
-                    yield piece
-            finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()  # stops llama.cpp's generator now, not when it is garbage-collected
-                self.last_logprobs = list(getattr(self.inner, "last_logprobs", None) or [])
-                self.metrics.generated(self.pieces - before, time.perf_counter() - t0)
-
-
-def _sources_text(a: Answer) -> str:
-    shown = a.cited_sources()
-    if a.abstained or not shown:
-        return a.answer
-    lines = [f"[{s.n}] {s.doc_path}" + (f" p.{s.page}" if s.page else "") for s in shown]
-    return a.answer + "\n\n" + "\n".join(lines)
-
-
-def _question(req: ChatRequest) -> str:
-    for m in reversed(req.messages):
-        if m.role == "user" and m.text().strip():
-            return m.text().strip()
-    raise InputError("no user message with text; send at least one {'role': 'user', 'content': '…'}.")
-
-
-def _conversation(req: ChatRequest) -> str:
-    """Every message of a plain chat, as the audit log records it (masked there): the model saw them all."""
-    return "\n".join(f"{m.role}: {m.text()}" for m in req.messages)
-
-
-def _chunk(cid: str, model: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
-    body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-    return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
-
-
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
 
@@ -276,14 +198,14 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(400, f"invalid request: {where or 'body'}: {first.get('msg', 'invalid')}; see /docs for the schema.",
-                      "invalid_request_error", "invalid_request")
+        return error_json(400, f"invalid request: {where or 'body'}: {first.get('msg', 'invalid')}; see /docs for the schema.",
+                          "invalid_request_error", "invalid_request")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}.get(
             e.status_code, "invalid_request_error")
-        return _error(e.status_code, str(e.detail), kind, None, getattr(e, "headers", None))
+        return error_json(e.status_code, str(e.detail), kind, None, getattr(e, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
@@ -374,7 +296,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         model = body.model
         if model not in model_names():
             raise NotFoundError(f"no model '{model}'; available: {', '.join(model_names())} (GET /v1/models).")
-        question = _question(body)
+        question = user_question(body)
         max_tokens = body.max_completion_tokens or body.max_tokens
         ticket = srv.queue.admit(key.tenant)  # 429 here, before any response starts
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
@@ -401,15 +323,15 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                     returned = [c["chunk_id"] for c in js["citations"]] or [h["chunk_id"] for h in js["nearest"]]
                     srv.audit.record(key, "answer", "refused" if a.abstained else "answered", question, a.answer,
                                      returned, a.model, answer_id)
-                    return {"content": _sources_text(a), "inhouse": js, "pieces": gated.pieces}
+                    return {"content": sources_text(a), "inhouse": js, "pieces": gated.pieces}
                 params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                           "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
                 text = "".join(gated.chat([{"role": m.role, "content": m.text()} for m in body.messages], **params))
-                srv.audit.record(key, "chat", "ok", _conversation(body), text, [], model)
+                srv.audit.record(key, "chat", "ok", conversation(body), text, [], model)
                 return {"content": text, "inhouse": None, "pieces": gated.pieces}
             except Cancelled:
                 srv.audit.record(key, "answer" if rag else "chat", "cancelled",
-                                 question if rag else _conversation(body), "", [], model, detail="client disconnected")
+                                 question if rag else conversation(body), "", [], model, detail="client disconnected")
                 raise
             finally:
                 ticket.finish()
@@ -424,8 +346,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             try:
                 result = await future
             except Cancelled:
-                return _error(499, "the client closed the request; generation stopped.", "invalid_request_error",
-                              "client_closed")
+                return error_json(499, "the client closed the request; generation stopped.", "invalid_request_error",
+                                  "client_closed")
             out = {"id": cid, "object": "chat.completion", "created": created, "model": model,
                    "choices": [{"index": 0, "message": {"role": "assistant", "content": result["content"]},
                                 "finish_reason": "stop"}],
@@ -441,7 +363,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
             finished = False
             getter: asyncio.Future | None = None
             try:
-                yield _chunk(cid, model, created, {"role": "assistant", "content": ""})
+                yield sse_chunk(cid, model, created, {"role": "assistant", "content": ""})
                 while True:
                     # Wake on the next piece or on the end of the work, whichever comes first; wake
                     # every KEEPALIVE_S anyway to send a keep-alive (which reveals a disconnect).
@@ -450,10 +372,10 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                                                  return_when=asyncio.FIRST_COMPLETED)
                     if getter in done:
                         piece, getter = getter.result(), None
-                        yield _chunk(cid, model, created, {"content": piece})
+                        yield sse_chunk(cid, model, created, {"content": piece})
                     elif future.done():
                         while not pieces.empty():
-                            yield _chunk(cid, model, created, {"content": pieces.get_nowait()})
+                            yield sse_chunk(cid, model, created, {"content": pieces.get_nowait()})
                         break
                     else:
                         if await request.is_disconnected():
@@ -463,13 +385,13 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                     result = await future
                 except Exception as e:  # the response has started: report the error in the stream
                     finished = True
-                    yield "data: " + json.dumps(_error_body(e), ensure_ascii=False) + "\n\n"
+                    yield "data: " + json.dumps(error_body(e), ensure_ascii=False) + "\n\n"
                     return
                 if rag:  # the verified answer, in word-sized pieces like a model's stream
                     for word in re.findall(r"\S+\s*|\s+", result["content"]):
-                        yield _chunk(cid, model, created, {"content": word})
+                        yield sse_chunk(cid, model, created, {"content": word})
                 extra = {"inhouse": result["inhouse"]} if result["inhouse"] is not None else {}
-                yield _chunk(cid, model, created, {}, "stop", **extra)
+                yield sse_chunk(cid, model, created, {}, "stop", **extra)
                 yield "data: [DONE]\n\n"
                 finished = True
             finally:
@@ -584,8 +506,4 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         return {"deleted": path}
 
     return app
-
-
-def _error_body(e: Exception) -> dict:
-    return json.loads(error_response(e).body)
 
