@@ -23,16 +23,16 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 KINDS = ("ignore_instructions", "role_turn", "exfiltration", "hidden_text", "prompt_extraction")
 REMOVED = "[flagged instruction removed]"
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One suspicious span: its kind and where it is in the screened text."""
+class Flag(NamedTuple):
+    """One suspicious span: its kind and where it is in the screened text (immutable; a tuple, because a
+    hostile chunk can carry tens of thousands of flags and a frozen dataclass costs twice as much to make)."""
 
     kind: str
     start: int
@@ -194,7 +194,8 @@ class _Bounds:
         self.size = len(text)
         self.after_stop = [m.end() for m in _STOP.finditer(text)]
         self.paragraphs = [m.start() for m in _PARAGRAPH.finditer(text)]
-        self.tokens = [(len(t), [m.start() for m in re.finditer(re.escape(t), text)]) for t in _END_TOKENS]
+        found = [(len(t), [m.start() for m in re.finditer(re.escape(t), text)]) for t in _END_TOKENS]
+        self.tokens = [(length, positions) for length, positions in found if positions]
 
     @staticmethod
     def _next(positions: list[int], at: int) -> int:
@@ -226,7 +227,8 @@ def neutralize(text: str) -> tuple[str, list[Flag]]:
     clean = _HIDDEN.sub("", text)
     spans: list[tuple[int, int]] = []
     bounds = None
-    for f in screen(clean):
+    # Without hidden characters the flags' offsets already refer to `clean`: no second screening.
+    for f in screen(clean) if clean != text else flags:
         if f.kind in ("ignore_instructions", "role_turn", "prompt_extraction", "exfiltration"):
             bounds = bounds or _Bounds(clean)
             spans.append(bounds(f.start, f.end))
