@@ -41,6 +41,10 @@ class Settings:
                                                              "this are refused with 413 before they are read"})
     pii: str = field(default="keep", metadata={"help": "PII policy of ingest when none is given (--pii, uploads): "
                                                        "keep, mask, tokenize or reject"})
+    # A 20 MB zip or PDF stream can inflate a thousand times; what a file may unpack to is capped on its own
+    # (inhouse.ingest.unpack): DOCX/XLSX parts in all, PDF streams inflated and page content drawn.
+    max_unpacked_mb: float = field(default=200.0, metadata={"help": "a DOCX/XLSX or PDF may unpack to at most this "
+                                                                    "(zip parts, PDF streams); more is refused"})
     # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
     egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
 

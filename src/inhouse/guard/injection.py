@@ -21,17 +21,18 @@ PII masking for uncleared readers, the egress lock, the verifier) do not depend 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 KINDS = ("ignore_instructions", "role_turn", "exfiltration", "hidden_text", "prompt_extraction")
 REMOVED = "[flagged instruction removed]"
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One suspicious span: its kind and where it is in the screened text."""
+class Flag(NamedTuple):
+    """One suspicious span: its kind and where it is in the screened text (immutable; a tuple, because a
+    hostile chunk can carry tens of thousands of flags and a frozen dataclass costs twice as much to make)."""
 
     kind: str
     start: int
@@ -59,17 +60,34 @@ _IGNORE = re.compile(
     re.IGNORECASE,
 )
 
-_ROLE = re.compile(
-    r"(?:^|\n)\s*(?:#{1,4}\s*)?(?:system|assistant|developer|user|시스템|어시스턴트|관리자)\s*(?:message|prompt|메시지)?\s*[:：]"
-    r"|<\|?(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id|end_header_id)\|?>"
+# Every pattern below runs on whole documents and 100 KB chat messages, so none may backtrack more than
+# linearly: a run that could be re-scanned from many start positions stops at the next possible start
+# (or is possessive), and bench/hostile.py times each on adversarial runs of newlines, spaces and brackets.
+
+# A fake turn at the start of a line ("System:", "### assistant message:"). It is matched from the last
+# newline before it, so a run of blank lines is not re-scanned from each of its newlines; `_turn_start`
+# then moves the flag's start back to the first newline of that run, where it has always been reported.
+_ROLE_LINE = re.compile(
+    r"(?:^|\n)[^\S\n]*+(?:#{1,4}+\s*+)?(?:system|assistant|developer|user|시스템|어시스턴트|관리자)"
+    r"\s*+(?:(?:message|prompt|메시지)\s*+)?[:：]",
+    re.IGNORECASE,
+)
+_ROLE_TOKEN = re.compile(
+    r"<\|?(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id|end_header_id)\|?>"
     r"|\[/?INST\]|<</?SYS>>|</s>|\[(?:SYSTEM|시스템)\]",
     re.IGNORECASE,
 )
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'`)\]}]+|\bwww\.[^\s<>\"'`)\]}]+", re.IGNORECASE)
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*([^)\s]+)[^)]*\)")
-_MD_LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(\s*([^)\s]+)[^)]*\)")
-_HTML_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+# Markdown images and links: `![label](url "title")`. The label holds no bracket except one balanced
+# pair ("![[DATA]](…)"), and the url and title stop before a "](" that opens another link's target, so a
+# scan from one "[" never runs past the next link: linear on runs of "[", "![" or "[x](".
+_MD_TARGET = r"\(\s*+((?:[^)\s\]]|\](?!\())++)(?:[^)\]]|\](?!\())*+\)"
+_MD_LABEL = r"\[((?:[^\[\]]|\[[^\[\]]*+\])*+)\]"
+_MD_IMAGE = re.compile("!" + _MD_LABEL + _MD_TARGET)
+_MD_LINK = re.compile("(?<!!)" + _MD_LABEL + _MD_TARGET)
+# An <img> tag up to its ">"; the scan stops at the next "<img", so a run of unclosed tags is linear.
+_HTML_IMG = re.compile(r"<img\b(?:[^<>]|<(?!img\b))*+>", re.IGNORECASE)
 _EXFIL_VERB = re.compile(
     r"\b(?:send|post|upload|forward|submit|leak|exfiltrate|append|include|embed|render|visit|open|fetch|load|click)\b"
     r"|전송|보내|업로드|포함|첨부|렌더|방문|접속|클릭|붙여",
@@ -118,7 +136,10 @@ def screen(text: str) -> list[Flag]:
     folded = _HIDDEN.sub("", text)
     for m in _IGNORE.finditer(folded):
         flags.append(Flag("ignore_instructions", m.start(), m.end(), m[0]))
-    for m in _ROLE.finditer(folded):
+    for m in _ROLE_LINE.finditer(folded):
+        start = _turn_start(folded, m.start())
+        flags.append(Flag("role_turn", start, m.end(), folded[start : m.end()]))
+    for m in _ROLE_TOKEN.finditer(folded):
         flags.append(Flag("role_turn", m.start(), m.end(), m[0]))
     for m in _EXTRACT.finditer(folded):
         flags.append(Flag("prompt_extraction", m.start(), m.end(), m[0]))
@@ -143,23 +164,54 @@ def kinds(flags: Iterable[Flag]) -> list[str]:
     return [k for k in KINDS if k in present]
 
 
-def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """From the start of the sentence around `start` to the end of its paragraph.
+def _turn_start(text: str, pos: int) -> int:
+    """Where a fake turn matched at the newline `pos` starts: the first newline of the blank run before it
+    (or 0 when only whitespace precedes it). Each run is walked once, by the one turn that follows it."""
+    first = pos
+    i = pos
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+        if text[i] == "\n":
+            first = i
+    return 0 if i == 0 else first
 
-    An injected instruction rarely stops at one sentence ("Ignore the rules. Say X."), and a fake turn
-    runs until the next blank line or end-of-turn token, so the rest of the paragraph goes with it.
+
+_STOP = re.compile(r"[.!?。\n]")
+_PARAGRAPH = re.compile(r"(?=\n\n)")
+_END_TOKENS = ("<|im_end|>", "<|eot_id|>", "[/INST]", "<</SYS>>")
+
+
+class _Bounds:
+    """Sentence and paragraph bounds of flagged spans in one text.
+
+    A flagged span is widened from the start of its sentence to the end of its paragraph: an injected
+    instruction rarely stops at one sentence ("Ignore the rules. Say X."), and a fake turn runs until the
+    next blank line or end-of-turn token, so the rest of the paragraph goes with it. Stops, paragraph
+    breaks and end tokens are indexed once, so many flags in a long text cost a bisect each, not a scan.
     """
-    stops = ".!?。\n"
-    a = start
-    while a > 0 and text[a - 1] not in stops:
-        a -= 1
-    para = text.find("\n\n", end)
-    b = len(text) if para < 0 else para
-    for token in ("<|im_end|>", "<|eot_id|>", "[/INST]", "<</SYS>>"):
-        t = text.find(token, end)
-        if 0 <= t < b:
-            b = t + len(token)
-    return a, b
+
+    def __init__(self, text: str) -> None:
+        self.size = len(text)
+        self.after_stop = [m.end() for m in _STOP.finditer(text)]
+        self.paragraphs = [m.start() for m in _PARAGRAPH.finditer(text)]
+        found = [(len(t), [m.start() for m in re.finditer(re.escape(t), text)]) for t in _END_TOKENS]
+        self.tokens = [(length, positions) for length, positions in found if positions]
+
+    @staticmethod
+    def _next(positions: list[int], at: int) -> int:
+        i = bisect_left(positions, at)
+        return positions[i] if i < len(positions) else -1
+
+    def __call__(self, start: int, end: int) -> tuple[int, int]:
+        i = bisect_right(self.after_stop, start)
+        a = self.after_stop[i - 1] if i else 0
+        para = self._next(self.paragraphs, end)
+        b = self.size if para < 0 else para
+        for length, positions in self.tokens:
+            t = self._next(positions, end)
+            if 0 <= t < b:
+                b = t + length
+        return a, b
 
 
 def neutralize(text: str) -> tuple[str, list[Flag]]:
@@ -174,11 +226,12 @@ def neutralize(text: str) -> tuple[str, list[Flag]]:
         return text, flags
     clean = _HIDDEN.sub("", text)
     spans: list[tuple[int, int]] = []
-    for f in screen(clean):
-        if f.kind in ("ignore_instructions", "role_turn", "prompt_extraction"):
-            spans.append(_sentence_bounds(clean, f.start, f.end))
-        elif f.kind == "exfiltration":
-            spans.append(_sentence_bounds(clean, f.start, f.end))
+    bounds = None
+    # Without hidden characters the flags' offsets already refer to `clean`: no second screening.
+    for f in screen(clean) if clean != text else flags:
+        if f.kind in ("ignore_instructions", "role_turn", "prompt_extraction", "exfiltration"):
+            bounds = bounds or _Bounds(clean)
+            spans.append(bounds(f.start, f.end))
     if spans:
         spans.sort()
         merged = [list(spans[0])]

@@ -2,6 +2,10 @@
 
 One function per format, picked by file extension. Every failure is an `InputError` whose message says
 what is wrong with the file and what to do, so the ingest report can show it next to the file name.
+
+A file may be hostile (anyone who can drop a file in a shared folder can write one): zip parts and PDF
+streams may unpack to at most `max_unpacked_mb` (inhouse.ingest.unpack), JSON and HTML may nest only so
+deep, and no parser error of any kind escapes `load_file` as anything but an InputError for that file.
 """
 
 from __future__ import annotations
@@ -10,13 +14,21 @@ import csv
 import io
 import json
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from inhouse.config import Settings
 from inhouse.errors import InputError
+from inhouse.ingest.unpack import UnpackLimit, check_zip, pdf_budget
 from inhouse.text import normalize
 from inhouse.types import Block
+
+UNPACKED = int(Settings.max_unpacked_mb * 1048576)  # bytes; load_file takes the setting
+MAX_JSON_DEPTH = 64  # a record nested deeper is not a catalog row; json.loads would recurse ~1000 deep
+MAX_HTML_DEPTH = 256  # deeper than real pages; the walk below costs depth x elements (Blink stops at 512)
 
 
 @dataclass
@@ -69,8 +81,27 @@ def _blocks_from_paragraphs(paras: list[tuple[str, int | None, tuple[str, ...]]]
     return blocks
 
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Heading lines are matched only when short (a longer line is never a heading), and the Markdown one
+# without a regex: `#{1,6}\s+(.+?)\s*#*\s*$` backtracks cubically on a long run of spaces.
+HEADING_CHARS = 80
 _TXT_HEADING = re.compile(r"^(제\s*\d+\s*[조장절관]\s*(\(.+?\))?.*|\d+(\.\d+)*\.?\s+\S.{0,60}|[IVX]+\.\s+\S.{0,60})$")
+
+
+def _md_heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of a stripped Markdown ATX heading line ("## Title ##"), else None."""
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6 or len(line) == level or not line[level].isspace():
+        return None
+    rest = line[level:].lstrip()
+    if not rest:
+        return None
+    # The title without closing hashes and the spaces around them, but at least one character ("# #").
+    end = len(rest.rstrip().rstrip("#").rstrip())
+    return level, rest[: max(1, end)]
+
+
+def _txt_heading(line: str) -> tuple[int, str] | None:
+    return (1, line) if _TXT_HEADING.match(line) else None
 
 
 def _looks_like_title(line: str) -> bool:
@@ -78,7 +109,8 @@ def _looks_like_title(line: str) -> bool:
     return 0 < len(line) <= 60 and line[-1] not in ".!?:;,。)" and not line.startswith(("-", "*", "•"))
 
 
-def _paragraphs(text: str, heading_re: re.Pattern, md: bool) -> list[tuple[str, int | None, tuple[str, ...]]]:
+def _paragraphs(text: str, heading: Callable[[str], tuple[int, str] | None],
+                md: bool) -> list[tuple[str, int | None, tuple[str, ...]]]:
     """Split text into paragraphs at blank lines; heading lines update the heading path."""
     out: list[tuple[str, int | None, tuple[str, ...]]] = []
     path: list[tuple[int, str]] = []
@@ -98,13 +130,10 @@ def _paragraphs(text: str, heading_re: re.Pattern, md: bool) -> list[tuple[str, 
         stripped = line.strip()
         if md and stripped.startswith("```"):
             in_fence = not in_fence
-        m = None if in_fence else heading_re.match(stripped)
-        if m and len(stripped) <= 80:
+        m = None if in_fence or len(stripped) > HEADING_CHARS else heading(stripped)
+        if m:
             flush()
-            if md:
-                level, title = len(m.group(1)), m.group(2)
-            else:
-                level, title = 1, stripped
+            level, title = m
             path = [(lv, h) for lv, h in path if lv < level] + [(level, title.strip("# "))]
             continue
         if not stripped and not in_fence:
@@ -117,16 +146,21 @@ def _paragraphs(text: str, heading_re: re.Pattern, md: bool) -> list[tuple[str, 
 
 def load_markdown(data: bytes, name: str) -> Loaded:
     text = decode_text(data, name)
-    title = next((m.group(2) for ln in text.splitlines() if (m := _MD_HEADING.match(ln.strip()))), "")
-    return Loaded("md", _blocks_from_paragraphs(_paragraphs(text, _MD_HEADING, md=True)), title=title)
+    title = next((m[1] for ln in text.splitlines() if (m := _md_heading(ln.strip()))), "")
+    return Loaded("md", _blocks_from_paragraphs(_paragraphs(text, _md_heading, md=True)), title=title)
 
 
 def load_text(data: bytes, name: str) -> Loaded:
     text = decode_text(data, name)
-    return Loaded("txt", _blocks_from_paragraphs(_paragraphs(text, _TXT_HEADING, md=False)))
+    return Loaded("txt", _blocks_from_paragraphs(_paragraphs(text, _txt_heading, md=False)))
 
 
-def load_pdf(data: bytes, name: str) -> Loaded:
+def _too_big(name: str, kind: str, problem: str) -> InputError:
+    return InputError(f"{name}: {problem}; this is not a normal {kind} (a decompression bomb?): check where it came "
+                      "from, or if it is genuine raise INHOUSE_MAX_UNPACKED_MB.")
+
+
+def load_pdf(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
@@ -134,18 +168,24 @@ def load_pdf(data: bytes, name: str) -> Loaded:
         raise InputError(f"{name}: not a PDF file (no %PDF header); check the file or its extension.")
     paras: list[tuple[str, int | None, tuple[str, ...]]] = []
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
+        with pdf_budget(limit), pdfplumber.open(io.BytesIO(data)) as pdf:
             pages = len(pdf.pages)
             for number, page in enumerate(pdf.pages, start=1):
                 text = page.extract_text() or ""
+                page.close()  # drop the page's layout objects before the next page's
                 for para in re.split(r"\n\s*\n", text):
                     paras.append((para, number, ()))
+    except UnpackLimit as e:
+        raise _too_big(name, "PDF", e.problem) from None
     except (PDFPasswordIncorrect, PDFEncryptionError) as e:
         raise InputError(f"{name}: the PDF is encrypted; save an unencrypted copy and ingest that.") from e
     except InputError:
         raise
     except Exception as e:
         # pdfplumber wraps pdfminer's errors: look at what is inside.
+        limit_hit = next((a for a in getattr(e, "args", ()) if isinstance(a, UnpackLimit)), None)
+        if limit_hit is not None:
+            raise _too_big(name, "PDF", limit_hit.problem) from None
         inner = [type(a).__name__ for a in getattr(e, "args", ()) if isinstance(a, Exception)]
         if any("Password" in n or "Encrypt" in n for n in inner) or "password" in str(e).lower():
             raise InputError(f"{name}: the PDF is encrypted; save an unencrypted copy and ingest that.") from e
@@ -156,10 +196,21 @@ def load_pdf(data: bytes, name: str) -> Loaded:
     return Loaded("pdf", blocks, pages=pages)
 
 
-def load_docx(data: bytes, name: str) -> Loaded:
+def _check_zip(data: bytes, name: str, kind: str, limit: int) -> None:
+    try:
+        check_zip(data, limit)
+    except UnpackLimit as e:
+        raise _too_big(name, kind, e.problem) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error, ValueError) as e:
+        raise InputError(f"{name}: cannot read the {kind} ({type(e).__name__}: {e}); the file is corrupt, encrypted "
+                         f"or not a .{kind.lower()} file.") from None
+
+
+def load_docx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    _check_zip(data, name, "DOCX", limit)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
@@ -198,10 +249,28 @@ def load_docx(data: bytes, name: str) -> Loaded:
 _DROP_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "svg"]
 
 
+def _html_depth(root) -> int:  # type: ignore[no-untyped-def]
+    """How deep tags nest under `root` (a loop, not recursion: the tree may be thousands deep)."""
+    from bs4 import Tag
+
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in node.contents if isinstance(c, Tag))
+    return deepest
+
+
 def load_html(data: bytes, name: str) -> Loaded:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_text(data, name), "html.parser")
+    # lxml (libxml2, already installed with python-docx), not Python's html.parser: the latter takes
+    # quadratic time on malformed markup ("<a\n" repeated: 80 KB in a minute, Python 3.11).
+    soup = BeautifulSoup(decode_text(data, name), "lxml")
+    depth = _html_depth(soup)
+    if depth > MAX_HTML_DEPTH:
+        raise InputError(f"{name}: the HTML nests tags {depth:,} levels deep (at most {MAX_HTML_DEPTH} are read); "
+                         "this is not a normal page: fix or re-save it.")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_DROP_TAGS):
         tag.decompose()
@@ -262,23 +331,47 @@ def load_csv(data: bytes, name: str) -> Loaded:
     return _records(rows, "csv", name)
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(line: str) -> int:
+    """How deep arrays and objects nest in one JSON text (brackets inside strings do not count), in one
+    linear pass: checked before json.loads, which recurses once per level. 0 when the text has too few
+    brackets to nest past MAX_JSON_DEPTH (not counted)."""
+    if line.count("[") + line.count("{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", line)):
+        depth += 1 if m[0] in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load_jsonl(data: bytes, name: str) -> Loaded:
     text = decode_text(data, name)
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if (depth := _json_depth(line)) > MAX_JSON_DEPTH:
+            raise InputError(f"{name}: line {n} nests JSON {depth:,} levels deep (at most {MAX_JSON_DEPTH}); "
+                             "flatten that record or remove the line.")
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{name}: line {n} is not valid JSON ({e.msg}); fix or remove that line.") from e
+        except RecursionError:
+            raise InputError(f"{name}: line {n} nests JSON too deeply to read; flatten that record or remove "
+                             "the line.") from None
         rows.append((n, obj if isinstance(obj, dict) else {"value": obj}))
     return _records(rows, "jsonl", name)
 
 
-def load_xlsx(data: bytes, name: str) -> Loaded:
+def load_xlsx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
     import openpyxl
 
+    _check_zip(data, name, "XLSX", limit)
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:
@@ -314,8 +407,13 @@ LOADERS: dict[str, Callable[[bytes, str], Loaded]] = {
 }
 
 
-def load_file(path: Path, name: str | None = None) -> Loaded:
-    """Load one file by extension; raise InputError with a fix for anything unusable."""
+_UNPACKS = {load_pdf, load_docx, load_xlsx}
+
+
+def load_file(path: Path, name: str | None = None, max_unpacked_mb: float = Settings.max_unpacked_mb) -> Loaded:
+    """Load one file by extension; raise InputError with a fix for anything unusable.
+
+    `max_unpacked_mb` bounds what a DOCX/XLSX's parts or a PDF's streams may unpack to."""
     name = name or path.name
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
@@ -325,7 +423,20 @@ def load_file(path: Path, name: str | None = None) -> Loaded:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(f"{name}: the file is empty; nothing to ingest.")
-    loaded = loader(data, name)
+    try:
+        if loader in _UNPACKS:
+            loaded = loader(data, name, limit=int(max_unpacked_mb * 1048576))
+        else:
+            loaded = loader(data, name)
+    except InputError:
+        raise
+    except (RecursionError, MemoryError) as e:
+        # Whatever a parser does with a hostile file, it fails this file alone, not the ingest run.
+        raise InputError(f"{name}: the file is too deeply nested or too large to parse ({type(e).__name__}); "
+                         "check the file, or split it.") from None
+    except Exception as e:  # a parser's own error on a malformed file: report it with the file
+        raise InputError(f"{name}: cannot parse the file ({type(e).__name__}: {str(e)[:200]}); "
+                         "the file may be corrupt.") from e
     if not loaded.blocks:
         raise InputError(f"{name}: no text found in the file.")
     return loaded

@@ -69,21 +69,39 @@ class IngestReport:
 
 
 def _walk(root: Path) -> Iterable[Path]:
+    """Files under `root`, hidden ones left out, and symlinked folders (never descended into: a link
+    to a folder inside `root` is walked anyway, one outside is refused by `collect`)."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
+        for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
             if not name.startswith("."):
                 yield Path(dirpath) / name
 
 
-def collect(path: Path) -> tuple[Path, list[tuple[Path, str]]]:
-    """The root used for relative paths, and (file, doc path) pairs under `path`."""
+def _outside(file: Path, root: Path) -> bool:
+    """Whether `file` (under `root`) is a symlink, or sits under one, that leads out of `root`."""
+    return not file.resolve().is_relative_to(root)
+
+
+def collect(path: Path) -> tuple[Path, list[tuple[Path, str]], list[tuple[str, str]]]:
+    """The root used for relative paths, (file, doc path) pairs under `path`, and (doc path, reason) for
+    what is left out: symlinks that lead outside the folder (a link to /etc/passwd, or to another
+    tenant's folder, must not be ingested by pointing at a shared folder). Links that stay inside are
+    followed for files; a symlinked folder is never descended into (its target, if inside, is walked)."""
     if not path.exists():
         raise NotFoundError(f"{path}: no such file or folder; check the path.")
     if path.is_file():
-        return path.parent.resolve(), [(path, path.name)]
+        return path.parent.resolve(), [(path, path.name)], []
     root = path.resolve()
-    return root, [(f, f.relative_to(path).as_posix()) for f in _walk(path)]
+    files, skipped = [], []
+    for f in _walk(path):
+        doc = f.relative_to(path).as_posix()
+        if _outside(f, root):
+            skipped.append((doc, f"{doc}: a symlink to {f.resolve()}, outside the folder being ingested; "
+                                 "not followed (copy the file into the folder to ingest it)."))
+        elif not f.is_dir():
+            files.append((f, doc))
+    return root, files, skipped
 
 
 _TENANT = re.compile(r"[^\W_][\w.@-]{0,63}")
@@ -123,7 +141,7 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
                 store.set_groups(tenant, doc_path, groups)
                 return FileResult(doc_path, "regrouped", pages=old.pages)
             return FileResult(doc_path, "unchanged", pages=old.pages)
-        loaded = load_file(file, doc_path)
+        loaded = load_file(file, doc_path, settings.max_unpacked_mb)
         loaded.blocks = apply_to_blocks(loaded.blocks, pii, tenant, doc_path, vault)
         loaded.title = apply_to_text(loaded.title, pii, tenant, vault)
         analyses = analyze([b.text for b in loaded.blocks])  # the one Kiwi pass over this file
@@ -196,10 +214,11 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
     plan: list[tuple[Path, str, str]] = []
     roots: list[tuple[str, set[str]]] = []
     for p in paths:
-        root, files = collect(Path(p))
+        root, files, skipped = collect(Path(p))
         if Path(p).is_dir():
             roots.append((str(root), {doc for _, doc in files}))
         plan.extend((f, doc, str(root)) for f, doc in files)
+        report.files.extend(FileResult(doc, "skipped", error=why) for doc, why in skipped)
     total = len(plan)
     for i, (file, doc_path, root) in enumerate(plan):
         if progress:

@@ -114,9 +114,9 @@ def scan_file(file: Path, doc_path: str) -> FileScan:
 
 def scan_path(path: Path, progress: Callable[[str, int, int], None] | None = None) -> ScanReport:
     """Scan a file or a folder (recursively; files of unsupported types are skipped silently)."""
-    _, files = collect(path)
+    _, files, skipped = collect(path)
     plan = [(f, doc) for f, doc in files if f.suffix.lower() in LOADERS or len(files) == 1]
-    report = ScanReport()
+    report = ScanReport([FileScan(doc, error=why) for doc, why in skipped])
     for i, (file, doc) in enumerate(plan):
         if progress:
             progress("scan", i, len(plan))

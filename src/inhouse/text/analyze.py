@@ -236,8 +236,24 @@ def _kiwi_sentences(text: str, tokens) -> list[tuple[int, int]]:
     return list(zip(starts, starts[1:] + [len(text)], strict=True))
 
 
-_LIST_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d{1,2}\.$")
 _EN_SENT = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9가-힣])")
+
+
+def _after_list_number(piece: str, end: int) -> bool:
+    """Whether the line of `piece` that ends at `end` is only a list number ("  1."), read backwards from
+    `end` (a regex search from the line start would rescan the line for every sentence end in it)."""
+    i = end - 1
+    if i < 0 or piece[i] != ".":
+        return False
+    digits = 0
+    while digits < 3 and i > 0 and piece[i - 1].isdecimal():
+        i -= 1
+        digits += 1
+    if not 1 <= digits <= 2:
+        return False
+    while i > 0 and piece[i - 1] in " \t":
+        i -= 1
+    return i == 0 or piece[i - 1] == "\n"
 
 
 def _split_english(text: str, rough: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -247,7 +263,7 @@ def _split_english(text: str, rough: list[tuple[int, int]]) -> list[tuple[int, i
         piece = text[start:end]
         cut = start
         for m in _EN_SENT.finditer(piece):
-            if _LIST_NUMBER.search(piece, 0, m.start()):  # "1. Standard parcels…" is one item
+            if _after_list_number(piece, m.start()):  # "1. Standard parcels…" is one item
                 continue
             spans.append((cut, start + m.start() + len(m.group(0).rstrip())))
             cut = start + m.end()
