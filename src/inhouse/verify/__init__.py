@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from inhouse.text import detect_language, has_quantity, lexical_terms, split_sentences, statements, word_terms
+from inhouse.text import (
+    detect_language,
+    has_quantity,
+    lexical_terms,
+    split_sentences,
+    statements,
+    stem,
+    word_terms,
+)
 from inhouse.text.analyze import EN_STOPWORDS, kiwi
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -115,67 +123,14 @@ def _source_numbers(text: str) -> set[str]:
     return numbers(text) | {_NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)}
 
 
-def _has_vowel(stem: str) -> bool:
-    return any(c in "aeiouy" for c in stem)
-
-
 @lru_cache(maxsize=65536)
 def _match_form(term: str) -> str:
     """The form in which a claim's term and a source's term are compared: an English number word as its
-    digits; an English word without its inflection: plural or third-person -s (Harman's S stemmer, "How
-    effective is suffixing?", JASIS 1991: "satellites" is "satellite", "policies" is "policy"), then -ed
-    and -ing, a final -e and a doubled final consonant ("forming" is "form", "giving" is "give", "stopped"
-    is "stop", "classified" is "classify"). Derivations stay apart ("formation" is not "form"). Korean terms
-    are lemmas already (Kiwi)."""
-    if not term.isascii() or not term.isalpha():
-        return term
+    digits; an English word without its inflection (`stem`: "satellites" is "satellite", "stopped" is "stop";
+    derivations stay apart: "formation" is not "form"). Korean terms are lemmas already (Kiwi)."""
     if term in _NUMBER_WORDS:
         return _NUMBER_WORDS[term]
-    w = term
-    if len(w) > 3 and w.endswith("ies") and not w.endswith(("eies", "aies")):
-        w = w[:-3] + "y"
-    elif len(w) > 3 and w.endswith("es") and not w.endswith(("aes", "ees", "oes")):
-        w = w[:-1]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith(("us", "ss")):
-        w = w[:-1]
-    if len(w) > 3 and w.endswith("ied"):
-        w = w[:-3] + "y"
-    elif w.endswith(("ed", "ing")) and not w.endswith("eed"):  # "need", "exceed" keep theirs
-        stem = w[: -2 if w.endswith("ed") else -3]
-        if len(stem) > 1 and _has_vowel(stem):  # "shed", "bring", "thing" keep theirs too
-            # Porter's step 1b: "stopped" is "stop" ("falling" is "fall"), and a short stem that ends
-            # consonant-vowel-consonant had a final -e ("hated" is "hate", not "hat"; "hoping" is "hope").
-            if _doubled(stem):
-                stem = stem[:-1]
-            elif _short(stem):
-                stem += "e"
-            w = stem
-    # A final -e goes, except after a short stem, where it tells words apart (Porter's step 5a: "hate" and
-    # "hat", "note" and "not", "plane" and "plan"; "create" and "created" are both "creat").
-    if len(w) > 2 and w.endswith("e") and not w.endswith("ee") and not _short(w[:-1]):
-        w = w[:-1]
-    if _doubled(w):
-        w = w[:-1]
-    return w
-
-
-def _doubled(stem: str) -> bool:
-    """A final double consonant that an inflection doubled ("stopp", "controll"), not one of a word's own
-    ("fall", "pass", "fizz": l, s and z double in words of one vowel group; Porter's steps 1b and 5b)."""
-    if len(stem) <= 2 or stem[-1] != stem[-2] or stem[-1] in "aeiouy":
-        return False
-    return stem[-1] not in "lsz" or _vowel_groups(stem) > 1
-
-
-def _short(stem: str) -> bool:
-    """Porter's short stem: one vowel group between consonants, ending consonant-vowel-consonant, the last
-    not w, x or y ("hat", "hop", "writ"; not "creat", "form", "us")."""
-    return (len(stem) >= 3 and stem[-1] not in "aeiouwxy" and stem[-2] in "aeiou" and stem[-3] not in "aeiou"
-            and _vowel_groups(stem) == 1)
-
-
-def _vowel_groups(stem: str) -> int:
-    return len(re.findall(r"[aeiou]+", stem))
+    return stem(term)
 
 
 def _forms(term: str) -> list[str]:
