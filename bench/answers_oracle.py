@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.answer import MIN_QUOTE_RELEVANCE, Source, _extractive, is_not_found  # noqa: E402
+from inhouse.answer import AnswerPolicy, Source, _extractive, is_not_found  # noqa: E402
 from inhouse.evals.rag import contains_answer  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.verify import is_closed  # noqa: E402
@@ -39,6 +39,7 @@ pooled = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pooled)
 
 console = Console()
+MIN_QUOTE = AnswerPolicy().min_quote_relevance  # the pipeline's quote threshold
 
 
 def oracle_outcome(row: dict, lang: str, threshold: float) -> str:
@@ -82,7 +83,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".cache" / "pooled",
                     help="the replayed rows bench/answers_pooled.py wrote (its --work)")
-    ap.add_argument("--thresholds", default=",".join(f"{t / 100:.2f}" for t in range(round(MIN_QUOTE_RELEVANCE * 100), 49, -1)),
+    ap.add_argument("--thresholds", default=",".join(f"{t / 100:.2f}" for t in range(round(MIN_QUOTE * 100), 49, -1)),
                     help="the fallback's quote thresholds to try (default: the pipeline's, 0.70, to 0.50 by 0.01)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers_oracle.json")
     args = ap.parse_args()
@@ -108,7 +109,7 @@ def main() -> None:
         for threshold in [None, *thresholds]:
             a, g = rates(answerable, lang, threshold), rates(removed, lang, threshold)
             entry = {"verifier": "pipeline" if threshold is None else "perfect",
-                     "quote_threshold": MIN_QUOTE_RELEVANCE if threshold is None else threshold,
+                     "quote_threshold": MIN_QUOTE if threshold is None else threshold,
                      "answerable": a, "gold_removed": g,
                      "targets_met": all(pooled.answers.quality_targets(lang, a, g).values())}
             result[lang].append(entry)

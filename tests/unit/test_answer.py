@@ -13,6 +13,7 @@ from inhouse.answer import (
     JUDGE_SYSTEM,
     JUDGED,
     SYSTEM_PROMPT,
+    AnswerPolicy,
     answer_question,
     build_messages,
     judge,
@@ -96,7 +97,7 @@ def test_abstains_before_generating_when_nothing_relevant(kb):
 def test_a_korean_draft_the_model_was_unsure_of_keeps_no_claim(kb):
     store, settings = kb
     draft = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]."
-    ko = {"unsure_langs": ("ko",)}
+    ko = {"policy": AnswerPolicy(unsure_langs=("ko",))}
     sure = ScriptedChat(replies=[draft], logprobs=[[-0.1, -0.3, -0.05, -2.5]])  # the last is the stop token
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, sure, **ko)
     assert a.mode == "generated" and a.draft_logprobs == [-0.1, -0.3, -0.05, -2.5]
@@ -118,7 +119,7 @@ def test_a_judge_that_says_no_drops_the_claim(kb):
     question, draft = "What is the equipment stipend?", "The equipment stipend is 500,000 won per year [1]."
     yes = ScriptedChat(replies=["Yes"], logprobs=[[-0.05]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=yes,
-                        judge_min={"en": 0.5})
+                        policy=AnswerPolicy(judge_min={"en": 0.5}))
     assert a.mode == "generated" and a.claims[0].kept and "judged 2.97" in a.claims[0].reason
     # The judge saw the question, the claim and the source sentence that supports it.
     (system, user), = yes.calls
@@ -126,16 +127,16 @@ def test_a_judge_that_says_no_drops_the_claim(kb):
     assert "Source: The equipment stipend is 500,000 won per year." in user["content"]
     no = ScriptedChat(replies=["No"], logprobs=[[-0.2]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=no,
-                        judge_min={"en": 0.5})
+                        policy=AnswerPolicy(judge_min={"en": 0.5}))
     assert not a.claims[0].kept and a.claims[0].reason.startswith(JUDGED)
     assert a.mode == "extractive"  # the quote that replaces it is the source's sentence, not judged
     # A language without a minimum is not judged; a reply without log-probabilities counts as sure.
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]),
-                        judge_model=ScriptedChat(), judge_min={"ko": 0.5})
+                        judge_model=ScriptedChat(), policy=AnswerPolicy(judge_min={"ko": 0.5}))
     assert a.mode == "generated"
     assert judge(ScriptedChat(replies=["No"]), question, "x", "y") == pytest.approx(-4.0, abs=0.01)
     assert judge(ScriptedChat(replies=["Maybe"]), question, "x", "y") == 0.0
-    # Without judge_min, JUDGE_MIN applies: log-odds 0 in both languages.
+    # By default the policy's judge_min is JUDGE_MIN: log-odds 0 in both languages.
     unsure = ScriptedChat(replies=["Yes"], logprobs=[[math.log(0.4)]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=unsure)
     assert JUDGE_MIN == {"ko": 0.0, "en": 0.0} and not a.claims[0].kept and "-0.41" in a.claims[0].reason
@@ -202,7 +203,7 @@ def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):
     cut = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이"
     model = ScriptedChat().enqueue(cut)
     pieces = len(list(ScriptedChat().enqueue(cut).chat([])))
-    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, max_tokens=pieces)
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, policy=AnswerPolicy(max_tokens=pieces))
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]."
     assert a.claims[-1].verdict == "unsupported" and "incomplete" in a.claims[-1].reason
 

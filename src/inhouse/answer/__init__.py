@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from inhouse.config import Settings
@@ -47,8 +47,6 @@ from inhouse.verify import (
 
 ABSTAIN = {"ko": "문서에서 답을 찾을 수 없습니다.", "en": "I could not find this in your documents."}
 NOT_FOUND = "NOT_FOUND"
-# The share of the question's terms a source sentence must cover by itself to be quoted (step 6, the fallback).
-MIN_QUOTE_RELEVANCE = 0.7
 
 
 def is_not_found(reply: str) -> bool:
@@ -301,19 +299,63 @@ def _extractive(question: str, sources: list[Source], lang: str) -> tuple[str, l
     return f"{lead}\u201c{sent}\u201d [{src.n}]{note}", [claim], score
 
 
-# bench/answers.py --worked-examples seed 7 (development sample): of the Korean drafts
-# the verifier kept, those whose least likely token is below −1.4 were 7 of the 13 wrong answers with the
-# gold paragraph removed and 2 of the 40 right ones. English drafts showed no such split (kept right answers
-# down to −1.5).
 UNSURE = "the model was unsure of its draft: least likely token's log-probability"
 JUDGED = "the model, asked whether its source sentence answers the question, said no: log-odds"
 JUDGE_SYSTEM = "You check whether a source sentence answers a question. Reply with one word: Yes or No."
 # The least log-odds of the judge's Yes that a kept claim needs, per language (a language absent is not judged).
 # At 0 it stops wrong answers on the recorded drafts of bench/answers.py at the cost of a few more refusals
-# (bench/answers_pooled.py with and without --no-judge; docs/answers-log.md, session 8). It judges the draft's
-# claims only: judging the fallback's quotes and the English follow-up's claims as well cost 5 right Korean and
-# 6 right English answers of ~500 for 5 fewer wrong answers and 3 more gold-removed abstentions (session 10).
+# (bench/answers_pooled.py with and without --no-judge; docs/answers-log.md). It judges the draft's claims
+# only: judging the fallback's quotes and the English follow-up's claims as well cost 5 right Korean and 6 right
+# English answers of ~500 for 5 fewer wrong answers and 3 more gold-removed abstentions.
 JUDGE_MIN = {"ko": 0.0, "en": 0.0}
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    """The knobs of `answer_question`. The defaults are what `inhouse ask` and the server use; the benches and
+    the evals change one or two to measure them."""
+
+    # Chunks retrieved per question (hybrid with an embedder, lexical without).
+    k: int = 6
+    # The pre-generation gate: share of the question's content terms in the best source sentence (or pair of
+    # adjacent ones); below it InHouse abstains without generating and shows the nearest sources.
+    min_relevance: float = 0.34
+    # Support score (0-1, `inhouse.verify.support`) a claim needs to be kept.
+    verify_threshold: float = 0.6
+    # Most tokens of the draft; a draft cut off mid-sentence loses its unfinished last claim.
+    max_tokens: int = 256
+    # Share of the question's words the quoted sentence must cover by itself for the extractive fallback.
+    # At 0.5 it quoted sentences that merely share the question's generic words ("last year") for questions
+    # the documents cannot answer (bench/answers.py, 8+8 questions a language: 4 of 5 wrong quotes at
+    # 0.50–0.64, right ones at 0.71–0.92). The sentence itself must cover them: gating on the best pair of
+    # adjacent sentences let through quotes of one sentence covering 0.54–0.62 (3 of 11 wrong Korean answers
+    # with the gold paragraph removed).
+    min_quote_relevance: float = 0.7
+    # Most tokens of the follow-up: the second reply asked for when the draft says nothing and nothing is
+    # close enough to quote (`FOLLOW_UP`).
+    follow_up_tokens: int = 96
+    # Languages whose empty drafts get the follow-up. Korean ones are not asked: their follow-ups copy
+    # sentences near the question that do not answer it, and Korean quotes already answer most such drafts.
+    follow_up_langs: tuple[str, ...] = ("en",)
+    # Show `EXAMPLES` before the question. Off: with them the model answers far more questions
+    # (bench/answers.py: raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when
+    # the gold paragraph is gone (abstention 0.78–0.90 ko, 0.84–0.86 en), and on `make demo` it answers
+    # "반품 기간" with the defect rule (30 days, not 14) and refuses the sofa-to-Jeju question. Runs with it
+    # pair it with unsure_langs=("ko",), calibrated on its drafts.
+    worked_examples: bool = False
+    # In a language of `unsure_langs`, a draft with a token the model chose below this log-probability keeps
+    # no claim (where the backend reports log-probabilities). With the worked examples, Korean drafts the
+    # verifier kept whose least likely token was below -1.4 were 7 of the 13 wrong answers with the gold
+    # paragraph removed and 2 of the 40 right ones (bench/answers.py --worked-examples); English drafts showed
+    # no such split (kept right answers down to -1.5).
+    unsure_logprob: float = -1.4
+    unsure_langs: tuple[str, ...] = ()
+    # Least log-odds of the judge's Yes (`judge`) a kept claim needs, per language; a language absent
+    # is not judged. Applies only when `answer_question` is given a judge model.
+    judge_min: Mapping[str, float] = field(default_factory=lambda: dict(JUDGE_MIN))
+
+
+DEFAULT_POLICY = AnswerPolicy()
 
 
 def judge_messages(question: str, claim: str, evidence: str) -> list[dict[str, str]]:
@@ -387,29 +429,16 @@ def _cited(c: ClaimVerdict) -> str:
 
 def answer_question(store: Store, principal: Principal, question: str, settings: Settings, model: ChatModel,
                     embedder: Embedder | None = None, on_token: Callable[[str], None] | None = None,
-                    k: int = 6, min_relevance: float = 0.34, verify_threshold: float = 0.6,
-                    max_tokens: int = 256, min_quote_relevance: float = MIN_QUOTE_RELEVANCE, follow_up_tokens: int = 96,
-                    follow_up_langs: tuple[str, ...] = ("en",), worked_examples: bool = False,
-                    unsure_logprob: float = -1.4, unsure_langs: tuple[str, ...] = (),
-                    judge_model: ChatModel | None = None, judge_min: dict[str, float] | None = None,
-                    view: ReaderView | None = None) -> Answer:
+                    judge_model: ChatModel | None = None, view: ReaderView | None = None,
+                    policy: AnswerPolicy = DEFAULT_POLICY) -> Answer:
     """Answer `question` from the documents `principal` may read, or abstain.
 
-    `min_relevance` gates generation (share of the question's content terms in the best source sentence
-    or pair of adjacent ones); `min_quote_relevance` gates the extractive fallback (the same share in the
-    quoted sentence); `verify_threshold` is the claim support needed to keep a claim; a draft that says
-    nothing in a language of `follow_up_langs` is asked once more (`follow_up_tokens` at most); in a language
-    of `unsure_langs`, a draft with a token the model chose at a log-probability below `unsure_logprob` keeps
-    no claim (where the backend reports log-probabilities). With `judge_model`, every claim the verifier keeps
-    is put to it with the sentence that supports it (`judge`), and kept only where the log-odds of its Yes
-    reach `judge_min[lang]` (default JUDGE_MIN; languages absent from it are not judged); `judge_for` gives
-    the judge that `inhouse ask` and the server use (a second instance of the same GGUF keeps both prompts'
-    KV state). `worked_examples` shows EXAMPLES before the
-    question; it is off by default: the model then answers far more questions (bench/answers.py seed 12,
-    raw recall ko 0.70, en 0.84) but the verifier lets more wrong answers through when the gold paragraph
-    is gone (abstention 0.78 / 0.86 on seed 12, 0.90 / 0.84 on seed 13), and on `make demo` it answers
-    "반품 기간" with the defect rule (30 days, not 14) and refuses the sofa-to-Jeju question. Its runs pair it with `unsure_langs=("ko",)`, calibrated on
-    its drafts.
+    `policy` holds the knobs (`AnswerPolicy`: the gate, the verifier's threshold, the fallback's, the
+    follow-up, the worked examples). With `judge_model`, every claim the verifier keeps is put to it with the
+    sentence that supports it (`judge`), and kept only where the log-odds of its Yes reach
+    `policy.judge_min[lang]`; `judge_for` gives the judge that `inhouse ask` and the server use (a second
+    instance of the same GGUF keeps both prompts' KV state). `on_token` receives the model's reply as it is
+    written, screened for the reader.
 
     The principal's reader view (`view`, inhouse.guard.view) screens the question (refused when it tries
     to override the rules), the retrieved chunks (injected instructions neutralized; PII masked unless the
@@ -423,7 +452,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     if screening.refused:
         return Answer(question, REFUSAL[lang], True, "refused", [], model=model.name, screening=screening,
                       timings={"retrieval_s": 0.0, "first_token_s": 0.0, "total_s": time.perf_counter() - t0})
-    hits = search(store, principal, question, settings, k=k, mode="hybrid" if embedder else "lexical",
+    hits = search(store, principal, question, settings, k=policy.k, mode="hybrid" if embedder else "lexical",
                   embedder=embedder, view=view).hits
     screening.chunk_flags.update({h.chunk_id: list(h.flags) for h in hits if h.flags})
     sources, relevance = select_context(question, hits)
@@ -449,7 +478,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         return finish(Answer(question, ABSTAIN[lang], True, "abstained", sources, claims or [], draft, model.name,
                              timings, nearest=hits[:3]))
 
-    if not sources or relevance < min_relevance:
+    if not sources or relevance < policy.min_relevance:
         timings["first_token_s"] = 0.0
         return abstain()
     flush: Callable[[], None] | None = None
@@ -481,7 +510,7 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
 
     def check(text: str, truncated: bool) -> tuple[list[ClaimVerdict], list[str]]:
         """The verdicts on `text`'s claims, and the kept claims with their citations."""
-        claims = verify(view.revealed(text.replace(NOT_FOUND, "")), views, verify_threshold, question,
+        claims = verify(view.revealed(text.replace(NOT_FOUND, "")), views, policy.verify_threshold, question,
                         headings)
         if claims and truncated and not text.rstrip().endswith((".", "?", "!", "。", "]", ")")):
             # Generation hit max_tokens mid-sentence: an unfinished claim is not a claim. (A short answer
@@ -500,8 +529,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         return finish(Answer(question, text, False, mode, sources, claims, draft, model.name, timings))
 
     by_n = {s.n: s for s in sources}
-    messages = build_messages(question, sources, worked_examples)
-    draft, truncated = generate(messages, max_tokens)
+    messages = build_messages(question, sources, policy.worked_examples)
+    draft, truncated = generate(messages, policy.max_tokens)
     timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
     if is_not_found(draft):
         # The small models reply NOT_FOUND to yes/no questions whose answer a source states in other words
@@ -510,40 +539,35 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         # bench/answers.py their NOT_FOUND drafts came from questions whose answer had been removed.
         if is_closed(question):
             text, quoted, coverage = _extractive(question, sources, lang)
-            if text and coverage >= min_quote_relevance:
+            if text and coverage >= policy.min_quote_relevance:
                 return answered(text, "extractive", quoted)
         return abstain(draft)
     claims, kept_parts = check(draft, truncated)
     # The token the model was least sure of (the stop token aside): below `unsure_logprob` the draft is a
     # guess, whatever words it shares with the sources.
     sure = min(logprobs[:-1] or logprobs) if logprobs else 0.0
-    if kept_parts and lang in unsure_langs and sure < unsure_logprob:
+    if kept_parts and lang in policy.unsure_langs and sure < policy.unsure_logprob:
         for c in claims:
             if c.verdict == "supported":
                 c.verdict, c.kept, c.reason = "unsupported", False, f"{UNSURE} ({sure:.2f}); {c.reason}"
         kept_parts = []
-    judge_min = JUDGE_MIN if judge_min is None else judge_min
-    if kept_parts and judge_model is not None and lang in judge_min:
-        kept_parts = _judged(judge_model, question, claims, judge_min[lang])
+    if kept_parts and judge_model is not None and lang in policy.judge_min:
+        kept_parts = _judged(judge_model, question, claims, policy.judge_min[lang])
     if kept_parts:
         return answered(" ".join(kept_parts), "generated", claims)
-    # Quoting is the fallback for a draft that failed verification. It needs a source sentence that
-    # covers most of the question on its own: at 0.5 (half the terms) it quoted sentences that merely share
-    # the question's generic words ("last year") for questions the documents cannot answer (bench/answers.py
-    # pilot, 8+8 questions a language: 4 of 5 wrong quotes at 0.50–0.64, right ones at 0.71–0.92). The
-    # sentence itself must cover them: gating on the best pair of adjacent sentences let through quotes
-    # of one sentence covering 0.54–0.62 (3 of 11 wrong Korean answers with the gold paragraph removed).
+    # Quoting is the fallback for a draft that failed verification. It needs a source sentence that covers
+    # most of the question on its own (`policy.min_quote_relevance`).
     text, quoted, coverage = _extractive(question, sources, lang)
-    if text and coverage >= min_quote_relevance:
+    if text and coverage >= policy.min_quote_relevance:
         return answered(text, "extractive", claims + quoted)
-    if lang in follow_up_langs and all(c.reason in (NO_ANSWER, NO_NUMBER) for c in claims):
+    if lang in policy.follow_up_langs and all(c.reason in (NO_ANSWER, NO_NUMBER) for c in claims):
         # The draft points at sources without saying the answer ("[1][2]", the question restated, no number
         # for "how many") and no sentence is close enough to the question to quote: ask once more, in the
         # same conversation (llama.cpp reuses the KV state of the whole prompt; 3–4 s on two cores).
         follow = messages + [{"role": "assistant", "content": draft}, {"role": "user", "content": FOLLOW_UP[lang]}]
         if on_token:
             on_token("\n")
-        second, truncated = generate(follow, follow_up_tokens)
+        second, truncated = generate(follow, policy.follow_up_tokens)
         timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
         if not is_not_found(second):
             more, kept_parts = check(second, truncated)

@@ -38,7 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inhouse import __version__
-from inhouse.answer import Answer, answer_question, judge_for
+from inhouse.answer import Answer, AnswerPolicy, answer_question, judge_for
 from inhouse.config import Settings, home, load_settings
 from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied, StoreError
 from inhouse.files import secure_dir
@@ -392,7 +392,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
                     # The judge waits for the generation slot too: it shares the machine's cores with the model.
                     judge = GatedChat(srv.judge, ticket, srv.metrics) if srv.judge is not None else None
                     a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
-                                        max_tokens=max_tokens or 256, judge_model=judge)
+                                        judge_model=judge, policy=AnswerPolicy(max_tokens=max_tokens or 256))
                     answer_id = uuid.uuid4().hex
                     js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
                     # Stored masked whoever asked: a cleared reader's revealed PII is not kept at rest.
