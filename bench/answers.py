@@ -50,7 +50,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.answer import JUDGE_MIN, answer_question, is_not_found  # noqa: E402
+from inhouse.answer import JUDGE_MIN, AnswerPolicy, answer_question, is_not_found  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.errors import InputError  # noqa: E402
 from inhouse.evals.rag import contains_answer  # noqa: E402
@@ -153,9 +153,12 @@ EXAMPLES_OPTIONS = {"worked_examples": True, "unsure_langs": ("ko",)}
 
 
 def ask(store, question: str, settings: Settings, model, embedder, options: dict | None = None) -> dict:
-    """One forced generation; returns raw (draft) and pipeline (gated + verified) outcomes."""
+    """One forced generation; returns raw (draft) and pipeline (gated + verified) outcomes. `options`: fields
+    of AnswerPolicy, and the judge model ("judge_model")."""
+    policy = {k: v for k, v in (options or {}).items() if k != "judge_model"}
     a = answer_question(store, Principal("bench", "bench", ()), question, settings, model, embedder=embedder,
-                        min_relevance=0.0, **(options or {}))
+                        judge_model=(options or {}).get("judge_model"),
+                        policy=AnswerPolicy(min_relevance=0.0, **policy))
     gated = a.relevance < MIN_RELEVANCE
     # The raw model is its first reply alone: the follow-up is part of the pipeline.
     raw_abstained = not a.draft.strip() or is_not_found(a.draft)

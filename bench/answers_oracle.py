@@ -3,7 +3,7 @@
 `bench/answers_pooled.py` replays every recorded sample with the current pipeline (its rows are in --work). This
 bench takes the same rows and replaces the verifier (and the judge) by the truth: a right draft is kept, a wrong
 one refused. The rest is the pipeline's: the relevance gate refuses before generation, a refused draft falls
-back to quoting the source sentence that covers the question (`inhouse.answer._extractive`, at the pipeline's
+back to quoting the source sentence that covers the question (`inhouse.answer.quote`, at the pipeline's
 threshold of 0.7 and at lower ones), an open question's NOT_FOUND draft is refused, and an English follow-up
 counts where the pipeline asked one (its recorded reply). With the gold paragraph removed every draft is wrong,
 so only quotes answer. The pipeline's own figures on the same rows are the baseline.
@@ -29,27 +29,27 @@ sys.path.insert(0, str(ROOT / "src"))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.answer import MIN_QUOTE_RELEVANCE, Source, _extractive, is_not_found  # noqa: E402
+from inhouse.answer import AnswerPolicy, Question, Source, is_not_found, quote  # noqa: E402
 from inhouse.evals.rag import contains_answer  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
-from inhouse.verify import is_closed  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("answers_pooled", ROOT / "bench" / "answers_pooled.py")
 pooled = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pooled)
 
 console = Console()
+MIN_QUOTE = AnswerPolicy().min_quote_relevance  # the pipeline's quote threshold
 
 
-def oracle_outcome(row: dict, lang: str, threshold: float) -> str:
+def oracle_outcome(row: dict, threshold: float) -> str:
     """"right", "wrong" or "abstained" for a replayed row, with the truth as the verifier."""
     if row["mode"].startswith("abstained (relevance"):
         return "abstained"
     if row["raw_found"] and row["gold_in_sources"]:  # (a gold string in a draft without its paragraph is luck)
         return "right"
-    if is_not_found(row["draft"].strip()) and not is_closed(row["question"]):
+    if is_not_found(row["draft"].strip()) and not Question(row["question"]).closed:
         return "abstained"
-    coverage, right = _quote(row["question"], tuple(row["sources"]), lang, tuple(row["answers"]))
+    coverage, right = _quote(row["question"], tuple(row["sources"]), tuple(row["answers"]))
     if coverage >= threshold:
         return "right" if right else "wrong"
     # The English follow-up, where the pipeline asked it (recorded): kept if right.
@@ -59,20 +59,20 @@ def oracle_outcome(row: dict, lang: str, threshold: float) -> str:
 
 
 @cache  # one quote a row, whatever the threshold
-def _quote(question: str, sources: tuple[str, ...], lang: str, answers: tuple[str, ...]) -> tuple[float, bool]:
+def _quote(question: str, sources: tuple[str, ...], answers: tuple[str, ...]) -> tuple[float, bool]:
     """The fallback's quote from these sources: its coverage of the question (-1 when there is none), and
     whether it holds a gold answer."""
     listed = [Source(n, 0, "", None, text, text) for n, text in enumerate(sources, start=1)]
-    text, _quoted, coverage = _extractive(question, listed, lang) if listed else ("", [], 0.0)
+    text, _quoted, coverage = quote(Question(question), listed) if listed else ("", [], 0.0)
     return (coverage, contains_answer(text, list(answers))) if text else (-1.0, False)
 
 
-def rates(rows: list[dict], lang: str, threshold: float | None) -> dict:
+def rates(rows: list[dict], threshold: float | None) -> dict:
     """Recall, abstention and wrong answers of `rows`: the oracle's at `threshold`, or the pipeline's (None)."""
     if threshold is None:
         outcomes = ["abstained" if r["abstained"] else "right" if r["found"] else "wrong" for r in rows]
     else:
-        outcomes = [oracle_outcome(r, lang, threshold) for r in rows]
+        outcomes = [oracle_outcome(r, threshold) for r in rows]
     n = len(outcomes)
     return {"n": n, "answer_recall": round(outcomes.count("right") / n, 3),
             "abstention": round(outcomes.count("abstained") / n, 3), "wrong": outcomes.count("wrong")}
@@ -82,7 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".cache" / "pooled",
                     help="the replayed rows bench/answers_pooled.py wrote (its --work)")
-    ap.add_argument("--thresholds", default=",".join(f"{t / 100:.2f}" for t in range(round(MIN_QUOTE_RELEVANCE * 100), 49, -1)),
+    ap.add_argument("--thresholds", default=",".join(f"{t / 100:.2f}" for t in range(round(MIN_QUOTE * 100), 49, -1)),
                     help="the fallback's quote thresholds to try (default: the pipeline's, 0.70, to 0.50 by 0.01)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answers_oracle.json")
     args = ap.parse_args()
@@ -106,9 +106,9 @@ def main() -> None:
         removed = [r for s in samples for r in s["gold_removed"] if not r.get("stale")]
         result[lang] = []
         for threshold in [None, *thresholds]:
-            a, g = rates(answerable, lang, threshold), rates(removed, lang, threshold)
+            a, g = rates(answerable, threshold), rates(removed, threshold)
             entry = {"verifier": "pipeline" if threshold is None else "perfect",
-                     "quote_threshold": MIN_QUOTE_RELEVANCE if threshold is None else threshold,
+                     "quote_threshold": MIN_QUOTE if threshold is None else threshold,
                      "answerable": a, "gold_removed": g,
                      "targets_met": all(pooled.answers.quality_targets(lang, a, g).values())}
             result[lang].append(entry)

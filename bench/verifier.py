@@ -31,7 +31,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from inhouse.files import atomic_write_json  # noqa: E402
-from inhouse.verify import _content_terms, support  # noqa: E402
+from inhouse.verify import content_terms, support  # noqa: E402
 
 
 def halueval(limit: int | None) -> list[tuple[str, str, bool]]:
@@ -61,8 +61,8 @@ def kornli(limit: int | None) -> list[tuple[str, str, bool]]:
 
 
 def bare_overlap(claim: str, source: str) -> float:
-    terms = _content_terms(claim)
-    return len(terms & _content_terms(source)) / len(terms) if terms else 0.0
+    terms = content_terms(claim)
+    return len(terms & content_terms(source)) / len(terms) if terms else 0.0
 
 
 def balanced_accuracy(scores: list[float], labels: list[bool], threshold: float) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inhouse.answer import ABSTAIN, answer_question, judge_for
+from inhouse.answer import ABSTAIN, AnswerPolicy, answer_question, judge_for
 from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.chat import LlamaCppChat
@@ -70,7 +70,8 @@ def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: L
 @pytest.mark.parametrize("question,lang", [("반품 기간은 며칠인가요?", "ko"), ("What is the equipment stipend?", "en")])
 def test_answerable_question_is_answered_with_verified_citations(kb, model, judge_model, question, lang):
     store, settings, embedder = kb
-    a = answer_question(store, STAFF, question, settings, model, embedder, max_tokens=120, judge_model=judge_model)
+    a = answer_question(store, STAFF, question, settings, model, embedder, judge_model=judge_model,
+                        policy=AnswerPolicy(max_tokens=120))
     js = a.to_json()
     assert js["timings"]["total_s"] > 0 and js["model"] == "qwen2.5-coder-0.5b"
     if a.abstained:  # allowed, but then it must be the honest refusal in the question's language

@@ -1,6 +1,7 @@
 """The answer pipeline with a scripted model: exact outputs, verification and abstention decisions."""
 
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from inhouse.answer import (
     JUDGE_SYSTEM,
     JUDGED,
     SYSTEM_PROMPT,
+    AnswerPolicy,
+    Question,
     answer_question,
     build_messages,
     judge,
@@ -24,7 +27,7 @@ from inhouse.ingest import ingest
 from inhouse.models.chat import ScriptedChat
 from inhouse.protocols import ChatModel
 from inhouse.store import SQLiteStore
-from inhouse.text import estimate_tokens
+from inhouse.text import detect_language, estimate_tokens
 from inhouse.types import Hit, Principal
 from inhouse.verify import verify
 
@@ -96,7 +99,7 @@ def test_abstains_before_generating_when_nothing_relevant(kb):
 def test_a_korean_draft_the_model_was_unsure_of_keeps_no_claim(kb):
     store, settings = kb
     draft = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]."
-    ko = {"unsure_langs": ("ko",)}
+    ko = {"policy": AnswerPolicy(unsure_langs=("ko",))}
     sure = ScriptedChat(replies=[draft], logprobs=[[-0.1, -0.3, -0.05, -2.5]])  # the last is the stop token
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, sure, **ko)
     assert a.mode == "generated" and a.draft_logprobs == [-0.1, -0.3, -0.05, -2.5]
@@ -118,7 +121,7 @@ def test_a_judge_that_says_no_drops_the_claim(kb):
     question, draft = "What is the equipment stipend?", "The equipment stipend is 500,000 won per year [1]."
     yes = ScriptedChat(replies=["Yes"], logprobs=[[-0.05]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=yes,
-                        judge_min={"en": 0.5})
+                        policy=AnswerPolicy(judge_min={"en": 0.5}))
     assert a.mode == "generated" and a.claims[0].kept and "judged 2.97" in a.claims[0].reason
     # The judge saw the question, the claim and the source sentence that supports it.
     (system, user), = yes.calls
@@ -126,16 +129,16 @@ def test_a_judge_that_says_no_drops_the_claim(kb):
     assert "Source: The equipment stipend is 500,000 won per year." in user["content"]
     no = ScriptedChat(replies=["No"], logprobs=[[-0.2]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=no,
-                        judge_min={"en": 0.5})
+                        policy=AnswerPolicy(judge_min={"en": 0.5}))
     assert not a.claims[0].kept and a.claims[0].reason.startswith(JUDGED)
     assert a.mode == "extractive"  # the quote that replaces it is the source's sentence, not judged
     # A language without a minimum is not judged; a reply without log-probabilities counts as sure.
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]),
-                        judge_model=ScriptedChat(), judge_min={"ko": 0.5})
+                        judge_model=ScriptedChat(), policy=AnswerPolicy(judge_min={"ko": 0.5}))
     assert a.mode == "generated"
     assert judge(ScriptedChat(replies=["No"]), question, "x", "y") == pytest.approx(-4.0, abs=0.01)
     assert judge(ScriptedChat(replies=["Maybe"]), question, "x", "y") == 0.0
-    # Without judge_min, JUDGE_MIN applies: log-odds 0 in both languages.
+    # By default the policy's judge_min is JUDGE_MIN: log-odds 0 in both languages.
     unsure = ScriptedChat(replies=["Yes"], logprobs=[[math.log(0.4)]])
     a = answer_question(store, STAFF, question, settings, ScriptedChat(replies=[draft]), judge_model=unsure)
     assert JUDGE_MIN == {"ko": 0.0, "en": 0.0} and not a.claims[0].kept and "-0.41" in a.claims[0].reason
@@ -150,6 +153,40 @@ def test_the_judge_is_the_models_twin_unless_switched_off():
     assert judge_for(_Twinned(), Settings()).name == "twin"
     assert judge_for(_Twinned(), Settings(judge=False)) is None
     assert judge_for(ScriptedChat(), Settings()) is None  # a scripted model has no twin: its replies are the test's
+
+
+def _detections(ask) -> list[str]:
+    """The texts `detect_language` ran on during `ask()`, counted by a profiler hook on its code object (no
+    patching: every module keeps the function it imported)."""
+    seen: list[str] = []
+
+    def profile(frame, event, _arg):
+        if event == "call" and frame.f_code is detect_language.__code__:
+            seen.append(frame.f_locals["text"])
+
+    sys.setprofile(profile)
+    try:
+        ask()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+@pytest.mark.parametrize(("question", "draft", "mode"), [
+    # A yes/no question whose draft fails verification: the gate, the verifier's question rules (closed,
+    # names) and the quote each read the question.
+    ("Is the equipment stipend 900,000 won a year?", "The stipend is 900,000 won and includes a laptop [1].",
+     "extractive"),
+    ("반품은 수령 후 14일 이내에 할 수 있나요?", "NOT_FOUND", "extractive"),
+    ("반품 기간은 며칠인가요?", "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 반품은 무료입니다 [1].", "generated"),
+])
+def test_an_ask_detects_its_questions_language_once(kb, question, draft, mode):
+    store, settings = kb
+    asked = []
+    seen = _detections(lambda: asked.append(answer_question(store, STAFF, question, settings,
+                                                            ScriptedChat().enqueue(draft))))
+    assert asked[0].mode == mode, asked[0].claims
+    assert seen.count(question) == 1, seen
 
 
 def test_model_not_found_reply_abstains(kb):
@@ -181,7 +218,7 @@ def test_other_groups_documents_never_reach_the_prompt(kb):
 def test_select_context_keeps_relevant_sentences_within_budget():
     text = "관계없는 문장입니다. " * 20 + "반품은 14일 이내에 가능합니다. 배송비는 고객 부담입니다."
     hits = [Hit(chunk_id=7, doc_path="a.md", page=None, score=1.0, text=text)]
-    sources, relevance = select_context("반품 기간", hits, budget_chars=80)
+    sources, relevance = select_context(Question("반품 기간"), hits, budget_chars=80)
     assert relevance > 0.3 and sources[0].text.startswith("반품은 14일 이내에 가능합니다.")
     assert len(sources[0].text) <= 80
 
@@ -190,10 +227,10 @@ def test_select_context_budgets_tokens_so_korean_gets_fewer_characters():
     ko = "반품은 14일 이내에 가능합니다. 반품 배송비는 6,000원입니다. 반품 신청은 앱에서 합니다. 반품 검수는 3일 걸립니다."
     en = "Returns are possible within 14 days. The return fee is 6,000 won. Returns are requested in the app."
     hit = lambda text: [Hit(chunk_id=7, doc_path="a.md", page=None, score=1.0, text=text)]  # noqa: E731
-    sources, _ = select_context("반품", hit(ko), budget_chars=600, budget_tokens=40)
+    sources, _ = select_context(Question("반품"), hit(ko), budget_chars=600, budget_tokens=40)
     assert sources[0].text.startswith("반품은 14일") and estimate_tokens(sources[0].text) <= 40
     assert len(sources[0].text) < len(ko)
-    sources, _ = select_context("returns", hit(en), budget_chars=600, budget_tokens=40)
+    sources, _ = select_context(Question("returns"), hit(en), budget_chars=600, budget_tokens=40)
     assert sources[0].text == en  # ~22 tokens: all of it
 
 
@@ -202,7 +239,7 @@ def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):
     cut = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이"
     model = ScriptedChat().enqueue(cut)
     pieces = len(list(ScriptedChat().enqueue(cut).chat([])))
-    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, max_tokens=pieces)
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, policy=AnswerPolicy(max_tokens=pieces))
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]."
     assert a.claims[-1].verdict == "unsupported" and "incomplete" in a.claims[-1].reason
 

@@ -19,28 +19,28 @@ def _row(draft="", raw_found=False, mode="generated", question="여의도 시범
 
 
 def test_a_right_draft_is_kept_and_a_wrong_one_falls_back_to_the_quote():
-    assert oracle.oracle_outcome(_row("1790세대입니다 [1].", raw_found=True), "ko", 0.7) == "right"
+    assert oracle.oracle_outcome(_row("1790세대입니다 [1].", raw_found=True), 0.7) == "right"
     # The wrong draft is refused; the sentence covering the question is quoted, and holds the answer.
-    assert oracle.oracle_outcome(_row("24세대입니다 [1]."), "ko", 0.7) == "right"
+    assert oracle.oracle_outcome(_row("24세대입니다 [1]."), 0.7) == "right"
     # Without the gold sentence, the quote (if any) is wrong or nothing is quoted.
-    assert oracle.oracle_outcome(_row("24세대입니다 [1].", sources=SOURCES[1:]), "ko", 0.7) == "abstained"
+    assert oracle.oracle_outcome(_row("24세대입니다 [1].", sources=SOURCES[1:]), 0.7) == "abstained"
     # A gold string in a draft written without its paragraph is luck, not an answer to keep.
-    assert oracle.oracle_outcome(_row("1790세대 [1].", raw_found=True, sources=SOURCES[1:]), "ko", 0.7) == "abstained"
+    assert oracle.oracle_outcome(_row("1790세대 [1].", raw_found=True, sources=SOURCES[1:]), 0.7) == "abstained"
 
 
 def test_a_recorded_follow_up_counts_when_right():
     row = _row("[1]", question="How many households?", sources=["The complex has 1790세대 in 24 buildings."],
                follow_up="It has 1790세대 [1].")
-    assert oracle.oracle_outcome(row, "en", 0.99) == "right"
-    assert oracle.oracle_outcome(row | {"follow_up": "It has 24 buildings [1]."}, "en", 0.99) == "abstained"
+    assert oracle.oracle_outcome(row, 0.99) == "right"
+    assert oracle.oracle_outcome(row | {"follow_up": "It has 24 buildings [1]."}, 0.99) == "abstained"
 
 
 def test_the_gate_and_an_open_questions_not_found_draft_abstain():
     assert oracle.oracle_outcome(_row("1790세대 [1]", raw_found=True, mode="abstained (relevance gate)"),
-                                 "ko", 0.7) == "abstained"
-    assert oracle.oracle_outcome(_row("NOT_FOUND"), "ko", 0.7) == "abstained"
+                                 0.7) == "abstained"
+    assert oracle.oracle_outcome(_row("NOT_FOUND"), 0.7) == "abstained"
 
 
 def test_rates_baseline_is_the_pipelines_own():
     rows = [_row(found=True), _row(abstained=True), _row()]
-    assert oracle.rates(rows, "ko", None) == {"n": 3, "answer_recall": 0.333, "abstention": 0.333, "wrong": 1}
+    assert oracle.rates(rows, None) == {"n": 3, "answer_recall": 0.333, "abstention": 0.333, "wrong": 1}

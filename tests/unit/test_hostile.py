@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from inhouse.guard.scan import scan_path
 
 from inhouse.errors import InputError
 from inhouse.guard.injection import kinds, neutralize, screen, strip_links
-from inhouse.guard.scan import scan_path
 from inhouse.guard.screening import screen_question
 from inhouse.ingest import ingest
 from inhouse.ingest.loaders import load_file

@@ -98,3 +98,12 @@ def test_word_terms_count_each_word_once():
 
     assert word_terms("뉴욕 양키스의 데릭 지터는 연회비를 냈다") == ["뉴욕", "양키스", "데릭", "지터", "연회비"]
     assert word_terms("Who won the Zürich prize?") == ["won", "zurich", "prize"]
+
+
+def test_stem_strips_inflections_not_derivations():
+    from inhouse.text import stem
+
+    assert [stem(w) for w in ("satellites", "policies", "stopped", "forming", "giving", "classified")] == [
+        "satellit", "policy", "stop", "form", "give", "classify"]
+    assert stem("formation") != stem("form") and stem("hated") == stem("hate") != stem("hat")
+    assert stem("need") == "need" and stem("falling") == "fall" and stem("서울") == "서울" and stem("ipv6") == "ipv6"

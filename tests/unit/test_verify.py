@@ -5,7 +5,6 @@ from inhouse.verify import (
     UNMENTIONED,
     UNNAMED,
     WRONG_PART,
-    _mentioned,
     asked_unit,
     asks_for_number,
     has_polarity,
@@ -16,6 +15,7 @@ from inhouse.verify import (
     support,
     verify,
 )
+from inhouse.verify.support import _mentioned
 
 SOURCES = {
     1: "상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 고객이 부담합니다.",

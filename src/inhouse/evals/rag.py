@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-from inhouse.answer import answer_question, judge_for
+from inhouse.answer import AnswerPolicy, answer_question, judge_for
 from inhouse.config import Settings
 from inhouse.errors import InputError, NotFoundError
 from inhouse.protocols import ChatModel, Embedder, Store
@@ -113,10 +113,11 @@ def run_rag(store: Store, principal: Principal, items: list[dict], settings: Set
     """Scores and per-question rows for `items` answered as `principal`."""
     rows = []
     judge = judge_for(chat, settings)
+    policy = AnswerPolicy(verify_threshold=verify_threshold)
     for i, it in enumerate(items):
         t0 = time.perf_counter()
         a = answer_question(store, principal, it["question"], settings, chat, embedder,
-                            verify_threshold=verify_threshold, judge_model=judge)
+                            judge_model=judge, policy=policy)
         rows.append({"question": it["question"], "answers": it["answers"], "answer": a.answer,
                      "abstained": a.abstained, "mode": a.mode,
                      "found": bool(it["answers"]) and not a.abstained and contains_answer(a.answer, it["answers"]),

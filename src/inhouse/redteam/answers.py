@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inhouse.answer import Answer, answer_question
+from inhouse.answer import Answer, AnswerPolicy, answer_question
 from inhouse.config import Settings
 from inhouse.guard.egress import allow_list_from
 from inhouse.guard.injection import hosts_in
@@ -314,7 +314,8 @@ def run_case(store: SQLiteStore, settings: Settings, principal: Principal, case:
     recorder = model if isinstance(model, WorstCaseChat) else RecordingChat(model)
     before = len(recorder.calls)
     view = ReaderView(principal) if guarded else ReaderView.unguarded(principal)
-    a = answer_question(store, principal, case.question, settings, recorder, max_tokens=max_tokens, view=view)
+    a = answer_question(store, principal, case.question, settings, recorder, view=view,
+                        policy=AnswerPolicy(max_tokens=max_tokens))
     contexts = recorder.calls[before:]
     leaks = check(a, contexts, allow_list_from(settings.egress_allow))
     flags = a.screening.to_json() if a.screening else {}

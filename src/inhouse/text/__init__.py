@@ -1,4 +1,4 @@
-"""Korean/English text processing: normalisation, lexical terms for BM25, sentence splitting."""
+"""Korean/English text processing: normalisation, lexical terms for BM25, sentence splitting, English stems."""
 
 from inhouse.text.analyze import (
     TERMS_VERSION,
@@ -12,5 +12,6 @@ from inhouse.text.analyze import (
     statements,
     word_terms,
 )
+from inhouse.text.stem import stem
 
-__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements", "word_terms"]
+__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements", "stem", "word_terms"]

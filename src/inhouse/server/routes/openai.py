@@ -21,7 +21,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from inhouse.answer import answer_question
+from inhouse.answer import AnswerPolicy, answer_question
 from inhouse.errors import InputError, NotFoundError
 from inhouse.guard.pii import mask
 from inhouse.server.deps import Reader, State
@@ -91,7 +91,7 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                 # The judge waits for the generation slot too: it shares the machine's cores with the model.
                 judge = GatedChat(srv.judge, ticket, srv.metrics) if srv.judge is not None else None
                 a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
-                                    max_tokens=max_tokens or 256, judge_model=judge)
+                                    judge_model=judge, policy=AnswerPolicy(max_tokens=max_tokens or 256))
                 answer_id = uuid.uuid4().hex
                 js = a.to_json() | {"answer_id": answer_id, "question": mask(question)}
                 srv.answers.save(key, js)  # masked whoever asked: a cleared reader's revealed PII is not kept
