@@ -22,6 +22,7 @@ from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.embedders import load_embedder
 from tests.e2e.test_server import Live, running
+from tests.e2e.test_server_queue import SlowChat, _wait
 
 PHONE, ACCOUNT, NAME = "010-2345-6789", "110-123-456789", "김민수"
 VALUES = (PHONE, ACCOUNT, NAME)
@@ -179,21 +180,12 @@ def test_security_headers(live: Live):
     assert api.headers["x-content-type-options"] == "nosniff" and api.headers["referrer-policy"] == "no-referrer"
 
 
-def _wait(cond, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_upload_under_a_pii_policy_and_delete_removes_the_file(live: Live, inhouse_home: Path):
     boss = live.http("boss")
     r = boss.post("/api/documents", files={"file": ("고객.md", CRM.encode())}, data={"groups": "staff", "pii": "mask"})
     assert r.status_code == 202
     job = r.json()["job"]["id"]
-    assert _wait(lambda: boss.get(f"/api/documents/jobs/{job}").json()["job"]["status"] == "done")
+    assert _wait(lambda: boss.get(f"/api/documents/jobs/{job}").json()["job"]["status"] == "done", 30)
     found = live.http("boss").post("/api/search", json={"query": "배송 지연 문의"}).json()["hits"]
     stored = [h for h in found if h["doc_path"] == "고객.md"]
     assert stored and "[PHONE]" in stored[0]["text"]
@@ -209,8 +201,6 @@ def test_upload_under_a_pii_policy_and_delete_removes_the_file(live: Live, inhou
 
 
 def test_one_tenant_cannot_fill_the_generation_queue(inhouse_home: Path, tmp_path: Path):
-    from tests.e2e.test_server_queue import SlowChat
-
     chat = SlowChat(n=3, delay=0.0)
     with running(inhouse_home, tmp_path, chat=chat, workers=1, max_waiting=4) as live:  # 5 places, 4 per tenant
         body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
