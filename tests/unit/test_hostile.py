@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from inhouse.guard.scan import scan_path
 
 from inhouse.errors import InputError
 from inhouse.guard.injection import kinds, neutralize, screen, strip_links
 from inhouse.guard.screening import screen_question
 from inhouse.ingest import ingest
 from inhouse.ingest.loaders import load_file
+from inhouse.ingest.scan import scan_path
 from inhouse.text import split_sentences
 from tests.helpers import make_docx, make_pdf, make_xlsx
 from tests.hostile_files import deep_html, deep_json, lying_zip, pdf_bomb, pdf_form_fanout, zip_bomb
