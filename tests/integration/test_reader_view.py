@@ -41,6 +41,10 @@ def test_search_masks_text_snippet_and_headings_for_an_uncleared_reader(kb, sett
     assert "[PHONE]" in hit.text and "[PHONE]" in " ".join(hit.heading_path)
     assert "PWNED" not in hit.text and "ignore_instructions" in hit.flags
     assert hit.to_json()["flags"] == ["ignore_instructions"]
+    # A query naming the person: the snippet is cut from the masked text, so no highlight can split a
+    # name from the honorific that identifies it (snippets of raw text did).
+    named = search(kb, READER, "김민수 고객님 연락처", settings, mode="lexical").hits[0]
+    assert "김민수" not in named.snippet and "[NAME]" in named.snippet
 
 
 def test_cleared_reader_sees_pii_but_never_injected_instructions(kb, settings):

@@ -574,17 +574,6 @@ def mask(text: str) -> str:
     return replace(text, detect(text), lambda m: f"[{m.type}]")
 
 
-def mask_fragment(fragment: str, whole: str) -> str:
-    """`fragment` (a window of `whole`, such as a search snippet with **highlights**) masked with what is
-    detected in `whole`: a window can cut off the context that identifies a value (the honorific after
-    a name), and highlight markers can split it, so detection on the fragment alone misses some."""
-    if not fragment:
-        return fragment
-    for value, kind in sorted({(m.text, m.type) for m in detect(whole)}, key=lambda v: -len(v[0])):
-        fragment = fragment.replace(value, f"[{kind}]")
-    return mask(fragment)
-
-
 def contains_pii(text: str) -> bool:
     """Whether any PII is detected in `text`."""
     return bool(detect(text))

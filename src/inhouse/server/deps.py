@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from inhouse.errors import PermissionDenied
 from inhouse.server.keys import ApiKey
 from inhouse.server.state import Server
 
@@ -26,14 +25,17 @@ _bearer = HTTPBearer(auto_error=False, description="an InHouse API key (`inhouse
 
 
 def auth(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
-    """The key of this request (401 when missing or not valid); it decides tenant, user, groups, role."""
+    """The key of this request (401 when missing or not valid); it decides tenant, user, groups, role.
+    A request with a body was authenticated by the request edge already (inhouse.server.edge): its key is
+    taken from there rather than looked up twice."""
+    known = getattr(request.state, "api_key", None)
+    if known is not None:
+        return known
     return request.app.state.inhouse.keys.authenticate(creds.credentials if creds else None)
 
 
 def admin(key: Annotated[ApiKey, Depends(auth)]) -> ApiKey:
-    if not key.is_admin:
-        raise PermissionDenied(f"key {key.id} has role '{key.role}'; this needs an admin key.")
-    return key
+    return key.require_admin()
 
 
 State = Annotated[Server, Depends(state)]

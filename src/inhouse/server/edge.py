@@ -20,6 +20,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 
 from inhouse.errors import PermissionDenied
+from inhouse.server.keys import ApiKey
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -51,7 +52,7 @@ class RequestEdge:
     `error(exc)` turns an exception into the JSON response the routes give.
     """
 
-    def __init__(self, app, authenticate: Callable[[str | None], object], limit_for: Callable[[str, str], int],
+    def __init__(self, app, authenticate: Callable[[str | None], ApiKey], limit_for: Callable[[str, str], int],
                  admin_only: Callable[[str, str], bool], error: Callable[[Exception], object]) -> None:
         self.app, self.authenticate, self.limit_for = app, authenticate, limit_for
         self.admin_only, self.error = admin_only, error
@@ -83,13 +84,13 @@ class RequestEdge:
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         try:
             key = self.authenticate(token)
-            if self.admin_only(method, path) and not getattr(key, "is_admin", False):
-                raise PermissionDenied(f"key {getattr(key, 'id', '')} has role '{getattr(key, 'role', '')}'; "
-                                       "this needs an admin key.")
+            if self.admin_only(method, path):
+                key.require_admin()
         except PermissionDenied as e:
             response = self.error(e)
             await response(scope, receive, send)  # type: ignore[operator]
             return
+        scope.setdefault("state", {})["api_key"] = key  # the route's `auth` dependency takes it from here
         received = 0
 
         async def counted():

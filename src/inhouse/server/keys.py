@@ -67,6 +67,12 @@ class ApiKey:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def require_admin(self) -> ApiKey:
+        """This key, or PermissionDenied (HTTP 403) when it is not an admin's."""
+        if not self.is_admin:
+            raise PermissionDenied(f"key {self.id} has role '{self.role}'; this needs an admin key.")
+        return self
+
     def state(self, at: str | None = None) -> str:
         at = at or now_iso()
         if self.revoked_at:
