@@ -24,7 +24,7 @@ from functools import lru_cache
 from inhouse.guard.injection import kinds, neutralize, strip_links
 from inhouse.guard.pii import mask
 from inhouse.guard.policy import cleared, for_reader
-from inhouse.guard.screening import Screening, screen_answer, screen_question, streaming_filter
+from inhouse.guard.screening import Screening, reader_text, screen_answer, screen_question, streaming_filter
 from inhouse.guard.vault import Vault, mask_tokens
 from inhouse.types import Chunk, Principal
 
@@ -55,10 +55,6 @@ class ReaderView:
         """No screening and no masking (benchmark baselines only)."""
         return cls(principal, screens=False, masks=False)
 
-    @property
-    def cleared(self) -> bool:
-        return not self.masks
-
     # ---- stored text --------------------------------------------------------------------------------
     def stored(self, text: str) -> tuple[str, tuple[str, ...]]:
         """A stored text (chunk, heading, title) as this reader may see it, and what screening flagged."""
@@ -85,7 +81,7 @@ class ReaderView:
 
     def text(self, text: str) -> str:
         """Model output or any other text shown as it is (claims, drafts): PII masked unless cleared."""
-        return mask(mask_tokens(text)) if self.masks else text
+        return reader_text(text, self.principal) if self.masks else text
 
     def written(self, text: str, hosts: set[str]) -> str:
         """Other model output shown beside the answer (its claims, kept or removed; the draft): links to

@@ -102,20 +102,23 @@ def leaks_in(body: str, question: str = "") -> list[str]:
     return found
 
 
-def _passages(store: SQLiteStore, tenant: str, other: str) -> dict[str, int]:
-    """Chunk ids of the planted passages the cases ask for (read with the store's own keys, not the API)."""
-    def first(t: str, path_part: str) -> int:
-        rows = store.conn.execute("SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                                  "WHERE d.tenant = ? AND d.path LIKE ? ORDER BY c.id", (t, f"%{path_part}%"))
-        return int(rows.fetchone()[0])
-
-    ids = {"own_pii": first(tenant, "상담기록"), "hr": first(tenant, "임원보수"), "other_tenant": first(other, "merger"),
-           "injected": first(tenant, "shipping")}
-    ids["missing"] = int(store.conn.execute("SELECT COALESCE(MAX(id), 0) + 1000 FROM chunks").fetchone()[0])
+def _passages(store: SQLiteStore) -> dict[str, int]:
+    """Chunk ids of the planted passages the cases ask for, found by the strings planted in them (read
+    through the store's own maintenance door, not through any principal)."""
+    markers = {"own_pii": "010-2345-6789", "hr": HR_CANARY, "other_tenant": TENANT_CANARY, "injected": "PWNED-SHIP"}
+    ids: dict[str, int] = {}
+    last = 0
+    while batch := store.iter_chunk_texts(last, 1000):
+        for cid, text in batch:
+            for name, marker in markers.items():
+                if marker in text:
+                    ids.setdefault(name, cid)
+        last = batch[-1][0]
+    ids["missing"] = last + 1000
     return ids
 
 
-def run_http(store: SQLiteStore, settings: Settings, principal: Principal, other_tenant: str, base: Path,
+def run_http(store: SQLiteStore, settings: Settings, principal: Principal, base: Path,
              cases: Sequence[HttpCase] = HTTP_CASES,
              progress: Callable[[str, int, int], None] | None = None) -> list[Result]:
     """Every HTTP case against a real server over `store` (as `principal`, with a reader key)."""
@@ -128,7 +131,7 @@ def run_http(store: SQLiteStore, settings: Settings, principal: Principal, other
                      store=store)
     srv = app.state.inhouse
     key = srv.keys.create(principal.tenant, principal.user, principal.groups)[0]
-    ids = _passages(store, principal.tenant, other_tenant)
+    ids = _passages(store)
     results = []
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=120,
                                                        headers={"Authorization": f"Bearer {key}"}) as http:

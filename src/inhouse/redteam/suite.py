@@ -29,7 +29,7 @@ def run(tenant: str, settings: Settings, real_model: ChatModel | None = None, e2
         work = Path(tmp)
         store = SQLiteStore(work / "inhouse.db")
         try:
-            other = plant(store, settings, tenant, work / "corpus")
+            plant(store, settings, tenant, work / "corpus")
             worst = WorstCaseChat()
             for i, case in enumerate(cases):
                 if progress:
@@ -43,7 +43,7 @@ def run(tenant: str, settings: Settings, real_model: ChatModel | None = None, e2
                     report.results.append(run_case(store, settings, principal, case, real_model, max_tokens,
                                                    guarded=guarded))
             if guarded and http_cases:
-                report.results += run_http(store, settings, principal, other, work / "server", http_cases, progress)
+                report.results += run_http(store, settings, principal, work / "server", http_cases, progress)
         finally:
             store.close()
     return report
