@@ -20,28 +20,18 @@ from inhouse.ingest.loaders import load_file
 from inhouse.ingest.scan import scan_path
 from inhouse.text import split_sentences
 from tests.helpers import make_docx, make_pdf, make_xlsx
-from tests.hostile_files import deep_html, deep_json, lying_zip, pdf_bomb, pdf_form_fanout, zip_bomb
+from tests.hostile_files import (
+    KB100,
+    deep_html,
+    deep_json,
+    lying_zip,
+    pdf_bomb,
+    pdf_form_fanout,
+    screening_inputs,
+    zip_bomb,
+)
 
-KB100 = 100_000
-
-# 100 KB chat messages and chunks of the shapes that made the old patterns quadratic or worse.
-MESSAGES = {
-    "newlines": "a" + "\n" * KB100 + "a",
-    "newline-space": "\n " * (KB100 // 2),
-    "spaces after a role": "system" + " " * KB100 + "x",
-    "tabs after a role": "assistant" + "\t" * KB100 + "x",
-    "open brackets": "[" * KB100,
-    "image openers": "![" * (KB100 // 2),
-    "unclosed links": "[x](" * (KB100 // 4),
-    "unclosed link targets": "[a](b " * (KB100 // 6),
-    "unclosed img tags": "<img " * (KB100 // 5),
-    "flagged turns, no stops": "</s>" * (KB100 // 4),
-    "parens": "(" * KB100,
-    "bangs": "!" * KB100,
-    "hashes": "#" * KB100,
-    "digits": "1" * KB100,
-    "hangul": "가" * (KB100 // 3),
-}
+MESSAGES = screening_inputs()  # 100 KB chat messages of the shapes that made the old patterns slow
 
 
 def _timed(fn, *args):  # type: ignore[no-untyped-def]
