@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -20,6 +22,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from inhouse.errors import InputError, NotFoundError, PermissionDenied
+
+log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -51,11 +55,15 @@ class LlamaCppChat:
                 from llama_cpp import Llama
             except ImportError as e:
                 raise InputError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from e
+            t0 = time.perf_counter()
             try:
                 self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                   chat_format=self.chat_format, seed=self.seed, verbose=False)
             except ValueError as e:
+                log.error("cannot load model %s from %s: %s", self.name, self.path, e)
                 raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
+            log.info("loaded model %s from %s in %.1f s (n_ctx %d, %s threads)", self.name, self.path,
+                     time.perf_counter() - t0, self.n_ctx, self.n_threads or "default")
         return self._llm
 
     def twin(self, n_ctx: int = 1024) -> LlamaCppChat:
@@ -146,8 +154,10 @@ class OpenAICompatChat:
                     if piece:
                         yield piece
         except urllib.error.HTTPError as e:
+            log.warning("model server %s answered HTTP %d (%s)", self.base_url, e.code, e.reason)
             raise InputError(f"the model server at {self.base_url} answered HTTP {e.code}: {e.reason}.") from e
         except urllib.error.URLError as e:
+            log.warning("cannot reach the model server %s (%s)", self.base_url, e.reason)
             raise NotFoundError(f"cannot reach the model server at {self.base_url} ({e.reason}); is it running?") from e
 
 
