@@ -156,21 +156,21 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
 
     def generate(messages: list[dict[str, str]], limit: int) -> tuple[str, bool]:
         """The model's reply (streamed to `on_token`) and whether it stopped at `limit` tokens."""
-        parts: list[str] = []
-        for piece in model.chat(messages, max_tokens=limit, temperature=0.0):
-            if "first_token_s" not in timings:
-                timings["first_token_s"] = time.perf_counter() - t0
-            parts.append(piece)
+
+        def piece(text: str) -> None:
+            timings.setdefault("first_token_s", time.perf_counter() - t0)
             if on_token:
-                on_token(piece)
+                on_token(text)
+
+        reply = model.complete(messages, max_tokens=limit, temperature=0.0, on_piece=piece)
         if flush:
             flush()
         # An empty reply's first token is its end.
         timings.setdefault("first_token_s", time.perf_counter() - t0)
-        replies.append("".join(parts).strip())
+        replies.append(reply.text.strip())
         if len(replies) == 1:
-            logprobs.extend(getattr(model, "last_logprobs", None) or [])
-        return replies[-1], len(parts) >= limit
+            logprobs.extend(reply.logprobs)
+        return replies[-1], reply.finish == "length"
 
     # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
     # chunk holds as a PII token, and an uncleared one sees both masked.
