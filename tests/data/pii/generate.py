@@ -21,9 +21,14 @@ from pathlib import Path
 OUT = Path(__file__).with_name("labelled.jsonl")
 rng = random.Random(20261123)
 
-SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허남심노하곽성차주우구민진지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉"
+SURNAMES = (
+    "김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허남심노하곽성차주우구민진지엄채원천방공현함"
+    "변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉"
+)
 GIVEN = "민서지현준우영수진호은경성희정연하윤아도혜재동소승미유나상태원석철훈주예채건시율수빈다인규환한솔보람"
-EN_FIRST = ["John", "Jane", "Michael", "Sarah", "David", "Emily", "James", "Olivia", "Daniel", "Grace", "Minsu", "Jiyoung"]
+EN_FIRST = [
+    "John", "Jane", "Michael", "Sarah", "David", "Emily", "James", "Olivia", "Daniel", "Grace", "Minsu", "Jiyoung",
+]
 EN_LAST = ["Smith", "Doe", "Kim", "Lee", "Park", "Brown", "Johnson", "Choi", "Garcia", "Miller", "Wilson", "Taylor"]
 BANKS = [
     ("국민은행", "KB Kookmin Bank", (6, 2, 6)),
@@ -34,7 +39,10 @@ BANKS = [
     ("기업은행", "IBK", (3, 6, 2, 3)),
     ("카카오뱅크", "Kakao Bank", (4, 2, 7)),
 ]
-AREAS = ["02", "031", "032", "033", "041", "042", "043", "044", "051", "052", "053", "054", "055", "061", "062", "063", "064"]
+AREAS = [
+    "02", "031", "032", "033", "041", "042", "043", "044",
+    "051", "052", "053", "054", "055", "061", "062", "063", "064",
+]
 
 
 def digits(n: int, first_nonzero: bool = False) -> str:
@@ -174,12 +182,14 @@ def en_name() -> str:
 
 POS: dict[str, list[tuple[str, str]]] = {
     "RRN": [
-        ("ko", "주민등록번호: {X}"), ("ko", "고객 주민번호 {X} 확인 완료"), ("ko", "본인 확인을 위해 {X} 를 입력하셨습니다."),
-        ("ko", "가입 신청서(주민등록번호 {X})를 접수했습니다."), ("en", "Resident registration number {X} was verified."),
+        ("ko", "주민등록번호: {X}"), ("ko", "고객 주민번호 {X} 확인 완료"),
+        ("ko", "본인 확인을 위해 {X} 를 입력하셨습니다."), ("ko", "가입 신청서(주민등록번호 {X})를 접수했습니다."),
+        ("en", "Resident registration number {X} was verified."),
         ("en", "RRN: {X}"), ("ko", "{X} 번호로 조회된 고객입니다."),
     ],
     "FRN": [
-        ("ko", "외국인등록번호 {X}"), ("en", "Alien registration no. {X} on file."), ("ko", "외국인 고객 등록번호는 {X} 입니다."),
+        ("ko", "외국인등록번호 {X}"), ("en", "Alien registration no. {X} on file."),
+        ("ko", "외국인 고객 등록번호는 {X} 입니다."),
     ],
     "PHONE": [
         ("ko", "연락처: {X}"), ("ko", "휴대폰 {X}로 연락 바랍니다."), ("ko", "고객이 {X} 번호로 전화를 주셨습니다."),
@@ -187,12 +197,14 @@ POS: dict[str, list[tuple[str, str]]] = {
         ("en", "The customer left {X} as a callback number."), ("ko", "문자 수신 번호({X}) 변경 요청"),
     ],
     "ACCOUNT": [
-        ("ko", "{B} 계좌 {X}로 입금해 주세요."), ("ko", "환불 계좌: {B} {X}"), ("ko", "{B} {X} (예금주 본인)으로 송금 완료"),
+        ("ko", "{B} 계좌 {X}로 입금해 주세요."), ("ko", "환불 계좌: {B} {X}"),
+        ("ko", "{B} {X} (예금주 본인)으로 송금 완료"),
         ("en", "Please wire the refund to account {X} at {E}."), ("en", "Account number: {X} ({E})"),
         ("ko", "입금 계좌번호 {X}"), ("ko", "자동이체 출금계좌 {B} {X} 등록"),
     ],
     "CARD": [
-        ("ko", "카드번호 {X} 결제 승인"), ("ko", "고객이 불러준 카드 {X}의 분실 신고"), ("en", "Card number {X} was charged twice."),
+        ("ko", "카드번호 {X} 결제 승인"), ("ko", "고객이 불러준 카드 {X}의 분실 신고"),
+        ("en", "Card number {X} was charged twice."),
         ("en", "Paid with card {X}."), ("ko", "신용카드({X}) 해지 요청"),
     ],
     "EMAIL": [
@@ -217,7 +229,8 @@ POS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 NAME_TEMPLATES = [
-    ("ko", "{X} 고객님, 안녕하세요."), ("ko", "{X}님께서 문의하신 내용입니다."), ("ko", "{X} 씨가 지점을 방문했습니다."),
+    ("ko", "{X} 고객님, 안녕하세요."), ("ko", "{X}님께서 문의하신 내용입니다."),
+    ("ko", "{X} 씨가 지점을 방문했습니다."),
     ("ko", "고객명: {X}"), ("ko", "성명 {X}"), ("ko", "예금주: {X}"), ("ko", "담당자 {X} 과장님께 전달"),
     ("ko", "이름: {X}"), ("ko", "{X}님의 대출 상담 기록"), ("ko", "수령인 {X}"),
     ("en", "Dear Mr. {E},"), ("en", "Customer: {E}"), ("en", "Name: {E}"), ("en", "Ms. {E} called about her loan."),
@@ -267,13 +280,18 @@ def _n5() -> str:
 @neg("date", "ko")
 def _n6() -> str:
     d = date(2000, 1, 1) + timedelta(days=rng.randint(0, 9000))
-    return rng.choice([f"{d:%Y-%m-%d} 회의록", f"{d:%Y.%m.%d} 기준 잔액", f"계약일 {d:%Y%m%d}", f"{d.year}년 {d.month}월 {d.day}일 시행"])
+    return rng.choice([
+        f"{d:%Y-%m-%d} 회의록", f"{d:%Y.%m.%d} 기준 잔액", f"계약일 {d:%Y%m%d}",
+        f"{d.year}년 {d.month}월 {d.day}일 시행",
+    ])
 
 
 @neg("date", "en")
 def _n7() -> str:
     d = date(2000, 1, 1) + timedelta(days=rng.randint(0, 9000))
-    return rng.choice([f"Effective {d:%Y-%m-%d}.", f"Meeting on {d:%m/%d/%Y} at 10:00.", f"Timestamp {d:%Y%m%d}{digits(6)}"])
+    return rng.choice([
+        f"Effective {d:%Y-%m-%d}.", f"Meeting on {d:%m/%d/%Y} at 10:00.", f"Timestamp {d:%Y%m%d}{digits(6)}",
+    ])
 
 
 @neg("product_code", "ko")
@@ -318,7 +336,10 @@ def _n11() -> str:
 
 @neg("invalid_rrn", "ko")
 def _n12() -> str:
-    return rng.choice([f"주민번호 {rrn(valid=False)} (오류)", f"{digits(2)}{rng.randint(13, 19)}{rng.randint(10, 28)}-1{digits(6)} 형식 오류"])
+    return rng.choice([
+        f"주민번호 {rrn(valid=False)} (오류)",
+        f"{digits(2)}{rng.randint(13, 19)}{rng.randint(10, 28)}-1{digits(6)} 형식 오류",
+    ])
 
 
 @neg("invalid_card", "en")
@@ -338,15 +359,19 @@ def _n14() -> str:
 
 @neg("invalid_phone", "ko")
 def _n15() -> str:
-    return rng.choice([f"수신거부 080-{rng.randint(200, 999)}-{digits(4)}", f"번호 010-0{digits(3)}-{digits(4)} 은 없는 번호",
-                       f"내선 {digits(4)}번", f"고객센터 1588-{digits(4)}"])
+    return rng.choice([
+        f"수신거부 080-{rng.randint(200, 999)}-{digits(4)}", f"번호 010-0{digits(3)}-{digits(4)} 은 없는 번호",
+        f"내선 {digits(4)}번", f"고객센터 1588-{digits(4)}",
+    ])
 
 
 @neg("version", "en")
 def _n16() -> str:
-    return rng.choice([f"Upgraded to v{rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}",
-                       f"version {rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 999)} released",
-                       f"Windows 10.0.{rng.randint(10000, 22000)}.{rng.randint(0, 999)}", f"OID 1.3.6.1.4.1.{rng.randint(100, 60000)}"])
+    return rng.choice([
+        f"Upgraded to v{rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}",
+        f"version {rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 999)} released",
+        f"Windows 10.0.{rng.randint(10000, 22000)}.{rng.randint(0, 999)}", f"OID 1.3.6.1.4.1.{rng.randint(100, 60000)}",
+    ])
 
 
 @neg("version", "ko")
@@ -363,14 +388,19 @@ def _n18() -> str:
 
 @neg("amount", "en")
 def _n19() -> str:
-    return f"The account balance is {rng.randint(1, 999)},{rng.randint(100, 999)},{rng.randint(100, 999)} KRW as of today."
+    return (
+        f"The account balance is {rng.randint(1, 999)},{rng.randint(100, 999)},{rng.randint(100, 999)}"
+        " KRW as of today."
+    )
 
 
 @neg("role_word", "ko")
 def _n20() -> str:
-    return rng.choice(["고객님, 안녕하세요. 문의 주셔서 감사합니다.", "선생님께서 말씀하신 내용", "담당자: 미정", "이름: 없음",
-                       "사장님께 보고 드립니다.", "회원님의 등급이 변경되었습니다.", "여러분 모두 수고하셨습니다.",
-                       "마음씨 좋은 이웃", "홍보팀 팀장님 회의", "고객명: 미기재", "아저씨가 오셨어요", "과장님 결재 부탁드립니다"])
+    return rng.choice([
+        "고객님, 안녕하세요. 문의 주셔서 감사합니다.", "선생님께서 말씀하신 내용", "담당자: 미정", "이름: 없음",
+        "사장님께 보고 드립니다.", "회원님의 등급이 변경되었습니다.", "여러분 모두 수고하셨습니다.",
+        "마음씨 좋은 이웃", "홍보팀 팀장님 회의", "고객명: 미기재", "아저씨가 오셨어요", "과장님 결재 부탁드립니다",
+    ])
 
 
 @neg("role_word", "en")
@@ -381,21 +411,27 @@ def _n21() -> str:
 
 @neg("no_context_digits", "ko")
 def _n22() -> str:
-    return rng.choice([f"회의실 코드 {digits(3, True)}-{digits(3)}-{digits(6)}", f"문서번호 {digits(6, True)}-{digits(2)}-{digits(6)}",
-                       f"결재 번호 {digits(12, True)}", f"접수번호 {digits(4)}-{digits(6)}"])
+    return rng.choice([
+        f"회의실 코드 {digits(3, True)}-{digits(3)}-{digits(6)}", f"문서번호 {digits(6, True)}-{digits(2)}-{digits(6)}",
+        f"결재 번호 {digits(12, True)}", f"접수번호 {digits(4)}-{digits(6)}",
+    ])
 
 
 @neg("email_like", "en")
 def _n23() -> str:
-    return rng.choice(["Installed pkg@1.2.3 from the mirror.", "Mention @kim_minsu in the thread.", "ssh admin@localhost",
-                       "user@host is not an address", "Use the name@domain placeholder."])
+    return rng.choice([
+        "Installed pkg@1.2.3 from the mirror.", "Mention @kim_minsu in the thread.", "ssh admin@localhost",
+        "user@host is not an address", "Use the name@domain placeholder.",
+    ])
 
 
 @neg("ip_like", "en")
 def _n24() -> str:
-    return rng.choice([f"{rng.randint(256, 999)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)} is invalid",
-                       f"Section 3.{rng.randint(1, 9)}.{rng.randint(1, 9)}.{rng.randint(1, 9)}.{rng.randint(1, 9)} of the policy",
-                       f"ratio 1.{rng.randint(0, 9)}.{rng.randint(0, 9)}"])
+    return rng.choice([
+        f"{rng.randint(256, 999)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)} is invalid",
+        f"Section 3.{rng.randint(1, 9)}.{rng.randint(1, 9)}.{rng.randint(1, 9)}.{rng.randint(1, 9)} of the policy",
+        f"ratio 1.{rng.randint(0, 9)}.{rng.randint(0, 9)}",
+    ])
 
 
 @neg("passport_like", "en")
@@ -463,7 +499,10 @@ def main() -> None:
         for i, r in enumerate(records):
             f.write(json.dumps({"id": i, **r}, ensure_ascii=False) + "\n")
     pos = sum(len(r["spans"]) for r in records)
-    print(f"wrote {len(records)} records ({pos} PII spans, {sum(r['kind'] == 'negative' for r in records)} hard negatives) to {OUT}")
+    print(
+        f"wrote {len(records)} records ({pos} PII spans, "
+        f"{sum(r['kind'] == 'negative' for r in records)} hard negatives) to {OUT}"
+    )
 
 
 if __name__ == "__main__":

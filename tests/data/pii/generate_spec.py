@@ -183,7 +183,10 @@ def phone_value() -> tuple[str, str]:
         return f"070{sep}{rng.randint(2000, 9999)}{sep}{sub}", "070 internet phone, 8-digit subscriber"
     if kind == "050x":
         mid = str(rng.randint(2000, 9999)) if rng.random() < 0.7 else str(rng.randint(200, 999))
-        return f"050{rng.choice('2345678')}-{mid}-{sub}", "050x personal (안심/평생) number relaying to a person's phone"
+        return (
+            f"050{rng.choice('2345678')}-{mid}-{sub}",
+            "050x personal (안심/평생) number relaying to a person's phone",
+        )
     mid = str(rng.randint(2000, 9999))
     form = rng.choice(["+82-10-", "+82 10-", "+82 10 ", "+82 (0)10-", "+8210"])
     sep2 = " " if form == "+82 10 " else ("" if form == "+8210" else "-")
@@ -325,7 +328,10 @@ def passports(n: int) -> list[dict]:
             ("en", "passport number {X} was scanned.")]
     for i in range(n):
         if i % 2:
-            value, note = f"M{num(3, False)}{rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{num(4, False)}", "2021 format M###A####"
+            value, note = (
+                f"M{num(3, False)}{rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{num(4, False)}",
+                "2021 format M###A####",
+            )
         else:
             value, note = rng.choice("MSRGD") + num(8, False), "e-passport type letter M/S/R/G/D + 8 digits"
         lang, tpl = tpls[i % len(tpls)]
@@ -334,8 +340,10 @@ def passports(n: int) -> list[dict]:
     return out
 
 
-DL_REGIONS = {"서울": 11, "부산": 12, "경기": 13, "강원": 14, "충북": 15, "충남": 16, "전북": 17, "전남": 18, "경북": 19,
-              "경남": 20, "제주": 21, "대구": 22, "인천": 23, "광주": 24, "대전": 25, "울산": 26}
+DL_REGIONS = {
+    "서울": 11, "부산": 12, "경기": 13, "강원": 14, "충북": 15, "충남": 16, "전북": 17, "전남": 18,
+    "경북": 19, "경남": 20, "제주": 21, "대구": 22, "인천": 23, "광주": 24, "대전": 25, "울산": 26,
+}
 
 
 def licences(n: int) -> list[dict]:
@@ -376,7 +384,9 @@ def brns(n: int) -> list[dict]:
         value = v if i % 3 == 2 else f"{v[:3]}-{v[3:5]}-{v[5:]}"
         lang, tpl = tpls[i % len(tpls)]
         text, span = fill(tpl, value)
-        out.append(rec(lang, "positive", "BRN", "사업자등록번호 3-2-5, weights 1,3,7,1,3,7,1,3,5", text, [("BRN", *span)]))
+        out.append(
+            rec(lang, "positive", "BRN", "사업자등록번호 3-2-5, weights 1,3,7,1,3,7,1,3,5", text, [("BRN", *span)])
+        )
     return out
 
 
@@ -413,7 +423,10 @@ def ips(n: int) -> list[dict]:
 
 
 # Most common surnames (통계청 2015 인구주택총조사) and common given-name syllables.
-SURNAMES = "김이박최정강조윤장임한오서신권황안송전홍유고문양손배백허남심노하곽성차주우구민류나진지엄채원천방공현함변염여추도소석선설마길연위표명기반왕"
+SURNAMES = (
+    "김이박최정강조윤장임한오서신권황안송전홍유고문양손배백허남심노하곽성차주우구민류나진지엄채원천방공현함"
+    "변염여추도소석선설마길연위표명기반왕"
+)
 GIVEN = "민서지현준우영수진호은경성희정연하윤아도혜재동소승미유나상태원석철훈주예채건시율빈다인규환솔보람"
 EN_FIRST = ["Emma", "Liam", "Noah", "Ava", "Ethan", "Mia", "Lucas", "Chloe", "Seojun", "Haeun"]
 EN_LAST = ["Anderson", "Clark", "Lewis", "Walker", "Young", "Kim", "Park", "Jung", "Moore", "Hall"]
@@ -475,7 +488,8 @@ def negatives() -> list[dict]:
              f"Your account shows order {o} as refunded."]))
     for _ in range(8):
         m = rng.choice(["회원번호", "고객번호", "계약번호", "증권번호", "접수번호", "승인번호"])
-        add("ko", "member_number", f"{m}: an internal id, not an account", f"환불 관련 {m} {num(rng.choice([10, 11, 12]))} 확인")
+        add("ko", "member_number", f"{m}: an internal id, not an account",
+            f"환불 관련 {m} {num(rng.choice([10, 11, 12]))} 확인")
     for _ in range(10):
         d = date(2020, 1, 1) + timedelta(days=rng.randint(0, 1500))
         add("ko", "date", "date or timestamp next to 이체/입금", rng.choice([
@@ -485,7 +499,8 @@ def negatives() -> list[dict]:
             f"송금 일시: {d:%Y%m%d}{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}"]))
     for _ in range(4):
         d = date(2020, 1, 1) + timedelta(days=rng.randint(0, 1500))
-        add("en", "date", "date next to transfer", rng.choice([f"Transfer date {d:%Y-%m-%d}.", f"Deposited on {d:%m/%d/%Y}."]))
+        add("en", "date", "date next to transfer",
+            rng.choice([f"Transfer date {d:%Y-%m-%d}.", f"Deposited on {d:%m/%d/%Y}."]))
     for _ in range(10):
         a = rng.randint(10_000_000_000, 99_000_000_000)
         add("ko", "amount", "amount in won next to 입금/이체", rng.choice([
@@ -500,7 +515,8 @@ def negatives() -> list[dict]:
         isbn = body + str((10 - s % 10) % 10)
         add("ko", "isbn", "ISBN-13 (978/979-89 Korean publisher prefix), EAN check digit",
             rng.choice([f"계좌 관리 실무 (ISBN {isbn[:3]}-{isbn[3:5]}-{isbn[5:9]}-{isbn[9:12]}-{isbn[12]})",
-                        f"도서 ISBN {isbn} 입고", f"ISBN: {isbn[:3]}-{isbn[3:5]}-{isbn[5:10]}-{isbn[10:12]}-{isbn[12]}"]))
+                        f"도서 ISBN {isbn} 입고",
+                        f"ISBN: {isbn[:3]}-{isbn[3:5]}-{isbn[5:10]}-{isbn[10:12]}-{isbn[12]}"]))
     for _ in range(8):
         add("en", "version", "software version or OID, not an address", rng.choice([
             f"Banking app v{rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 99)} released",
@@ -509,11 +525,14 @@ def negatives() -> list[dict]:
             f"버전 {rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)} 배포"]))
     for _ in range(8):
         add("ko", "model_code", "product model or part code", rng.choice([
-            f"모델명 SM-S{num(3)}N 재고 있음", f"품번 {num(3)}-{num(2)}-{num(5)}-{num(2)}", f"제품코드 M{num(8, False)}",
+            f"모델명 SM-S{num(3)}N 재고 있음", f"품번 {num(3)}-{num(2)}-{num(5)}-{num(2)}",
+            f"제품코드 M{num(8, False)}",
             f"모델 KB-{num(4)}-{num(6)}", f"부품번호 {num(4)}-{num(4)}-{num(4)}"]))
     for _ in range(12):  # 대표번호, toll-free and information numbers: businesses, not persons
-        add(rng.choice(["ko", "en"]), "business_number", "15xx/16xx/18xx 대표번호, 080 toll-free, 060: business numbers",
-            rng.choice([f"고객센터 {rng.choice(['1588', '1577', '1544', '1566', '1600', '1644', '1661', '1899'])}-{num(4, False)}",
+        add(rng.choice(["ko", "en"]), "business_number",
+            "15xx/16xx/18xx 대표번호, 080 toll-free, 060: business numbers",
+            rng.choice([f"고객센터 {rng.choice(['1588', '1577', '1544', '1566', '1600', '1644', '1661', '1899'])}"
+                        f"-{num(4, False)}",
                         f"연락처: {rng.choice(['1588', '1670', '1800'])}-{num(4, False)} (평일 9-18시)",
                         f"수신거부 080-{rng.randint(200, 999)}-{num(4, False)}",
                         f"Call our hotline {rng.choice(['1588', '1544'])} {num(4, False)}.",
@@ -521,10 +540,12 @@ def negatives() -> list[dict]:
     for _ in range(8):
         add("ko", "invalid_phone", "exchange starting with 0, or wrong length", rng.choice([
             f"연락처 010-0{num(3, False)}-{num(4, False)} (없는 번호)", f"전화 02-0{num(2, False)}-{num(4, False)}",
-            f"휴대폰 010-{rng.randint(2000, 9999)}-{num(5, False)}", f"전화 011-{rng.randint(200, 999)}-{num(3, False)}"]))
+            f"휴대폰 010-{rng.randint(2000, 9999)}-{num(5, False)}",
+            f"전화 011-{rng.randint(200, 999)}-{num(3, False)}"]))
     for _ in range(6):
         add("ko", "phone_like_serial", "serial or device id after its label", rng.choice([
-            f"시리얼 번호 010{rng.randint(2000, 9999)}{num(4, False)}", f"S/N: 02-{rng.randint(200, 999)}-{num(4, False)}",
+            f"시리얼 번호 010{rng.randint(2000, 9999)}{num(4, False)}",
+            f"S/N: 02-{rng.randint(200, 999)}-{num(4, False)}",
             f"일련번호 031{rng.randint(200, 999)}{num(4, False)} 교체"]))
     for _ in range(10):
         prefix, length, groups, note = CARD_NETWORKS[rng.randrange(len(CARD_NETWORKS))]
@@ -537,7 +558,8 @@ def negatives() -> list[dict]:
             f"Loyalty card {grouped(d, (4, 4, 4, 4), '-')} linked.")
     for _ in range(4):
         body = rng.choice(["35", "86", "01"]) + num(12, False)
-        add("en", "imei", "IMEI: 15 digits with a Luhn check digit, not a card", f"IMEI {body}{luhn_digit(body)} registered")
+        add("en", "imei", "IMEI: 15 digits with a Luhn check digit, not a card",
+            f"IMEI {body}{luhn_digit(body)} registered")
     for _ in range(10):
         kind = rng.choice(["checksum", "month", "future", "corp"])
         if kind == "checksum":
@@ -558,15 +580,18 @@ def negatives() -> list[dict]:
         add("ko", "invalid_rrn", "FRN with a wrong check digit", f"외국인등록번호 {v[:6]}-{v[6:]} 불일치")
     for _ in range(6):
         v = brn_value(valid=False)
-        add("ko", "invalid_brn", "사업자등록번호 with a wrong check digit", f"사업자등록번호 {v[:3]}-{v[3:5]}-{v[5:]} 조회 실패")
+        add("ko", "invalid_brn", "사업자등록번호 with a wrong check digit",
+            f"사업자등록번호 {v[:3]}-{v[3:5]}-{v[5:]} 조회 실패")
     for _ in range(6):
         code = rng.choice([10, 27, 29, 30, 31, 45, 99])
         add("ko", "invalid_licence", "licence region code outside 11-26/28",
             f"운전면허 {code}-{rng.randint(0, 99):02d}-{num(6, False)}-{num(2, False)} 조회 불가")
     for _ in range(8):
-        add(rng.choice(["ko", "en"]), "passport_like", "passport shape without passport context, or wrong length", rng.choice([
-            f"Invoice M{num(8, False)} paid.", f"모델 S{num(8, False)} 입고", f"여권번호 M{num(7, False)} (자릿수 오류)",
-            f"Batch G{num(3, False)}A{num(4, False)} approved.", f"여권 만료일 {rng.randint(2026, 2035)}-0{rng.randint(1, 9)}-15"]))
+        add(rng.choice(["ko", "en"]), "passport_like", "passport shape without passport context, or wrong length",
+            rng.choice([
+                f"Invoice M{num(8, False)} paid.", f"모델 S{num(8, False)} 입고",
+                f"여권번호 M{num(7, False)} (자릿수 오류)", f"Batch G{num(3, False)}A{num(4, False)} approved.",
+                f"여권 만료일 {rng.randint(2026, 2035)}-0{rng.randint(1, 9)}-15"]))
     for _ in range(10):
         add("en", "email_like", "not a personal mailbox (role, service account, asset name, handle)", rng.choice([
             "icon@2x.png", f"logo@{rng.choice(['2x', '3x'])}.webp", "Installed pkg@1.2.3 from the mirror.",
@@ -578,12 +603,13 @@ def negatives() -> list[dict]:
             f"{rng.randint(256, 999)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)} is invalid",
             "subnet mask 255.255.255.0", "netmask 255.255.240.0", "bind to 127.0.0.1 only", "listen on 0.0.0.0:8080",
             "localhost is ::1", f"MAC 00:1A:2B:{rng.randint(10, 99)}:4D:5E", f"meeting at {rng.randint(10, 18)}:30:00",
-            "std::vector<int> v;", "evens = xs[0::2]", f"version {rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}"]))
+            "std::vector<int> v;", "evens = xs[0::2]",
+            f"version {rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}"]))
     for _ in range(14):
         add("ko", "role_word", "a role, title or common noun next to an honorific, not a name", rng.choice([
-            "고객님, 안녕하세요.", "담당자님께 전달했습니다.", "이사님 결재 대기", "예금주: 본인", "성명: 미기재", "날씨가 좋네요",
-            "솜씨 좋은 장인", "팀장님 회의 참석", "수령인: 경비실", "고객명: 해당없음", "사장님께 보고", "Dear Customer,",
-            "Name: N/A", "선생님께서 말씀하신 내용"]))
+            "고객님, 안녕하세요.", "담당자님께 전달했습니다.", "이사님 결재 대기", "예금주: 본인", "성명: 미기재",
+            "날씨가 좋네요", "솜씨 좋은 장인", "팀장님 회의 참석", "수령인: 경비실", "고객명: 해당없음",
+            "사장님께 보고", "Dear Customer,", "Name: N/A", "선생님께서 말씀하신 내용"]))
     return out
 
 
@@ -596,7 +622,10 @@ def fill(template: str, value: str) -> tuple[str, tuple[int, int]]:
 
 
 def rec(lang: str, kind: str, category: str, spec: str, text: str, spans: list[tuple[str, int, int]]) -> dict:
-    return {"lang": lang, "kind": kind, "category": category, "spec": spec, "text": text, "spans": [list(s) for s in spans]}
+    return {
+        "lang": lang, "kind": kind, "category": category, "spec": spec, "text": text,
+        "spans": [list(s) for s in spans],
+    }
 
 
 def main() -> None:
