@@ -46,7 +46,8 @@ class Settings:
     max_unpacked_mb: float = field(default=200.0, metadata={"help": "a DOCX/XLSX or PDF may unpack to at most this "
                                                                     "(zip parts, PDF streams); more is refused"})
     # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
-    egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
+    egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may "
+                                                            "connect to"})
     # Operator logs of the `inhouse` command on stderr (inhouse.cli.logs); `--log-level` overrides it.
     log_level: str = field(default="warning", metadata={"help": "operator log level on stderr: debug, info, "
                                                                "warning or error"})

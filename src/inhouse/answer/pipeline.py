@@ -80,7 +80,8 @@ def _log_claims(step: str, claims: list[ClaimVerdict]) -> None:
     if log.isEnabledFor(logging.DEBUG):
         kept = sum(c.kept for c in claims)
         log.debug("%s: %d claims, %d kept%s", step, len(claims), kept,
-                  "".join(f"; claim {i} {c.verdict} {c.score:.2f} ({_rule(c.reason)})" for i, c in enumerate(claims, 1)))
+                  "".join(f"; claim {i} {c.verdict} {c.score:.2f} ({_rule(c.reason)})"
+                          for i, c in enumerate(claims, 1)))
 
 
 def _cited(c: ClaimVerdict) -> str:

@@ -47,7 +47,8 @@ def _print_answer(a: Answer) -> None:
 @click.argument("question", required=False)
 @principal_options
 @click.option("--model", default=None, help="registered model name (default: settings/registry default)")
-@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="one question a line; JSON lines")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="one question a line; JSON lines")
 @click.option("--json", "as_json", is_flag=True, help="print the answer, citations and claim verdicts as JSON")
 def ask(question: str | None, principal: Principal, model: str | None, batch: Path | None, as_json: bool) -> None:
     """Answer a question from the documents the user may read, with citations, or say it cannot."""

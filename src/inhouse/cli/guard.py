@@ -126,7 +126,8 @@ def doctor(as_json: bool) -> None:
 
 @click.command()
 @click.option("--tenant", required=True, help="tenant name the attacks are planted for (in a sandbox store)")
-@click.option("--e2e", "e2e", default=26, show_default=True, help="cases also run end to end with the real model (0: none)")
+@click.option("--e2e", "e2e", default=26, show_default=True,
+              help="cases also run end to end with the real model (0: none)")
 @click.option("--model", default=None, help="registered model for the end-to-end cases (default: settings/registry)")
 @click.option("--json", "as_json", is_flag=True, help="print every attempt and leak as JSON")
 def redteam(tenant: str, e2e: int, model: str | None, as_json: bool) -> None:

@@ -23,7 +23,8 @@ from inhouse.types import Principal
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--tenant", required=True, help="tenant that owns the documents")
-@click.option("--groups", default="", help="comma-separated access groups that may read them (default: all of the tenant)")
+@click.option("--groups", default="",
+              help="comma-separated access groups that may read them (default: all of the tenant)")
 @click.option("--sync", is_flag=True, help="also remove documents whose files are gone from the given folders")
 @click.option("--no-embed", is_flag=True, help="index lexically now, embed later with `inhouse embed`")
 @click.option("--pii", type=click.Choice(POLICIES), default=None,
@@ -54,7 +55,8 @@ def ingest(paths: tuple[Path, ...], tenant: str, groups: str, sync: bool, no_emb
         summary = report.to_json()["summary"]
         out.print(", ".join(f"{n} {s}" for s, n in summary.items() if n) or "nothing to do")
         if report.embeddings_pending:
-            out.print(f"{report.embeddings_pending} chunks await embeddings (search works lexically meanwhile): run `inhouse embed`.")
+            out.print(f"{report.embeddings_pending} chunks await embeddings "
+                      "(search works lexically meanwhile): run `inhouse embed`.")
     store.close()
     if report.failed:
         raise click.exceptions.Exit(1)
@@ -90,7 +92,8 @@ def search(query: str | None, principal: Principal, k: int, mode: str, batch: Pa
     if not result.hits:
         out.print("no results")
     for rank, h in enumerate(result.hits, start=1):
-        where = h.doc_path + (f" p.{h.page}" if h.page else "") + (f" › {' › '.join(h.heading_path)}" if h.heading_path else "")
+        where = (h.doc_path + (f" p.{h.page}" if h.page else "")
+                 + (f" › {' › '.join(h.heading_path)}" if h.heading_path else ""))
         out.print(f"[bold]{rank}.[/bold] [cyan]{where}[/cyan]  [dim]{h.score:.4f}[/dim]", highlight=False)
         out.print("   " + h.snippet.replace("\n", " ").replace("**", ""), highlight=False)
 
@@ -127,7 +130,9 @@ def docs_rm(path: str, tenant: str | None, as_json: bool) -> None:
     store = open_store()
     matches = [d for d in store.list_documents(tenant=tenant) if d.path == path]
     if not matches:
-        raise NotFoundError(f"no document '{path}'" + (f" in tenant '{tenant}'" if tenant else "") + "; see `inhouse docs list`.")
+        raise NotFoundError(
+            f"no document '{path}'" + (f" in tenant '{tenant}'" if tenant else "") + "; see `inhouse docs list`."
+        )
     if len(matches) > 1:
         raise InputError(f"'{path}' exists in tenants {', '.join(d.tenant for d in matches)}; add --tenant.")
     store.delete_document(matches[0].tenant, path)

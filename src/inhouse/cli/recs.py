@@ -102,7 +102,8 @@ def train_cmd(
         _report_rows(res["catalog_report"], "catalog")
     out.print(
         f"tenant {tenant}: version {res['version']} · model [bold]{res['model']}[/] · {res['users']} users, "
-        f"{res['items']} items, {res['pairs']} pairs · {res['cold_items']} cold catalog items · {res['train_seconds']} s"
+        f"{res['items']} items, {res['pairs']} pairs · {res['cold_items']} cold catalog items · "
+        f"{res['train_seconds']} s"
     )
 
 
@@ -201,7 +202,8 @@ def update_cmd(tenant: str, interactions: Path, as_json: bool) -> None:
         return
     _report_rows(res["load_report"], "interactions")
     out.print(
-        f"tenant {tenant}: version {res['version']} · +{res['new_pairs']} pairs, +{res['new_users']} users, +{res['new_items']} items"
+        f"tenant {tenant}: version {res['version']} · +{res['new_pairs']} pairs, +{res['new_users']} users, "
+        f"+{res['new_items']} items"
     )
 
 

@@ -180,8 +180,8 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
             out["results"][spec.name] = scores
             out["settings"][spec.name] = {**settings, "version": spec.version, "primary": spec.primary}
             out["seconds"][spec.name] = round(time.perf_counter() - t0, 3)
-            log.info("%s: %s %.4f on %d items in %.1f s", spec.name, spec.primary, scores.get(spec.primary, float("nan")),
-                     scores["n"], out["seconds"][spec.name])
+            log.info("%s: %s %.4f on %d items in %.1f s", spec.name, spec.primary,
+                     scores.get(spec.primary, float("nan")), scores["n"], out["seconds"][spec.name])
             if record:
                 quant = holder["scorer"].quantisation if "scorer" in holder else _quant_from_name(path)  # type: ignore[attr-defined]
                 store.record(run_id, name, sha, quant, spec.name, spec.version,

@@ -99,7 +99,9 @@ def parse_spec(raw: Any, where: str) -> TaskSpec:
         raise InputError(f"{where}: a task file must be a YAML mapping of fields, got {type(raw).__name__}.")
     unknown = set(raw) - _FIELDS
     if unknown:
-        raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(_FIELDS))}.")
+        raise InputError(
+            f"{where}: unknown field(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(_FIELDS))}."
+        )
     for key in ("name", "version", "data", "adapter", "prompt"):
         if key not in raw:
             raise InputError(f"{where}: missing required field '{key}'.")

@@ -102,8 +102,9 @@ _TEMPLATE = re.compile(r"\{[^}]{1,40}\}|\$\{|<[A-Za-z_]{2,20}>|%7B|\[(?:DATA|SEC
 
 _EXTRACT = re.compile(
     r"\b(?:reveal|show|print|repeat|output|tell me|give me|what (?:is|are)|display|dump|leak|copy)\b[^.\n?]{0,40}?"
-    r"\b(?:system prompt|system message|initial prompt|hidden (?:rules|instructions|prompt)|your (?:instructions|rules|prompt)|"
-    r"the prompt above|everything above|all documents|other (?:tenants?|companies|customers)'?s? (?:documents|data|files))"
+    r"\b(?:system prompt|system message|initial prompt|hidden (?:rules|instructions|prompt)|"
+    r"your (?:instructions|rules|prompt)|the prompt above|everything above|all documents|"
+    r"other (?:tenants?|companies|customers)'?s? (?:documents|data|files))"
     r"|(?:시스템\s*프롬프트|시스템\s*메시지|초기\s*프롬프트|숨겨진\s*(?:규칙|지시)|너의\s*(?:지시|규칙|설정)|당신의\s*(?:지시|규칙|설정)|"
     r"위의\s*(?:모든\s*)?(?:내용|지시)|다른\s*(?:테넌트|회사|고객사|부서|그룹)의?\s*(?:문서|자료|데이터|파일))"
     r"[^.\n?]{0,20}?(?:알려|보여|출력|말해|공개|그대로|전부|모두|복사)",

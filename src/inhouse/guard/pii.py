@@ -92,8 +92,8 @@ def _digits(s: str) -> str:
 
 _RRN = re.compile(_L + r"(\d{2})(\d{2})(\d{2})\s?(?P<h>[-–－]?)\s?([0-9])(\d{6})" + _R)
 # A company's 법인등록번호 has the same 6-7 shape (and sometimes a date-like front).
-_CORP_LABEL = re.compile(r"법인\s*(?:등록)?\s*번호\s*[:：]?\s*$|corporate\s+registration\s+(?:no\.?|number)\s*[:：]?\s*$",
-                         re.IGNORECASE)
+_CORP_LABEL = re.compile(r"법인\s*(?:등록)?\s*번호\s*[:：]?\s*$|"
+                         r"corporate\s+registration\s+(?:no\.?|number)\s*[:：]?\s*$", re.IGNORECASE)
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 # From this date new numbers carry a random serial, so the checksum no longer applies.
 _RANDOM_SERIAL_FROM = date(2020, 10, 1)
@@ -381,7 +381,8 @@ def _find_email(text: str) -> Iterable[PIIMatch]:
 # --- IP addresses -----------------------------------------------------------------------------------
 
 _IP = re.compile(r"(?<![0-9A-Za-z.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![0-9]|\.[0-9])")
-_VERSIONISH = re.compile(r"(?<![A-Za-z])(v|ver\.?|version|버전|release|릴리스|§|제|section|sec\.?|조|항)\s*$", re.IGNORECASE)
+_VERSIONISH = re.compile(r"(?<![A-Za-z])(v|ver\.?|version|버전|release|릴리스|§|제|section|sec\.?|조|항)\s*$",
+                         re.IGNORECASE)
 
 
 # IPv6 (RFC 4291 full form, RFC 5952 compressed form, an IPv4 tail for mapped addresses).
@@ -444,19 +445,25 @@ _NOT_NAMES = set(
     없음 미상 익명 비공개 홍보 인사 총무 기획 영업 재무 구매 개발 마케팅 고객센터 본인 공란 해당 해당없음 미입력 테스트
     주식 유한 합자 회사 법인 부서 지점 본점 강남 강북 서울 부산 대구 인천 광주 대전 울산 제주 경기 한국 대한 민국
     정부 공공 기관 조합 연구 센터 사업 사업자 상호 소속 성별 직위 직급 주민 외국 운전 면허 문의 안내 확인 처리 접수
-    신규 기존 전체 일반 기본 우수 최고 최우수 명예 유료 무료 정회 준회 임시 가족 배우 자녀 상담 상담원 고객님 사모""".split()
+    신규 기존 전체 일반 기본 우수 최고 최우수 명예 유료 무료 정회 준회 임시 가족 배우 자녀 상담 상담원
+    고객님 사모""".split()
 )
 # Honorifics may touch the name (김민수님); bare titles need a space (김민수 과장), or 조직위원장 would be a name.
-_HONORIFIC = r"(?:\s?(?P<hon>님|씨|고객님|회원님|선생님|교수님|과장님|부장님|차장님|대리님|팀장님|사장님|이사님|원장님|대표님|환자분)"
+_HONORIFIC = (r"(?:\s?(?P<hon>님|씨|고객님|회원님|선생님|교수님|과장님|부장님|차장님|대리님|팀장님|"
+              r"사장님|이사님|원장님|대표님|환자분)")
 _HONORIFIC += r"|\s(?:고객|회원|과장|부장|차장|대리|팀장|사원|주임|이사|원장|대표|선생|교수))"
-_NAME_HONORIFIC = re.compile(r"(?<![가-힣0-9A-Za-z,.])([가-힣]{2,4}?)" + _HONORIFIC + r"(?=[^가-힣]|[께의이은가을는에과와도만]|$)")
+_NAME_HONORIFIC = re.compile(
+    r"(?<![가-힣0-9A-Za-z,.])([가-힣]{2,4}?)" + _HONORIFIC + r"(?=[^가-힣]|[께의이은가을는에과와도만]|$)"
+)
 _NAME_LABEL = re.compile(
     r"(고객\s*명|고객\s*성함|성\s*명|성함|이\s*름|예금주|가입자\s*명?|신청인|신청자|수령인|수취인|받는\s*분|보내는\s*분|"
     r"담당자|환자\s*명|피보험자|계약자|보호자|작성자|대표자|명의자|소유자|"
     r"(?<![A-Za-z])(?:[Nn]ame|NAME|[Cc]ustomer|[Hh]older|[Cc]ontact))(?:\s*[:：]\s*|\s+)([가-힣]{2,5})(?![가-힣])"
 )
 # Particles and copulas that may follow a name after a label ("이름: 김민수입니다").
-_NAME_TAILS = ("", "님", "씨", "입니다", "이고", "이며", "은", "는", "이", "가", "의", "에게", "께", "께서", "과", "와", "고객")
+_NAME_TAILS = (
+    "", "님", "씨", "입니다", "이고", "이며", "은", "는", "이", "가", "의", "에게", "께", "께서", "과", "와", "고객",
+)
 _EN_NAME = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+|\b(?:[Nn]ame|[Cc]ustomer|[Aa]ccount holder|[Pp]atient|[Cc]ontact)\s*:\s*)"
     r"((?:[A-Z][a-z]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z]+|[A-Z]{2,})){0,2})"

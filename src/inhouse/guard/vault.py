@@ -86,7 +86,9 @@ class Vault:
         path = self.keys_dir / f"{tenant}.key"
         if not path.exists():
             if not create:
-                raise NotFoundError(f"no PII key for tenant '{tenant}' ({path}); tokens of this tenant cannot be revealed.")
+                raise NotFoundError(
+                    f"no PII key for tenant '{tenant}' ({path}); tokens of this tenant cannot be revealed."
+                )
             self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -143,7 +145,9 @@ class Vault:
             return None
         type_, ct = row
         key = self.key(tenant, create=False)
-        value = bytes(a ^ b for a, b in zip(ct, _keystream(key, token, len(ct)), strict=True)).decode("utf-8", "replace")
+        value = bytes(
+            a ^ b for a, b in zip(ct, _keystream(key, token, len(ct)), strict=True)
+        ).decode("utf-8", "replace")
         if not hmac.compare_digest(self.token_id(tenant, type_, value), token):
             raise StoreError(f"vault row {tenant}/{token} does not match its token (tampered or wrong key); "
                              "restore vault.db and the key from a backup.")

@@ -103,7 +103,9 @@ class ReaderView:
             return text
         return screen_answer(text, self.principal, hosts, screening, vault)
 
-    def stream(self, on_token: Callable[[str], None], hosts: set[str]) -> tuple[Callable[[str], None], Callable[[], None]]:
+    def stream(
+        self, on_token: Callable[[str], None], hosts: set[str]
+    ) -> tuple[Callable[[str], None], Callable[[], None]]:
         """A token callback whose text is screened word by word (see screening.streaming_filter)."""
         if not self.screens and not self.masks:
             return on_token, lambda: None

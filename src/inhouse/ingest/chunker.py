@@ -94,7 +94,8 @@ def chunk_blocks(blocks: list[Block], chunk_chars: int = 700, overlap: int = 120
                 if current and fresh and (size > chunk_chars or paragraph_break):
                     emit(current, page, heading)
                     ov = _overlap_start(current, overlap, starts)
-                    current = [(ov, current[-1][1])] if ov is not None and ov < s and (e - ov) <= chunk_chars * 1.3 else []
+                    current = ([(ov, current[-1][1])]
+                               if ov is not None and ov < s and (e - ov) <= chunk_chars * 1.3 else [])
                     fresh = 0
                 current.append((s, e))
                 fresh += 1

@@ -189,7 +189,9 @@ def load_pdf(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
         inner = [type(a).__name__ for a in getattr(e, "args", ()) if isinstance(a, Exception)]
         if any("Password" in n or "Encrypt" in n for n in inner) or "password" in str(e).lower():
             raise InputError(f"{name}: the PDF is encrypted; save an unencrypted copy and ingest that.") from e
-        raise InputError(f"{name}: cannot read the PDF ({type(e).__name__}); the file may be corrupt or truncated.") from e
+        raise InputError(
+            f"{name}: cannot read the PDF ({type(e).__name__}); the file may be corrupt or truncated."
+        ) from e
     blocks = _blocks_from_paragraphs(paras)
     if not blocks:
         raise InputError(f"{name}: the PDF has no extractable text (scanned images?); OCR it first.")

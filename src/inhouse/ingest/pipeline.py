@@ -60,7 +60,9 @@ class IngestReport:
         return [f for f in self.files if f.status == "failed"]
 
     def to_json(self) -> dict:
-        summary = {s: self.count(s) for s in ("added", "updated", "unchanged", "regrouped", "removed", "failed", "skipped")}
+        summary = {
+            s: self.count(s) for s in ("added", "updated", "unchanged", "regrouped", "removed", "failed", "skipped")
+        }
         return {
             "tenant": self.tenant,
             "summary": summary,

@@ -170,7 +170,10 @@ class OpenAICompatChat:
         """The streamed HTTP response to a /chat/completions request."""
         req = urllib.request.Request(
             self.base_url + "/chat/completions", data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+            },
         )
         try:
             return _NO_REDIRECTS.open(req, timeout=self.timeout)
@@ -233,8 +236,8 @@ class OpenAICompatChat:
         return Reply("".join(parts), tokens, tuple(logprobs), finish)
 
 
-def scripted_reply(text: str, *, max_tokens: int, stop: Sequence[str] = (), on_piece: Callable[[str], None] | None = None,
-                   logprobs: Sequence[float] = ()) -> Reply:
+def scripted_reply(text: str, *, max_tokens: int, stop: Sequence[str] = (),
+                   on_piece: Callable[[str], None] | None = None, logprobs: Sequence[float] = ()) -> Reply:
     """`text` written as a model would write it: cut before the first `stop` string, streamed a word at a time
     (a word is a token), cut at `max_tokens` words. `logprobs`, where given, are a recorded run's: reported as
     they are, they count the tokens."""

@@ -44,7 +44,9 @@ class SearchResult:
         return out
 
 
-def rrf(rankings: dict[str, list[int]], weights: dict[str, float], k: int = 60) -> list[tuple[int, float, dict[str, int]]]:
+def rrf(
+    rankings: dict[str, list[int]], weights: dict[str, float], k: int = 60
+) -> list[tuple[int, float, dict[str, int]]]:
     """Weighted reciprocal rank fusion (Cormack et al., SIGIR 2009): score = Σ w / (k + rank)."""
     scores: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}

@@ -25,7 +25,8 @@ class AnswerLog:
         answer_id = answer_json["answer_id"]
         with self.db.transaction() as c:
             c.execute("INSERT INTO answers VALUES (?,?,?,?,?)",
-                      (answer_id, key.tenant, key.user, now_iso(), json.dumps(_masked(answer_json), ensure_ascii=False)))
+                      (answer_id, key.tenant, key.user, now_iso(),
+                       json.dumps(_masked(answer_json), ensure_ascii=False)))
         return answer_id
 
     def get(self, key: ApiKey, answer_id: str) -> dict:

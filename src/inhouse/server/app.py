@@ -99,7 +99,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     async def _validation_error(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return error_json(400, f"invalid request: {where or 'body'}: {first.get('msg', 'invalid')}; see /docs for the schema.",
+        return error_json(400, f"invalid request: {where or 'body'}: {first.get('msg', 'invalid')}; "
+                               "see /docs for the schema.",
                           "invalid_request_error", "invalid_request")
 
     @app.exception_handler(StarletteHTTPException)

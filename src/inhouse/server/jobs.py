@@ -68,7 +68,8 @@ class JobStore:
             gone = [(INTERRUPTED, jid) for jid, owner in rows if not _owner_alive(owner)]
             conn.executemany("UPDATE ingest_jobs SET status = 'failed', error = ? WHERE id = ?", gone)
         if gone:
-            log.warning("%d ingest jobs of a stopped server marked failed: %s", len(gone), ", ".join(j for _, j in gone))
+            log.warning("%d ingest jobs of a stopped server marked failed: %s", len(gone),
+                        ", ".join(j for _, j in gone))
 
     def save(self, job: IngestJob) -> None:
         with self.db.transaction() as conn:

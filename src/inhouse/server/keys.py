@@ -146,7 +146,8 @@ class KeyStore:
         Failures are logged with the key's id where the id is a real one; the key itself never is."""
         if not key:
             log.warning("authentication failed: no API key given")
-            raise Unauthorized("no API key given; send 'Authorization: Bearer <key>' (create one with `inhouse keys create`).")
+            raise Unauthorized("no API key given; send 'Authorization: Bearer <key>' "
+                               "(create one with `inhouse keys create`).")
         parts = key.split("_")
         if not key.startswith(PREFIX) or len(parts) < 3:
             log.warning("authentication failed: malformed API key")

@@ -107,7 +107,9 @@ class _VectorIndex:
         for grp, docs in _docs_by_group(conn).items():
             self.group_masks[grp] = np.isin(doc_ids, np.fromiter(docs, dtype=np.int64))
 
-    def search(self, principal: Principal, vector: np.ndarray, limit: int, exact: bool = False) -> list[tuple[int, float]]:
+    def search(
+        self, principal: Principal, vector: np.ndarray, limit: int, exact: bool = False
+    ) -> list[tuple[int, float]]:
         mask = self.tenant_masks.get(principal.tenant)
         if mask is None or not len(self.ids):
             return []
@@ -136,7 +138,9 @@ class _VectorIndex:
         return [(int(self.ids[rows[i]]), float(scores[i])) for i in top]
 
 
-def _kmeans(x: np.ndarray, k: int, iters: int = 8, sample: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _kmeans(
+    x: np.ndarray, k: int, iters: int = 8, sample: int = 20_000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means (vectors are unit length): centroids trained on a sample, then every row assigned."""
     rng = np.random.default_rng(seed)
     train = x[rng.choice(len(x), min(sample, len(x)), replace=False)]
@@ -309,7 +313,9 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 return None
-            groups = [g for (g,) in self.conn.execute("SELECT grp FROM doc_groups WHERE doc_id = ? ORDER BY grp", (row[0],))]
+            groups = [
+                g for (g,) in self.conn.execute("SELECT grp FROM doc_groups WHERE doc_id = ? ORDER BY grp", (row[0],))
+            ]
             return self._doc(row, groups)
 
     def list_documents(self, tenant: str | None = None, root: str | None = None,
@@ -358,10 +364,12 @@ class SQLiteStore:
             )
             acl = _acl(doc.tenant, doc.groups)
             c.executemany(
-                "INSERT INTO chunks (doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl, length) "
+                "INSERT INTO chunks "
+                "(doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl, length) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (doc_id, doc.tenant, ch.ordinal, ch.text, ch.page, json.dumps(list(ch.heading_path), ensure_ascii=False),
+                    (doc_id, doc.tenant, ch.ordinal, ch.text, ch.page,
+                     json.dumps(list(ch.heading_path), ensure_ascii=False),
                      ch.char_start, ch.char_end, t, acl, lexical_length(t))
                     for ch, t in zip(chunks, terms, strict=True)
                 ],
@@ -440,7 +448,8 @@ class SQLiteStore:
             if q("SELECT 1 FROM sqlite_temp_master WHERE name = 'query_terms'").fetchone() is None:
                 ddl = q("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
                 tokenize = re.search(r"tokenize\s*=\s*('(?:[^']|'')*')", ddl)
-                q(f"CREATE VIRTUAL TABLE temp.query_terms USING fts5 (t{', tokenize = ' + tokenize.group(1) if tokenize else ''})")
+                q("CREATE VIRTUAL TABLE temp.query_terms USING fts5 "
+                  f"(t{', tokenize = ' + tokenize.group(1) if tokenize else ''})")
                 q("CREATE VIRTUAL TABLE temp.query_terms_instances USING fts5vocab(temp, query_terms, 'instance')")
             q("DELETE FROM temp.query_terms")
             self.conn.executemany("INSERT INTO temp.query_terms (rowid, t) VALUES (?, ?)", enumerate(missing, 1))
@@ -464,7 +473,8 @@ class SQLiteStore:
             if len(cache) > 50_000:
                 cache.clear()
             cache[term] = self.conn.execute(
-                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (f"terms : {_phrase(term)} AND acl : ({view.acl})",)
+                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                (f"terms : {_phrase(term)} AND acl : ({view.acl})",),
             ).fetchone()[0]
         return cache[term]
 
@@ -474,10 +484,14 @@ class SQLiteStore:
         spares counting a term that is rare everywhere (it bounds the principal's)."""
         if view.chunks < self.PRUNE_FROM_CHUNKS and len(terms) <= self.MAX_QUERY_TERMS:
             return dict.fromkeys(terms)
-        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')")
+        self.conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
+        )
         single = list({tokens[t][0] for t in terms if len(tokens[t]) == 1})
         marks = ",".join("?" * len(single))
-        everywhere = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", single).fetchall())
+        everywhere = dict(
+            self.conn.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", single).fetchall()
+        )
         common = self.COMMON_TERM_SHARE * view.chunks
         df: dict[str, int] = {}
         for t in terms:
@@ -501,7 +515,8 @@ class SQLiteStore:
             if row is None:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
             if df is None or row[0] <= self.SCAN_RATIO * df:
-                q("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_instances USING fts5vocab(main, chunks_fts, 'instance')")
+                q("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_instances "
+                  "USING fts5vocab(main, chunks_fts, 'instance')")
                 # One row per occurrence, in chunk id order; the occurrences of one chunk are its term frequency.
                 docs = q("SELECT group_concat(doc) FROM temp.chunks_instances WHERE term = ? AND col = 'terms'",
                          tokens).fetchone()[0]
@@ -587,7 +602,8 @@ class SQLiteStore:
 
     def update_terms(self, items: Sequence[tuple[int, str]]) -> None:
         with self.transaction() as c:
-            c.executemany("UPDATE chunks SET terms = ?, length = ? WHERE id = ?", [(t, lexical_length(t), i) for i, t in items])
+            c.executemany("UPDATE chunks SET terms = ?, length = ? WHERE id = ?",
+                          [(t, lexical_length(t), i) for i, t in items])
 
     def embedding_status(self, model: str, principal: Principal | None = None) -> tuple[int, int]:
         """(chunks, chunks with a vector from `model`) in the store, or among the chunks `principal` may
@@ -628,13 +644,16 @@ class SQLiteStore:
             }
             if model is not None:
                 done = q("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)) if tenant is None else q(
-                    "SELECT COUNT(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE e.model = ? AND c.tenant = ?",
+                    "SELECT COUNT(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id "
+                    "WHERE e.model = ? AND c.tenant = ?",
                     (model, tenant))
                 done = done.fetchone()[0]
                 out["embedded"] = done
                 out["embeddings_pending"] = out["chunks"] - done
         if tenant is None:
-            out["store_bytes"] = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+            out["store_bytes"] = sum(
+                p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file()
+            )
         return out
 
     def check(self) -> list[str]:

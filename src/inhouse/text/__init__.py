@@ -14,4 +14,7 @@ from inhouse.text.analyze import (
 )
 from inhouse.text.stem import stem
 
-__all__ = ["TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch", "normalize", "split_sentences", "statements", "stem", "word_terms"]
+__all__ = [
+    "TERMS_VERSION", "detect_language", "estimate_tokens", "has_quantity", "lexical_terms", "lexical_terms_batch",
+    "normalize", "split_sentences", "statements", "stem", "word_terms",
+]

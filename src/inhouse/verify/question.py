@@ -26,11 +26,13 @@ _CHOICE = re.compile(r"\bor\b|또는|아니면|혹은|중(?:에서)? (?:어느|�
 _EN_YES_NO = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had|may|must)\b",
                         re.IGNORECASE)
 # Questions that ask for a count or an amount: their answer states a number ("몇몇" is "several").
-_COUNT = re.compile(r"(?<!몇)몇(?!몇)|며칠|개수|갯수|얼마(?!나)|\bhow (?:many|much|old)\b|\b(?:what|which) year\b", re.IGNORECASE)
+_COUNT = re.compile(r"(?<!몇)몇(?!몇)|며칠|개수|갯수|얼마(?!나)|\bhow (?:many|much|old)\b|\b(?:what|which) year\b",
+                    re.IGNORECASE)
 # The forms an answer may give a unit in ("몇 퍼센트" is answered "30%", "몇센티" "35cm").
 _UNIT_FORMS = {"퍼센트": ("퍼센트", "%", "프로"), "%": ("%", "퍼센트", "프로"), "살": ("살", "세"),
                "센티": ("센티", "cm"), "센티미터": ("센티", "cm"), "밀리": ("밀리", "mm"), "밀리미터": ("밀리", "mm"),
-               "미터": ("미터", "m"), "킬로미터": ("킬로", "km"), "킬로그램": ("킬로", "kg"), "킬로": ("킬로", "km", "kg"),
+               "미터": ("미터", "m"), "킬로미터": ("킬로", "km"), "킬로그램": ("킬로", "kg"),
+               "킬로": ("킬로", "km", "kg"),
                "그램": ("그램", "g"), "톤": ("톤", "t")}
 _KO_NUMERAL = r"(?:\d|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|서른|마흔|쉰|예순|일흔|여든|아흔|백|천|만)"
 

@@ -42,7 +42,8 @@ from inhouse.verify.terms import (
 )
 
 # "안" negates as a word of its own ("안 됩니다"), not as the last syllable of one ("동안", "방안", "제안").
-_NEGATION = re.compile(r"(않|없|못|아니|(?<![가-힣])안 |불가|금지|\bnot\b|\bno\b|\bnever\b|n't\b|\bcannot\b|\bwithout\b)", re.IGNORECASE)
+_NEGATION = re.compile(r"(않|없|못|아니|(?<![가-힣])안 |불가|금지|"
+                       r"\bnot\b|\bno\b|\bnever\b|n't\b|\bcannot\b|\bwithout\b)", re.IGNORECASE)
 _ITEM = re.compile(r"[-*•·|]\s|\d{1,2}[.)]\s")  # a list item or a table row (see inhouse.text.statements)
 # A source sentence that lists parallel facts ("제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가
 # 붙습니다") binds each number to its own part: a leading label ("제주:") is said of every part.

@@ -15,7 +15,9 @@ from inhouse.text.analyze import EN_STOPWORDS, kiwi
 CITATION = re.compile(r"\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Words that carry no fact of their own in an answer sentence.
-_FILLER = frozenset("문서 출처 답변 따르 경우 내용 다음 관련 source sources document documents according answer".split())
+_FILLER = frozenset(
+    "문서 출처 답변 따르 경우 내용 다음 관련 source sources document documents according answer".split()
+)
 # English number words as the digits a claim may write for them ("6 to 9 percent" for "six to nine percent").
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "

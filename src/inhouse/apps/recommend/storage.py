@@ -60,7 +60,8 @@ def current_version(tenant: str) -> int:
     path = tenant_dir(tenant) / "current.json"
     if not path.exists():
         raise NotFoundError(
-            f"no recommendation model for tenant '{tenant}'; run: inhouse recs train --tenant {tenant} --interactions FILE"
+            f"no recommendation model for tenant '{tenant}'; "
+            f"run: inhouse recs train --tenant {tenant} --interactions FILE"
         )
     return int(json.loads(path.read_text("utf-8"))["version"])
 

@@ -78,7 +78,8 @@ async def api_upload(file: Annotated[UploadFile, File()], key: Admin, srv: State
                       exc_info=not known)
         srv.jobs.save(job)
         log.info("ingest job %s (%s, tenant %s): %s", job.id, name, key.tenant, job.status)
-        srv.audit.record(key, "upload", "ok" if job.status == "done" else "error", detail=f"{name}: {job.status} {job.error}")
+        srv.audit.record(key, "upload", "ok" if job.status == "done" else "error",
+                         detail=f"{name}: {job.status} {job.error}")
 
     srv.ingest_pool.submit(run)
     return {"job": job.to_json()}

@@ -52,7 +52,9 @@ def list_models(key: Reader, srv: State) -> dict:
 @router.post("/v1/embeddings", tags=["openai"])
 def embeddings(body: EmbeddingRequest, key: Reader, srv: State) -> dict:
     if srv.embedder is None or body.model != srv.embedder.name:
-        raise NotFoundError(f"no embedding model '{body.model}'; use '{getattr(srv.embedder, 'name', '')}' (GET /v1/models).")
+        raise NotFoundError(
+            f"no embedding model '{body.model}'; use '{getattr(srv.embedder, 'name', '')}' (GET /v1/models)."
+        )
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
     if not texts or len(texts) > 256 or any(not t.strip() for t in texts):
         raise InputError("input must be 1–256 non-empty strings.")
