@@ -1,8 +1,8 @@
 """Grounded answers on KorQuAD 1.0 dev (Korean) and XQuAD-en (English), with the demo model.
 
 For each language, N questions (seeded sample, one per paragraph, outside the questions the retrieval
-fusion was tuned on, and only questions whose gold answer appears in no other paragraph) are asked twice through the real pipeline (hybrid retrieval → sentence selection →
-llama.cpp → claim verifier):
+fusion was tuned on, and only questions whose gold answer appears in no other paragraph) are asked twice
+through the real pipeline (hybrid retrieval → sentence selection → llama.cpp → claim verifier):
 
 - answerable: the whole corpus is searchable. Score: the gold answer string appears in the final answer
   (case, spaces, punctuation and English articles ignored: inhouse.evals.rag.contains_answer); abstention
@@ -369,9 +369,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50, help="questions per language and condition")
     ap.add_argument("--langs", default="ko,en")
     ap.add_argument("--seed", type=int, default=DEV_SEED,
-                    help=f"sample seed ({', '.join(map(str, DEV_SEEDS))}: the questions the pipeline was developed on; "
-                         f"{', '.join(map(str, READ_SEEDS))}: held out, then read; another seed draws held-out questions "
-                         "from paragraphs outside all those samples, and where too few are left, new questions on theirs)")
+                    help=f"sample seed ({', '.join(map(str, DEV_SEEDS))}: the questions the pipeline was developed "
+                         f"on; {', '.join(map(str, READ_SEEDS))}: held out, then read; another seed draws held-out "
+                         "questions from paragraphs outside all those samples, and where too few are left, new "
+                         "questions on theirs)")
     ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="the demo model")
     ap.add_argument("--speed-model", default="qwen2.5-coder-0.5b", help="second model, timed on --speed-n questions")
     ap.add_argument("--speed-n", type=int, default=20)
@@ -415,7 +416,8 @@ def main() -> None:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        sys.exit(f"error: another bench/answers.py is using {args.cache}; wait for it, or give this run its own --cache")
+        sys.exit(f"error: another bench/answers.py is using {args.cache}; "
+                 "wait for it, or give this run its own --cache")
     t_start = time.perf_counter()
     settings = Settings()
     embedder = load_embedder(settings.embedder)
@@ -430,8 +432,9 @@ def main() -> None:
     else:
         demo = load_model(args.model, args.threads)
         speed = load_model(args.speed_model, args.threads) if args.speed_n else None
-    regen = (RememberedChat(args.model, lambda: load_model(args.model, args.threads), args.cache / "draft_replies.jsonl",
-                            model_identity(args.model)) if args.regenerate_stale else None)
+    regen = (RememberedChat(args.model, lambda: load_model(args.model, args.threads),
+                            args.cache / "draft_replies.jsonl", model_identity(args.model))
+             if args.regenerate_stale else None)
     results: dict = {"bench": "answers", "date": time.strftime("%Y-%m-%d"), "model": demo.name,
                      "args": {k: str(v) for k, v in vars(args).items()}, "languages": {}}
     if replay:
@@ -451,7 +454,8 @@ def main() -> None:
                                    recorded=rec.get("answerable"), options=options, regenerate=regen)
         removed = run_condition(store, picked, lang, demo, embedder, settings, hide=True, label="gold removed",
                                 recorded=rec.get("gold_removed"), options=options, regenerate=regen)
-        out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused, "answerable": summarise(answerable), "gold_removed": summarise(removed)}
+        out = {"corpus": facts, "skipped_answer_elsewhere": elsewhere, "from_development_paragraphs": reused,
+               "answerable": summarise(answerable), "gold_removed": summarise(removed)}
         if speed is not None:
             # The test model is judged by its own twin, as `inhouse ask` would judge it (not when replayed).
             own = {k: v for k, v in options.items() if not k.startswith("judge")}
@@ -479,7 +483,8 @@ def main() -> None:
             name = cond if cond != "speed_model" else f"answerable ({r['model']})"
             table.add_row(lang, name, str(r["n"]), f"{r['raw_answer_recall']:.2f}", f"{r['answer_recall']:.2f}",
                           f"{r['raw_abstention']:.2f}", f"{r['abstention']:.2f}",
-                          f"{r['first_token_p50_s']}/{r['first_token_p95_s']}", f"{r['total_p50_s']}/{r['total_p95_s']}")
+                          f"{r['first_token_p50_s']}/{r['first_token_p95_s']}",
+                          f"{r['total_p50_s']}/{r['total_p95_s']}")
     console.print(table)
     targets = {}
     for lang, out in results["languages"].items():

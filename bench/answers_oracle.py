@@ -113,7 +113,8 @@ def main() -> None:
                      "targets_met": all(pooled.answers.quality_targets(lang, a, g).values())}
             result[lang].append(entry)
             table.add_row(lang, entry["verifier"], f"{entry['quote_threshold']:.2f}", str(a["n"]),
-                          f"{a['answer_recall']:.3f}", f"{a['abstention']:.3f}", str(a["wrong"]), f"{g['abstention']:.3f}")
+                          f"{a['answer_recall']:.3f}", f"{a['abstention']:.3f}", str(a["wrong"]),
+                          f"{g['abstention']:.3f}")
     console.print(table)
     for lang, entries in result.items():
         met = [e["quote_threshold"] for e in entries if e["verifier"] == "perfect" and e["targets_met"]]

@@ -141,21 +141,23 @@ def main() -> None:
             progress.advance(task)
     pooled = pool(per_seed)
     table = Table(title=f"Recorded drafts of seeds {', '.join(map(str, samples))}, replayed and pooled")
-    for col in ("lang", "condition", "n", "stale", "redrafted", "recall raw", "recall", "abstain", "gold shown", "abstained: R / W / G"):
+    for col in ("lang", "condition", "n", "stale", "redrafted", "recall raw", "recall", "abstain", "gold shown",
+                "abstained: R / W / G"):
         table.add_column(col, no_wrap=True)
     for lang, conds in pooled.items():
         for cond, e in conds.items():
             src = e.get("abstentions_by_source")
             table.add_row(lang, cond, str(e["n"]), str(e["stale"]), str(e["regenerated"]),
-                          f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}", f"{e['abstention']:.3f}", f"{e['gold_in_sources']:.3f}",
+                          f"{e['raw_answer_recall']:.3f}", f"{e['answer_recall']:.3f}", f"{e['abstention']:.3f}",
+                          f"{e['gold_in_sources']:.3f}",
                           "" if src is None else " / ".join(str(src.get(k, 0)) for k in
                                                             ("right_draft_refused", "wrong_draft_gold_shown",
                                                              "gold_not_shown")))
     console.print(table)
     console.print("abstained (answerable): R = the model's draft was right, W = wrong with the gold shown to it, "
                   "G = the gold was not in the sources it was shown; stale: rows left out, whose sources changed "
-                  "since their draft was recorded (a fresh run measures them); redrafted: such rows drafted again by the "
-                  "demo model (-- --regenerate-stale)")
+                  "since their draft was recorded (a fresh run measures them); redrafted: such rows drafted again "
+                  "by the demo model (-- --regenerate-stale)")
     targets = {}
     for lang, conds in pooled.items():
         targets |= answers.quality_targets(lang, conds["answerable"], conds["gold_removed"])

@@ -56,11 +56,13 @@ def main() -> None:
     for t in tasks:
         s = res["results"][t]
         card = CARD[t][1]
-        near = [m for m in ("acc", "acc_norm") if m in s and abs(100 * s[m] - card) <= 200 * (s.get(f"{m}_stderr") or 0)]
+        near = [m for m in ("acc", "acc_norm")
+                if m in s and abs(100 * s[m] - card) <= 200 * (s.get(f"{m}_stderr") or 0)]
         rows[t] = {"shots": CARD[t][0], "card": card, **s, "card_within_2se_of": near,
                    "seconds": res["seconds"][t]}
         table.add_row(t, str(CARD[t][0]), str(s["n"]),
-                      *(f"{100 * s[m]:.1f} ± {100 * s[f'{m}_stderr']:.1f}" if m in s else "—" for m in ("acc", "acc_norm")),
+                      *(f"{100 * s[m]:.1f} ± {100 * s[f'{m}_stderr']:.1f}" if m in s else "—"
+                        for m in ("acc", "acc_norm")),
                       f"{card:.1f}", ", ".join(near) or "neither", f"{res['seconds'][t]:.0f}")
     console.print(table)
     out = {"bench": "gemma_card", "date": time.strftime("%Y-%m-%d"), "model": res["model"],

@@ -192,7 +192,8 @@ def run_ingest() -> tuple[list[dict], dict]:
             rows.append({"input": name, "bytes": size, "load_seconds": round(load_seconds, 3),
                          "load_ms_per_100kb": round(per_100kb(load_seconds, size), 1),
                          "ingest_seconds": round(seconds, 3), "ingest_ms_per_100kb": round(per_100kb(seconds, size), 1),
-                         "outcome": f"rejected: {result.error}" if rejected else f"{result.status}, {result.chunks} chunks",
+                         "outcome": (f"rejected: {result.error}" if rejected
+                                     else f"{result.status}, {result.chunks} chunks"),
                          "meets_target": rejected or per_100kb(load_seconds, size) <= TARGET_MS})
         # All together, beside a genuine file: the run goes on and the genuine file is stored.
         folder = tmp_path / "files"
@@ -223,7 +224,8 @@ def main() -> None:
     for r in screening:
         s = r["seconds"]
         old = f"> {args.cap:g} s" if r["baseline_capped"] else f"{r['baseline_seconds'] * 1000:,.1f} ms"
-        table.add_row(escape(r["input"]), f"{r['bytes']:,}", f"{s['screen'] * 1000:.1f}", f"{s['neutralize'] * 1000:.1f}",
+        table.add_row(escape(r["input"]), f"{r['bytes']:,}", f"{s['screen'] * 1000:.1f}",
+                      f"{s['neutralize'] * 1000:.1f}",
                       f"{s['screen_question'] * 1000:.1f}", f"{r['ms_per_100kb']:.1f}", old,
                       "yes" if r["meets_target"] else "[red]no[/red]")
     console.print(table)
@@ -237,7 +239,8 @@ def main() -> None:
             outcome = "rejected: " + outcome.split(": ", 2)[-1].split(";")[0]
         table.add_row(escape(r["input"]), f"{r['bytes']:,}", f"{r['load_seconds'] * 1000:,.0f}",
                       f"{r['load_ms_per_100kb']:,.1f}", f"{r['ingest_seconds'] * 1000:,.0f}",
-                      f"{r['ingest_ms_per_100kb']:,.1f}", escape(outcome), "yes" if r["meets_target"] else "[red]no[/red]")
+                      f"{r['ingest_ms_per_100kb']:,.1f}", escape(outcome),
+                      "yes" if r["meets_target"] else "[red]no[/red]")
     console.print(table)
     console.print(f"all together beside a genuine file: {together['summary']} in {together['seconds']} s; "
                   f"stored: {together['stored']}; process alive", highlight=False)

@@ -161,7 +161,8 @@ def build_big_store(path: Path, paragraphs: list[str], n_chunks: int, dim: int =
         if d % 1000 == 0:
             console.print(f"  built {d * per_doc} chunks", end="\r")
     ids = [i for (i,) in store.conn.execute("SELECT id FROM chunks ORDER BY id")]
-    vecs = centroids[np_rng.integers(0, 256, len(ids))] + 0.5 * np_rng.standard_normal((len(ids), dim)).astype(np.float32)
+    vecs = (centroids[np_rng.integers(0, 256, len(ids))]
+            + 0.5 * np_rng.standard_normal((len(ids), dim)).astype(np.float32))
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     for start in range(0, len(ids), 5000):
         store.put_embeddings("e5-small", list(zip(ids[start : start + 5000], vecs[start : start + 5000], strict=True)))

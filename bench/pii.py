@@ -49,7 +49,8 @@ BARE: dict[str, re.Pattern[str]] = {
     "DRIVER_LICENSE": re.compile(r"\d{2}-\d{2}-\d{6}-\d{2}"),
     "BRN": re.compile(r"\d{3}-\d{2}-\d{5}"),
     "IP": re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"),
-    "NAME": re.compile(r"[가-힣]{2,4}(?=\s?(?:님|씨))|(?<=(?:명|름|주):\s)[가-힣]{2,4}|(?<=(?:Mr|Ms|Dr)\.\s)[A-Z][a-z]+ [A-Z][a-z]+"),
+    "NAME": re.compile(r"[가-힣]{2,4}(?=\s?(?:님|씨))|(?<=(?:명|름|주):\s)[가-힣]{2,4}|"
+                       r"(?<=(?:Mr|Ms|Dr)\.\s)[A-Z][a-z]+ [A-Z][a-z]+"),
 }
 
 
@@ -110,7 +111,8 @@ def throughput(texts: list[str], detector: Detector, repeat: int) -> float:
 def natural_text() -> dict[str, str]:
     """Unlabelled encyclopedic text (KorQuAD/XQuAD paragraphs): where the detectors fire on real prose."""
     out = {}
-    for name, path in (("korquad-dev", DATA / "ko_qa" / "korquad_v1.0_dev.json"), ("xquad-en", DATA / "en_qa" / "xquad.en.json")):
+    for name, path in (("korquad-dev", DATA / "ko_qa" / "korquad_v1.0_dev.json"),
+                       ("xquad-en", DATA / "en_qa" / "xquad.en.json")):
         if path.exists():
             data = json.loads(path.read_text("utf-8"))
             out[name] = "\n".join(sorted({p["context"] for a in data["data"] for p in a["paragraphs"]}))
@@ -137,9 +139,11 @@ def run_set(console: Console, path: Path) -> dict:
     score_table(console, path, records, guard, bare)
     mistakes = errors(records, guard_detect)
     for m in mistakes[:20]:
-        console.print(f"[yellow]disagrees:[/yellow] {m['text']!r} missed={m['missed']} extra={m['extra']}", highlight=False)
+        console.print(f"[yellow]disagrees:[/yellow] {m['text']!r} missed={m['missed']} extra={m['extra']}",
+                      highlight=False)
     return {
-        "labelled_spans": sum(len(r["spans"]) for r in records), "hard_negatives": sum(r["kind"] == "negative" for r in records),
+        "labelled_spans": sum(len(r["spans"]) for r in records),
+        "hard_negatives": sum(r["kind"] == "negative" for r in records),
         "records": len(records), "guard": guard, "bare": bare, "disagreements": len(mistakes), "mistakes": mistakes,
     }
 

@@ -170,7 +170,8 @@ def run_dataset(label: str, inter: D.Interactions, models: tuple[str, ...]) -> d
             }
         )
         console.print(
-            f"  {name}: val {tuned.val_ndcg:.4f} test NDCG@10 {res.metrics['ndcg@10']:.4f} (fit {fit_s:.1f}s, tune {tuned.seconds:.0f}s)"
+            f"  {name}: val {tuned.val_ndcg:.4f} test NDCG@10 {res.metrics['ndcg@10']:.4f} "
+            f"(fit {fit_s:.1f}s, tune {tuned.seconds:.0f}s)"
         )
     for name in IMPLICIT_GRIDS:
         params, val_score, tune_s = implicit_tune(name, val)
@@ -379,7 +380,8 @@ def print_tables(results: dict) -> None:
         s = ds["summary"]
         console.print(
             f"auto → {s['auto_pick']}: NDCG@10 {s['auto_ndcg@10']:.4f} = {s['lift_vs_pop'] * 100:+.0f}% vs popularity; "
-            f"best external {s['best_external']} {s['best_external_ndcg@10']:.4f}; auto ≥ best external: {s['auto_ge_best_external']}"
+            f"best external {s['best_external']} {s['best_external_ndcg@10']:.4f}; "
+            f"auto ≥ best external: {s['auto_ge_best_external']}"
         )
     if results.get("scale"):
         t = Table(

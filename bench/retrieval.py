@@ -96,7 +96,9 @@ def whitespace_baseline(paragraphs: list[str], questions: list[str]) -> tuple[li
     return [list(map(int, row)) for row in docs], time.perf_counter() - start
 
 
-def prepare_store(lang: str, cache: Path, console: Console) -> tuple[SQLiteStore, list[str], list[tuple[str, int]], dict]:
+def prepare_store(
+    lang: str, cache: Path, console: Console
+) -> tuple[SQLiteStore, list[str], list[tuple[str, int]], dict]:
     """The language's paragraphs ingested (one text file each) and embedded into a cached store.
 
     Returns the store, the paragraphs, (question, gold paragraph index) pairs and ingest/embed facts.
@@ -181,7 +183,9 @@ def main() -> None:
     if "ko" in results:
         ko = results["ko"]["methods"]
         targets["ko_hybrid_recall@5>=0.90"] = ko["hybrid"]["recall@5"] >= 0.90
-        targets["ko_hybrid_vs_whitespace>=+0.10"] = ko["hybrid"]["recall@5"] - ko["baseline_bm25_whitespace"]["recall@5"] >= 0.10
+        targets["ko_hybrid_vs_whitespace>=+0.10"] = (
+            ko["hybrid"]["recall@5"] - ko["baseline_bm25_whitespace"]["recall@5"] >= 0.10
+        )
     if "en" in results:
         targets["en_hybrid_recall@5>=0.90"] = results["en"]["methods"]["hybrid"]["recall@5"] >= 0.90
     for k, ok in targets.items():

@@ -114,7 +114,8 @@ def overhead(url: str, key: str, direct: LlamaCppChat, rounds: int, max_tokens: 
     out["overhead_pct"] = round(100 * (1 - out["server"]["tokens_per_s"] / out["direct"]["tokens_per_s"]), 2)
     # Per prompt (same tokens both ways at temperature 0), the median ratio is robust to a burst of load
     # from other processes hitting one side of one pair.
-    ratios = [(ns / ts) / (nd / td) for (nd, td), (ns, ts) in zip(rows["direct"], rows["server"], strict=True) if nd and ns]
+    ratios = [(ns / ts) / (nd / td)
+              for (nd, td), (ns, ts) in zip(rows["direct"], rows["server"], strict=True) if nd and ns]
     out["paired_median_overhead_pct"] = round(100 * (1 - statistics.median(ratios)), 2) if ratios else None
     return out
 
@@ -135,10 +136,12 @@ def ceiling(pieces: int = 2000) -> dict:
             client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
             chat.enqueue(" ".join(["w"] * pieces))
             t0 = time.perf_counter()
-            stream = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}], stream=True)
+            stream = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "x"}],
+                                                    stream=True)
             got = sum(1 for c in stream if c.choices and c.choices[0].delta.content)
             dt = time.perf_counter() - t0
-    return {"pieces": got, "seconds": round(dt, 3), "pieces_per_s": round(got / dt, 1), "ms_per_piece": round(1000 * dt / got, 3)}
+    return {"pieces": got, "seconds": round(dt, 3), "pieces_per_s": round(got / dt, 1),
+            "ms_per_piece": round(1000 * dt / got, 3)}
 
 
 async def load(url: str, key: str, clients: int, seconds: float, chat_share: float, max_tokens: int, seed: int) -> dict:
@@ -148,7 +151,8 @@ async def load(url: str, key: str, clients: int, seconds: float, chat_share: flo
     errors: list[str] = []
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=300,
+                                 limits=limits) as http:
         async def client(i: int) -> None:
             r = random.Random(seed * 1000 + i)
             while time.monotonic() < deadline:
@@ -221,7 +225,8 @@ def main() -> None:
             over["server_ms_per_piece"] = ceil["ms_per_piece"]
             over["overhead_bound_pct"] = round(100 * ceil["ms_per_piece"] / (1000 / over["direct"]["tokens_per_s"]), 2)
             console.print(f"[dim]load: {args.clients} clients for {args.seconds:g} s …[/dim]")
-            result = (asyncio.run(load(url, reader, args.clients, args.seconds, args.chat_share, args.max_tokens, args.seed))
+            result = (asyncio.run(load(url, reader, args.clients, args.seconds, args.chat_share, args.max_tokens,
+                                       args.seed))
                       if args.seconds > 0 else {"wall_s": 0, "kinds": {}, "chat_outcomes": {}, "errors_sample": []})
             metrics = httpx.get(url + "/metrics").text
         finally:
@@ -236,7 +241,8 @@ def main() -> None:
     for col in ("kind", "ok", "429", "errors", "p50 ms", "p95 ms", "per s"):
         t.add_column(col, justify="right" if col != "kind" else "left")
     for kind, k in result["kinds"].items():
-        t.add_row(kind, str(k["ok"]), str(k["429"]), str(k["error"]), f"{k['p50_ms']}", f"{k['p95_ms']}", f"{k['throughput_per_s']}")
+        t.add_row(kind, str(k["ok"]), str(k["429"]), str(k["error"]), f"{k['p50_ms']}", f"{k['p95_ms']}",
+                  f"{k['throughput_per_s']}")
     console.print(t)
     o = Table(title=f"Generation speed, {MODEL}, {args.rounds} prompts each, max_tokens {args.max_tokens}")
     for col in ("path", "tokens", "seconds", "tokens/s"):

@@ -102,7 +102,8 @@ def main() -> None:
         thr, cal_ba, test_ba = calibrate(scores, labels)
         bthr, bcal, btest = calibrate(base, labels)
         results[name] = {"items": len(items), "threshold": thr, "calibration_ba": round(cal_ba, 4),
-                         "heldout_ba": round(test_ba, 4), "heldout_ba_at_0.6": round(balanced_accuracy(_half(scores, 1), _half(labels, 1), 0.6), 4),
+                         "heldout_ba": round(test_ba, 4),
+                         "heldout_ba_at_0.6": round(balanced_accuracy(_half(scores, 1), _half(labels, 1), 0.6), 4),
                          "baseline_overlap": {"threshold": bthr, "heldout_ba": round(btest, 4)},
                          "ms_per_claim": round(1000 * elapsed / len(items), 2)}
     table = Table(title="Claim verifier: balanced accuracy (threshold from the calibration half)")
@@ -110,7 +111,8 @@ def main() -> None:
         table.add_column(col)
     for name, r in results.items():
         table.add_row(name, str(r["items"]), f"{r['threshold']:.2f}", f"{r['heldout_ba']:.3f}",
-                      f"{r['heldout_ba_at_0.6']:.3f}", f"{r['baseline_overlap']['heldout_ba']:.3f}", str(r["ms_per_claim"]))
+                      f"{r['heldout_ba_at_0.6']:.3f}", f"{r['baseline_overlap']['heldout_ba']:.3f}",
+                      str(r["ms_per_claim"]))
     console.print(table)
     target = results["halueval_qa"]["heldout_ba"] >= 0.80
     console.print(f"{'PASS' if target else 'FAIL'} halueval_qa held-out balanced accuracy >= 0.80")
