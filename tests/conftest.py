@@ -45,6 +45,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if anything in it tried to open a non-loopback connection."""
     outbound = list(EGRESS.attempts)
     if outbound:
-        lines = "\n".join(f"  {a.call} -> {a.host}:{a.port} ({'allowed' if a.allowed else 'refused'})" for a in outbound)
+        lines = "\n".join(f"  {a.call} -> {a.host}:{a.port} ({'allowed' if a.allowed else 'refused'})"
+                          for a in outbound)
         print(f"\negress: the test suite tried {len(outbound)} outbound connection(s):\n{lines}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

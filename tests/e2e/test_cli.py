@@ -27,7 +27,8 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def handbook(tmp_path: Path) -> Path:
     d = tmp_path / "handbook"
     (d / "policies").mkdir(parents=True)
-    (d / "policies" / "반품.md").write_text("# 반품 정책\n\n## 반품 기간\n\n반품은 수령 후 14일 이내에 가능합니다.\n", "utf-8")
+    (d / "policies" / "반품.md").write_text("# 반품 정책\n\n## 반품 기간\n\n반품은 수령 후 14일 이내에 가능합니다.\n",
+                                          "utf-8")
     (d / "remote.txt").write_text("The equipment stipend is 500,000 won per year.\n", "utf-8")
     (d / "catalog.csv").write_text("sku,name,price\nA1,오슬로 소파,890000\n", "utf-8")
     return d
@@ -37,7 +38,8 @@ def test_ingest_search_docs_status_json(capsys, handbook: Path):
     code, out, _ = run(capsys, "ingest", str(handbook), "--tenant", "acme", "--groups", "staff,hr", "--json")
     report = json.loads(out)
     assert code == 0 and report["summary"]["added"] == 3 and report["embeddings_pending"] == 0
-    code, out, _ = run(capsys, "search", "반품 기간", "--tenant", "acme", "--user", "kim", "--groups", "staff", "--k", "2", "--json")
+    code, out, _ = run(capsys, "search", "반품 기간", "--tenant", "acme", "--user", "kim", "--groups", "staff",
+                       "--k", "2", "--json")
     hits = json.loads(out)["hits"]
     assert code == 0 and len(hits) == 2
     assert set(hits[0]) == {"chunk_id", "doc_path", "page", "score", "text", "snippet"}
@@ -100,8 +102,10 @@ def test_errors_are_one_line_without_traceback(capsys, args, code, message):
 def test_console_script_runs_and_reports_errors_cleanly(tmp_path: Path):
     exe = Path(sys.executable).with_name("inhouse")
     proc = subprocess.run([str(exe), "search", "반품", "--tenant", "acme", "--k", "0"], capture_output=True, text=True,
-                          env={"INHOUSE_HOME": str(tmp_path / "h"), "INHOUSE_EMBEDDER": "hash", "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 2 and proc.stderr.strip() == "error: k must be at least 1." and proc.stdout == ""
+                          env={"INHOUSE_HOME": str(tmp_path / "h"), "INHOUSE_EMBEDDER": "hash",
+                               "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: k must be at least 1."
+    assert proc.stdout == ""
 
 
 def test_bad_config_is_named(capsys, inhouse_home: Path):

@@ -103,7 +103,8 @@ def test_tenant_isolation_through_every_endpoint(live: Live):
         model="inhouse-rag", messages=[{"role": "user", "content": "반품 기간은 며칠인가요?"}])
     acme_answer = r.model_extra["inhouse"]["answer_id"]
     acme_chunk = r.model_extra["inhouse"]["citations"][0]["chunk_id"]
-    up = live.http("boss").post("/api/documents", files={"file": ("acme-only.md", "# 비밀\n\n아크미 비밀 코드 ZX-42.\n".encode())})
+    up = live.http("boss").post("/api/documents",
+                                files={"file": ("acme-only.md", "# 비밀\n\n아크미 비밀 코드 ZX-42.\n".encode())})
     acme_job = up.json()["job"]["id"]
     for _ in range(200):
         if live.http("boss").get(f"/api/documents/jobs/{acme_job}").json()["job"]["status"] == "done":

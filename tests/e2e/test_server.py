@@ -190,7 +190,8 @@ def test_embeddings_float_and_base64(live: Live):
     assert len(r.data) == 2 and v.shape == (384,) and abs(np.linalg.norm(v) - 1) < 1e-5
     expected = load_embedder("hash").embed(["반품 기간"])[0]
     assert np.allclose(v, expected, atol=1e-6)
-    raw = live.http().post("/v1/embeddings", json={"model": "hash", "input": "반품 기간", "encoding_format": "base64"}).json()
+    raw = live.http().post("/v1/embeddings",
+                           json={"model": "hash", "input": "반품 기간", "encoding_format": "base64"}).json()
     assert np.allclose(np.frombuffer(base64.b64decode(raw["data"][0]["embedding"]), "<f4"), expected)
 
 
@@ -222,7 +223,8 @@ def test_search_documents_chunks(live: Live):
 
 def test_admin_uploads_watches_ingest_and_deletes(live: Live):
     admin = live.http("boss")
-    r = admin.post("/api/documents", files={"file": ("parking.md", "# 주차\n\n주차 요금은 시간당 2,000원입니다.\n".encode())},
+    r = admin.post("/api/documents",
+                   files={"file": ("parking.md", "# 주차\n\n주차 요금은 시간당 2,000원입니다.\n".encode())},
                    data={"groups": "staff"})
     assert r.status_code == 202
     job_id = r.json()["job"]["id"]
@@ -250,7 +252,9 @@ def test_health_metrics_openapi(live: Live):
     assert 'inhouse_requests_total{method="GET",route="/v1/models",status="200"} 1' in text
     assert "inhouse_queue_capacity 9" in text
     spec = plain.get("/openapi.json").json()
-    assert {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/search", "/api/documents"} <= set(spec["paths"])
+    assert {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/search", "/api/documents"} <= set(
+        spec["paths"]
+    )
     page = plain.get("/")
     assert page.status_code == 200 and "InHouse" in page.text
 

@@ -61,8 +61,12 @@ def test_full_queue_gives_429_with_retry_after(inhouse_home: Path, tmp_path: Pat
     with running(inhouse_home, tmp_path, chat=chat, workers=1, max_waiting=1) as live:
         body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
         results: list[int] = []
-        threads = [threading.Thread(target=lambda: results.append(live.http().post("/v1/chat/completions", json=body).status_code))
-                   for _ in range(2)]
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(live.http().post("/v1/chat/completions", json=body).status_code)
+            )
+            for _ in range(2)
+        ]
         for t in threads:
             t.start()
         assert _wait(lambda: live.srv.queue.admitted == 2)  # one generating (held by the gate), one waiting

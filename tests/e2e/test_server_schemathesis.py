@@ -41,7 +41,8 @@ def test_no_server_errors_under_fuzzing(inhouse_home: Path, tmp_path: Path, who:
                "--seed", "7", "--request-timeout", "30", "--report-dir", str(tmp_path / "st")]
         if who:
             cmd += ["--header", f"Authorization: Bearer {live.keys[who]}"]
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays out of the repo
+        # cwd: its cache stays out of the repo
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "No issues found" in run.stdout or "passed" in run.stdout, run.stdout[-2000:]
     print(run.stdout[-1500:])

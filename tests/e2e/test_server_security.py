@@ -67,8 +67,9 @@ def test_every_route_masks_pii_for_a_reader_outside_the_pii_group(crm: Live):
     assert PHONE in crm.http("pat").get(f"/api/chunks/{cid}").json()["text"]
     # A grounded answer: the model only ever saw masked text, and whatever it writes is masked again.
     crm.chat.enqueue(f"{NAME} 고객님의 연락처는 {PHONE} 입니다 [1].")
-    r = kim.post("/v1/chat/completions", json={"model": "inhouse-rag",
-                                               "messages": [{"role": "user", "content": "배송 지연 문의한 고객 연락처는?"}]})
+    r = kim.post("/v1/chat/completions",
+                 json={"model": "inhouse-rag",
+                       "messages": [{"role": "user", "content": "배송 지연 문의한 고객 연락처는?"}]})
     assert r.status_code == 200 and not _leaks(r.json())
     assert not _leaks([m["content"] for m in crm.chat.calls[-1]])
     answer_id = r.json()["inhouse"]["answer_id"]
@@ -93,7 +94,8 @@ def test_a_cleared_readers_answer_is_stored_masked(crm: Live):
 def test_plain_chat_audits_every_message(live: Live):
     live.chat.enqueue("네.")
     messages = [{"role": "system", "content": "당신은 상담원입니다."},
-                {"role": "user", "content": f"제 번호는 {PHONE} 이에요"}, {"role": "assistant", "content": "확인했습니다."},
+                {"role": "user", "content": f"제 번호는 {PHONE} 이에요"},
+                {"role": "assistant", "content": "확인했습니다."},
                 {"role": "user", "content": "고마워요"}]
     assert live.http().post("/v1/chat/completions", json={"model": "scripted", "messages": messages}).status_code == 200
     (entry,) = live.srv.audit.query(action="chat")
@@ -152,7 +154,8 @@ def test_a_2_gb_body_without_a_key_is_refused_before_it_is_read(live: Live):
 
 
 def test_bodies_are_not_parsed_before_the_key_is_checked(live: Live):
-    r = httpx.post(live.url + "/v1/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
+    r = httpx.post(live.url + "/v1/chat/completions", content=b"{not json",
+                   headers={"Content-Type": "application/json"})
     assert r.status_code == 401
     r = httpx.post(live.url + "/api/documents", files={"file": ("a.md", b"# x\n")},
                    headers={"Authorization": f"Bearer {live.keys['kim']}"})

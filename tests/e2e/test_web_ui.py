@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 selenium = pytest.importorskip("selenium", reason="pip install selenium")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian chromium and chromium-driver (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="needs Debian chromium and chromium-driver (.ci/run installs them)")
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -95,7 +96,9 @@ def test_sign_in_ask_cite_refuse(browser, live: Live, tmp_path: Path):
 
     answer.find_element(By.CSS_SELECTOR, "button.cite").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "passage").is_displayed())
-    WebDriverWait(driver, 10).until(lambda d: "14일 이내에 반품할 수 있습니다" in d.find_element(By.ID, "passage-text").text)
+    WebDriverWait(driver, 10).until(
+        lambda d: "14일 이내에 반품할 수 있습니다" in d.find_element(By.ID, "passage-text").text
+    )
     assert "반품.md" in driver.find_element(By.ID, "passage-title").text
     _shot(driver, tmp_path, "03-citation-passage")
 

@@ -72,7 +72,8 @@ def served(gguf: Path, tmp_path_factory) -> Iterator[str]:
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", SERVE, "--model", str(gguf), "--model_alias", MODEL,
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", str(THREADS)],
+                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024",
+                                 "--n_threads", str(THREADS)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -45,7 +45,8 @@ def direct_loglik(llm, context: str, continuation: str) -> float:
     llm.reset()
     llm.eval(whole)
     logits = np.asarray(llm.scores[: len(whole)], dtype=np.float64)
-    logp = logits - (logits.max(1, keepdims=True) + np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)))
+    logp = logits - (logits.max(1, keepdims=True)
+                     + np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)))
     return float(sum(logp[i - 1, whole[i]] for i in range(n_ctx, len(whole))))
 
 
@@ -106,12 +107,15 @@ def test_tiny_task_scores_cache_and_resume(tmp_path: Path, model_path: Path, sco
     assert store.cache_size() == 3
     scores = res["results"]["tiny"]
     # Expected from the scorer's own log-likelihoods and the metric definitions.
-    lls = [[ll for ll, _ in scorer.loglikelihood([("Question: What is the capital of France?\nAnswer:", " Paris"),
-                                                  ("Question: What is the capital of France?\nAnswer:", " Berlin is a city")])],
-           [ll for ll, _ in scorer.loglikelihood([("질문: 대한민국의 수도는 어디인가요?\nAnswer:", " 부산입니다."),
-                                                  ("질문: 대한민국의 수도는 어디인가요?\nAnswer:", " 서울")])],
-           [ll for ll, _ in scorer.loglikelihood([("Question: What colour is the sky on a clear day?\nAnswer:", " green"),
-                                                  ("Question: What colour is the sky on a clear day?\nAnswer:", " blue")])]]
+    lls = [[ll for ll, _ in scorer.loglikelihood([
+                ("Question: What is the capital of France?\nAnswer:", " Paris"),
+                ("Question: What is the capital of France?\nAnswer:", " Berlin is a city")])],
+           [ll for ll, _ in scorer.loglikelihood([
+               ("질문: 대한민국의 수도는 어디인가요?\nAnswer:", " 부산입니다."),
+               ("질문: 대한민국의 수도는 어디인가요?\nAnswer:", " 서울")])],
+           [ll for ll, _ in scorer.loglikelihood([
+               ("Question: What colour is the sky on a clear day?\nAnswer:", " green"),
+               ("Question: What colour is the sky on a clear day?\nAnswer:", " blue")])]]
     golds = [0, 1, 1]
     acc = np.mean([int(np.argmax(x) == g) for x, g in zip(lls, golds, strict=True)])
     assert scores["acc"] == pytest.approx(acc) and scores["n"] == 3

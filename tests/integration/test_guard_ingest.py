@@ -170,7 +170,8 @@ def test_cli_pii_scan_previews_mask_neighbouring_values(capsys, tmp_path: Path) 
     window cuts off what identifies them (the 계좌 before the account in the phone's preview)."""
     d = tmp_path / "notes"
     d.mkdir()
-    (d / "변경.txt").write_text("환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789\n", "utf-8")
+    (d / "변경.txt").write_text("환불 계좌를 다음과 같이 변경 요청합니다: 110-123-456789, 연락처 010-2345-6789\n",
+                              "utf-8")
     assert main(["pii", "scan", str(d)]) == 0
     human = capsys.readouterr().out
     assert main(["pii", "scan", str(d), "--json"]) == 0

@@ -63,7 +63,9 @@ def test_sync_only_touches_its_own_folder_and_tenant(tmp_path: Path, store: SQLi
     (a / "1.txt").unlink()
     (a / "3.txt").write_text("three", "utf-8")
     ingest(store, settings, [a], "acme", sync=True)
-    assert [(d.tenant, d.path) for d in store.list_documents()] == [("acme", "2.txt"), ("acme", "3.txt"), ("other", "1.txt")]
+    assert [(d.tenant, d.path) for d in store.list_documents()] == [
+        ("acme", "2.txt"), ("acme", "3.txt"), ("other", "1.txt")
+    ]
 
 
 def test_bad_inputs_are_reported_and_nothing_stored_is_lost(tmp_path: Path, store: SQLiteStore, settings: Settings):
@@ -115,7 +117,8 @@ def test_changed_file_that_became_corrupt_keeps_the_old_version(tmp_path: Path, 
     f.write_bytes(b"\x00\x01\x02" * 100)
     report = ingest(store, settings, [f], "acme")
     assert report.files[0].status == "failed"
-    assert search(store, Principal("acme", "u"), "원래 내용", settings, mode="lexical").hits[0].text == "원래 내용입니다."
+    assert search(store, Principal("acme", "u"), "원래 내용", settings,
+                  mode="lexical").hits[0].text == "원래 내용입니다."
 
 
 def test_embeddings_resume_and_search_says_when_unfinished(tmp_path: Path, store: SQLiteStore, settings: Settings):
@@ -157,7 +160,8 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store(tmp_path: Path, settings: S
     for i in range(300):
         (corpus / f"doc{i:03d}.txt").write_text(f"문서 {i}번의 내용입니다. 반품 규정 {i}조.\n\n" * 40, "utf-8")
     db = tmp_path / "crash.db"
-    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(db), str(corpus)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(db), str(corpus)], stdout=subprocess.PIPE,
+                            text=True)
     deadline = time.time() + 120
     for line in proc.stdout:
         if int(line) >= 20 or time.time() > deadline:

@@ -28,14 +28,16 @@ QUERY = ["leave", "policies", "approval", "trip", "receipt"]
 
 
 def _put(store: SQLiteStore, tenant: str, path: str, terms: list[str], groups: tuple[str, ...] = ()) -> None:
-    chunks = [Chunk(text=t, page=None, heading_path=(), char_start=0, char_end=len(t), ordinal=i) for i, t in enumerate(terms)]
+    chunks = [Chunk(text=t, page=None, heading_path=(), char_start=0, char_end=len(t), ordinal=i)
+              for i, t in enumerate(terms)]
     store.replace_document(Document(path=path, tenant=tenant, groups=groups, sha256=path, kind="txt"), chunks, terms)
 
 
 def _flood(store: SQLiteStore, tenant: str, n: int, groups: tuple[str, ...] = ()) -> None:
     """Documents full of the query's terms: in one shared index they would make them common."""
     for i in range(n):
-        _put(store, tenant, f"flood{i}.txt", [f"leave leave policy approval trip trip receipt n{i}", "approval"], groups)
+        _put(store, tenant, f"flood{i}.txt", [f"leave leave policy approval trip trip receipt n{i}", "approval"],
+             groups)
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ from inhouse.types import Principal
 
 SECRETS = {
     # (tenant, groups) -> text only that audience may read
-    ("acme", ("hr",)): "임원 성과급은 기본급의 47퍼센트로 책정되었습니다. Executive bonus pool is 47 percent of base pay.",
-    ("acme", ("finance",)): "인수합병 대상 회사의 코드명은 블루웨일이며 매수가는 1,250억원입니다. Acquisition codename Bluewhale.",
+    ("acme", ("hr",)): "임원 성과급은 기본급의 47퍼센트로 책정되었습니다. "
+                       "Executive bonus pool is 47 percent of base pay.",
+    ("acme", ("finance",)): "인수합병 대상 회사의 코드명은 블루웨일이며 매수가는 1,250억원입니다. "
+                            "Acquisition codename Bluewhale.",
     ("globex", ()): "글로벡스의 신제품 출시일은 2027년 3월 15일입니다. Globex launches the Hoverboard on March 15.",
 }
 MARKERS = {("acme", ("hr",)): "47퍼센트", ("acme", ("finance",)): "블루웨일", ("globex", ()): "Hoverboard"}

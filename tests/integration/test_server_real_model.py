@@ -33,7 +33,8 @@ def test_real_model_through_the_openai_client(live: Live):
     client = live.client()
     assert "qwen2.5-coder-0.5b" in [m.id for m in client.models.list()]
     stream = client.chat.completions.create(
-        model="inhouse-rag", messages=[{"role": "user", "content": "반품 기간은 며칠인가요?"}], stream=True, max_tokens=80)
+        model="inhouse-rag", messages=[{"role": "user", "content": "반품 기간은 며칠인가요?"}], stream=True,
+        max_tokens=80)
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     info = chunks[-1].model_extra["inhouse"]

@@ -32,7 +32,8 @@ def _doc(path: str, tenant: str = "t1", groups=("g1",), sha: str = "x") -> Docum
 
 
 def _chunks(*texts: str) -> list[Chunk]:
-    return [Chunk(text=t, page=1, heading_path=("H",), char_start=0, char_end=len(t), ordinal=i) for i, t in enumerate(texts)]
+    return [Chunk(text=t, page=1, heading_path=("H",), char_start=0, char_end=len(t), ordinal=i)
+            for i, t in enumerate(texts)]
 
 
 def test_is_a_store(backend):
@@ -60,7 +61,8 @@ def test_lexical_and_dense_filter_by_tenant_and_group(backend):
     backend.replace_document(_doc("other.txt", tenant="t2", groups=()), _chunks("secret fact"), ["secret fact"])
     v = np.ones(4, dtype=np.float32) / 2
     backend.put_embeddings("m", [(i, v) for i, _ in backend.pending_embeddings("m", 100)])
-    for groups, expected in [((), {"open.txt"}), (("g1",), {"open.txt", "g1.txt"}), (("g1", "g2"), {"open.txt", "g1.txt", "g2.txt"})]:
+    for groups, expected in [((), {"open.txt"}), (("g1",), {"open.txt", "g1.txt"}),
+                             (("g1", "g2"), {"open.txt", "g1.txt", "g2.txt"})]:
         p = Principal("t1", "u", groups)
         lex = backend.get_chunks(p, [i for i, _ in backend.lexical_search(p, ["fact"], 10)])
         dense = backend.get_chunks(p, [i for i, _ in backend.dense_search(p, v, "m", 10)])
@@ -115,7 +117,8 @@ def test_query_syntax_is_escaped(backend):
 
 def test_unchanged_chunks_keep_their_vectors_when_a_document_changes(backend):
     backend.replace_document(_doc("a.txt"), _chunks("same text", "old text"), ["same text", "old text"])
-    backend.put_embeddings("m", [(i, np.full(3, float(i), dtype=np.float32)) for i, _ in backend.pending_embeddings("m", 10)])
+    backend.put_embeddings("m", [(i, np.full(3, float(i), dtype=np.float32))
+                                 for i, _ in backend.pending_embeddings("m", 10)])
     backend.replace_document(_doc("a.txt", sha="2"), _chunks("same text", "new text"), ["same text", "new text"])
     pending = backend.pending_embeddings("m", 10)
     assert [t for _, t in pending] == ["H\nnew text"]

@@ -39,7 +39,8 @@ def kb(tmp_path: Path, store: SQLiteStore, settings: Settings):
     d = tmp_path / "kb"
     d.mkdir()
     (d / "반품.md").write_text(
-        "# 반품 정책\n\n## 반품 기간\n\n상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 "
+        "# 반품 정책\n\n## 반품 기간\n\n"
+        "상품 수령 후 14일 이내에 반품할 수 있습니다. 단순 변심의 경우 왕복 배송비 6,000원은 "
         "고객이 부담합니다.\n\n## 환불\n\n카드 결제는 3영업일 이내 취소됩니다.\n", "utf-8")
     (d / "remote.md").write_text("# Remote work\n\nThe equipment stipend is 500,000 won per year.\n", "utf-8")
     (d / "hr.md").write_text("# 인사\n\n경조휴가는 5일입니다.\n", "utf-8")
@@ -55,18 +56,23 @@ def test_scripted_chat_is_a_chat_model():
 def test_supported_claims_kept_unsupported_removed(kb):
     store, settings = kb
     model = ScriptedChat().enqueue(
-        "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이 부담합니다 [1]. 반품은 무료입니다 [1].")
+        "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이 부담합니다 [1]. "
+        "반품은 무료입니다 [1].")
     a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model)
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]. 왕복 배송비 6,000원은 고객이 부담합니다[1]."
     assert not a.abstained and a.mode == "generated" and a.relevance >= 0.34
     js = a.to_json()
     assert [c["verdict"] for c in js["claims"]] == ["supported", "supported", "unsupported"]
     assert [c["kept"] for c in js["claims"]] == [True, True, False]
-    assert js["citations"] == [{"n": 1, "chunk_id": js["claims"][0]["chunk_ids"][0], "doc_path": "반품.md", "page": None}]
+    assert js["citations"] == [
+        {"n": 1, "chunk_id": js["claims"][0]["chunk_ids"][0], "doc_path": "반품.md", "page": None}
+    ]
     assert set(js) >= {"answer", "abstained", "citations", "claims", "model", "timings"}
-    assert js["model"] == "scripted" and set(js["timings"]) == {"retrieval_s", "first_token_s", "generation_s", "total_s"}
+    assert js["model"] == "scripted"
+    assert set(js["timings"]) == {"retrieval_s", "first_token_s", "generation_s", "total_s"}
     prompt = model.calls[0][-1]["content"]
-    assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt and prompt.endswith("Question: 반품 기간은 며칠인가요?")
+    assert "[1] (반품 정책 › 반품 기간) 상품 수령 후 14일" in prompt
+    assert prompt.endswith("Question: 반품 기간은 며칠인가요?")
 
 
 def test_worked_examples_come_first_and_their_answers_pass_the_verifier():
@@ -211,7 +217,8 @@ def test_other_groups_documents_never_reach_the_prompt(kb):
     assert a.abstained
     assert all("경조휴가는 5일" not in m["content"] for call in model.calls for m in call)
     hr = Principal("acme", "lee", ("hr",))
-    a = answer_question(store, hr, "경조휴가는 며칠인가요?", settings, ScriptedChat().enqueue("경조휴가는 5일입니다 [1]."))
+    a = answer_question(store, hr, "경조휴가는 며칠인가요?", settings,
+                        ScriptedChat().enqueue("경조휴가는 5일입니다 [1]."))
     assert a.answer == "경조휴가는 5일입니다[1]."
 
 
@@ -224,7 +231,8 @@ def test_select_context_keeps_relevant_sentences_within_budget():
 
 
 def test_select_context_budgets_tokens_so_korean_gets_fewer_characters():
-    ko = "반품은 14일 이내에 가능합니다. 반품 배송비는 6,000원입니다. 반품 신청은 앱에서 합니다. 반품 검수는 3일 걸립니다."
+    ko = ("반품은 14일 이내에 가능합니다. 반품 배송비는 6,000원입니다. 반품 신청은 앱에서 합니다. "
+          "반품 검수는 3일 걸립니다.")
     en = "Returns are possible within 14 days. The return fee is 6,000 won. Returns are requested in the app."
     hit = lambda text: [Hit(chunk_id=7, doc_path="a.md", page=None, score=1.0, text=text)]  # noqa: E731
     sources, _ = select_context(Question("반품"), hit(ko), budget_chars=600, budget_tokens=40)
@@ -333,8 +341,10 @@ def test_yes_no_question_answered_by_a_quote_when_the_model_finds_nothing(tmp_pa
                                                                          settings: Settings):
     d = tmp_path / "returns"
     d.mkdir()
-    (d / "custom.md").write_text("# 반품\n\n## 주문제작 가구\n\n주문제작 가구라도 하자가 있으면 무상으로 수리해 드립니다. "
-                                 "고객이 원단과 색상을 골라 주문 제작한 가구는 단순 변심으로 반품할 수 없습니다.\n", "utf-8")
+    (d / "custom.md").write_text("# 반품\n\n## 주문제작 가구\n\n"
+                                 "주문제작 가구라도 하자가 있으면 무상으로 수리해 드립니다. "
+                                 "고객이 원단과 색상을 골라 주문 제작한 가구는 "
+                                 "단순 변심으로 반품할 수 없습니다.\n", "utf-8")
     ingest(store, settings, [d], "acme", ["staff"])
     q = "주문제작 가구도 반품할 수 있나요?"
     # The small models reply NOT_FOUND to yes/no questions that a source answers in other words. Both
@@ -342,7 +352,8 @@ def test_yes_no_question_answered_by_a_quote_when_the_model_finds_nothing(tmp_pa
     a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("NOT_FOUND"))
     assert a.mode == "extractive" and "단순 변심으로 반품할 수 없습니다" in a.answer and a.answer.endswith("[1]")
     # An open question's NOT_FOUND stands.
-    a = answer_question(store, STAFF, "주문제작 가구는 언제 반품할 수 있나요?", settings, ScriptedChat().enqueue("NOT_FOUND"))
+    a = answer_question(store, STAFF, "주문제작 가구는 언제 반품할 수 있나요?", settings,
+                        ScriptedChat().enqueue("NOT_FOUND"))
     assert a.abstained
     # With the policy out of reach, nothing covers the question: the yes/no question is refused too.
     store.set_groups("acme", "custom.md", ["hr"])
@@ -355,10 +366,12 @@ def shipping(tmp_path: Path, store: SQLiteStore, settings: Settings):
     d = tmp_path / "shipping"
     d.mkdir()
     (d / "배송.md").write_text(
-        "# 배송 안내\n\n## 제주 및 도서산간\n\n- 제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\n"
+        "# 배송 안내\n\n## 제주 및 도서산간\n\n"
+        "- 제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\n"
         "- 도서산간: 일반 택배 상품은 5,000원의 추가 배송비가 붙습니다.\n", "utf-8")
     (d / "반품.md").write_text(
-        "# 반품 배송비\n\n- 대형 가구(소파, 침대, 매트리스): 왕복 배송비 50,000원\n- 일반 택배 상품: 왕복 배송비 6,000원\n", "utf-8")
+        "# 반품 배송비\n\n- 대형 가구(소파, 침대, 매트리스): 왕복 배송비 50,000원\n"
+        "- 일반 택배 상품: 왕복 배송비 6,000원\n", "utf-8")
     (d / "delivery.md").write_text(
         "# Delivery\n\nLarge furniture (sofas, beds, wardrobes) is delivered by two fitters.\n\n"
         "## Islands\n\nOn Jeju, large furniture costs 30,000 won extra to deliver.\n", "utf-8")
@@ -372,7 +385,9 @@ def test_quote_reaches_an_item_through_the_category_that_lists_it(shipping):
     # No sentence names 소파 and the 제주 surcharge together; a source lists 소파 among the 대형 가구.
     a = answer_question(store, STAFF, q, settings, ScriptedChat().enqueue("[1][2]"))
     assert a.mode == "extractive", a.claims
-    assert a.answer.startswith("문서에 따르면: \u201c제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\u201d")
+    assert a.answer.startswith(
+        "문서에 따르면: \u201c제주: 일반 택배 상품은 3,000원, 대형 가구는 30,000원의 추가 배송비가 붙습니다.\u201d"
+    )
     assert "(대형 가구: 소파 [" in a.answer
     (quote,) = [c for c in a.claims if c.reason.startswith("quoted")]
     assert "소파 is listed under 대형 가구" in quote.reason and len(quote.sources) == 2
@@ -389,8 +404,9 @@ def test_quote_reaches_an_item_through_the_category_that_lists_it(shipping):
 def test_quote_of_a_numbered_item_drops_its_number(tmp_path: Path, store: SQLiteStore, settings: Settings):
     d = tmp_path / "steps"
     d.mkdir()
-    (d / "반품.md").write_text("# 반품 절차\n\n1. 고객센터에 반품을 신청합니다.\n2. 반품 상품은 택배 기사가 3일 안에 회수합니다.\n",
-                              "utf-8")
+    (d / "반품.md").write_text("# 반품 절차\n\n1. 고객센터에 반품을 신청합니다.\n"
+                              "2. 반품 상품은 택배 기사가 3일 안에 회수합니다.\n", "utf-8")
     ingest(store, settings, [d], "acme", ["staff"])
     a = answer_question(store, STAFF, "반품 상품은 며칠 안에 회수하나요?", settings, ScriptedChat().enqueue("[1]"))
-    assert a.mode == "extractive" and a.answer == "문서에 따르면: \u201c반품 상품은 택배 기사가 3일 안에 회수합니다.\u201d [1]"
+    assert a.mode == "extractive"
+    assert a.answer == "문서에 따르면: \u201c반품 상품은 택배 기사가 3일 안에 회수합니다.\u201d [1]"

@@ -41,7 +41,8 @@ def test_small_paragraphs_are_packed_together():
 
 
 def test_records_are_never_merged():
-    blocks, _ = _doc([("sku: A1\nname: 소파", None, ("catalog", "row 2")), ("sku: A2\nname: 의자", None, ("catalog", "row 3"))])
+    blocks, _ = _doc([("sku: A1\nname: 소파", None, ("catalog", "row 2")),
+                      ("sku: A2\nname: 의자", None, ("catalog", "row 3"))])
     for b in blocks:
         b.record = True
     assert [c.text for c in chunk_blocks(blocks, 700, 100)] == ["sku: A1\nname: 소파", "sku: A2\nname: 의자"]

@@ -69,7 +69,8 @@ def test_verifier_balanced_accuracy(tmp_path: Path):
     assert verifier_balanced_accuracy(tmp_path, 10, 0.6) is None  # data absent → not reported
     (tmp_path / "halu").mkdir()
     rows = [{"knowledge": "The Eiffel Tower is in Paris and was finished in 1889.", "question": "q",
-             "right_answer": "The Eiffel Tower was finished in 1889.", "hallucinated_answer": "It was finished in 1925."},
+             "right_answer": "The Eiffel Tower was finished in 1889.",
+             "hallucinated_answer": "It was finished in 1925."},
             {"knowledge": "Seoul is the capital of South Korea.", "question": "q",
              "right_answer": "Seoul is the capital.", "hallucinated_answer": "Busan is the capital."}]
     (tmp_path / "halu" / "halueval_qa_oneturn_hotpot.json").write_text(
@@ -83,7 +84,8 @@ def test_answers_compare_in_squad_normal_form():
 
     assert contains_answer("The 2001 ABC logo was black and yellow[1].", ["black-and-yellow"])
     assert contains_answer("It represents a comb jelly[1].", ["comb jelly."])
-    assert contains_answer("반품은 14 일 이내[1]", ["14일"]) and contains_answer("The Tsui Gallery", ["the Tsui gallery"])
+    assert contains_answer("반품은 14 일 이내[1]", ["14일"])
+    assert contains_answer("The Tsui Gallery", ["the Tsui gallery"])
     # A citation marker is no answer, and neither is a different word.
     assert not contains_answer("It was founded in 1990 [2].", ["2"])
     assert not contains_answer("a trade union", ["trade unions"])

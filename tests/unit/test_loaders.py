@@ -22,7 +22,8 @@ def test_markdown_keeps_heading_path(tmp_path: Path):
 
 def test_text_detects_korean_article_headings(tmp_path: Path):
     f = tmp_path / "t.txt"
-    f.write_text("제1조 (목적)\n이 약관은 카드 이용 조건을 정합니다.\n\n제2조 (연회비)\n연회비는 15,000원입니다.\n", "utf-8")
+    f.write_text("제1조 (목적)\n이 약관은 카드 이용 조건을 정합니다.\n\n"
+                 "제2조 (연회비)\n연회비는 15,000원입니다.\n", "utf-8")
     blocks = load_file(f).blocks
     assert [b.heading_path for b in blocks] == [("제1조 (목적)",), ("제2조 (연회비)",)]
 
@@ -37,7 +38,9 @@ def test_pdf_pages_are_kept(tmp_path: Path):
     f = make_pdf(tmp_path / "a.pdf", ["Return window is 14 days.", "Refunds take 3 business days."])
     loaded = load_file(f)
     assert loaded.kind == "pdf" and loaded.pages == 2
-    assert [(b.page, b.text) for b in loaded.blocks] == [(1, "Return window is 14 days."), (2, "Refunds take 3 business days.")]
+    assert [(b.page, b.text) for b in loaded.blocks] == [
+        (1, "Return window is 14 days."), (2, "Refunds take 3 business days.")
+    ]
 
 
 def test_docx_paragraphs_headings_tables(tmp_path: Path):
@@ -70,10 +73,13 @@ def test_csv_jsonl_xlsx_one_record_per_row(tmp_path: Path):
     assert [b.text for b in blocks] == ["sku: A1\nname: 소파\ndescription: 크고, 편안한 소파", "sku: A2\nname: 의자"]
     assert all(b.record for b in blocks) and blocks[1].heading_path == ("c", "row 3")
     jl = tmp_path / "j.jsonl"
-    jl.write_text(json.dumps({"sku": "B1", "name": "침대"}, ensure_ascii=False) + "\n\n" + json.dumps({"sku": "B2"}) + "\n", "utf-8")
+    jl.write_text(json.dumps({"sku": "B1", "name": "침대"}, ensure_ascii=False) + "\n\n"
+                  + json.dumps({"sku": "B2"}) + "\n", "utf-8")
     assert [b.text for b in load_file(jl).blocks] == ["sku: B1\nname: 침대", "sku: B2"]
     xl = load_file(make_xlsx(tmp_path / "x.xlsx"))
-    assert [b.text for b in xl.blocks] == ["sku: S-100\nname: 오슬로 소파\nprice_krw: 890000", "sku: S-200\nname: Bergen chair\nprice_krw: 129000"]
+    assert [b.text for b in xl.blocks] == [
+        "sku: S-100\nname: 오슬로 소파\nprice_krw: 890000", "sku: S-200\nname: Bergen chair\nprice_krw: 129000"
+    ]
 
 
 @pytest.mark.parametrize(

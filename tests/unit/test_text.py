@@ -53,10 +53,12 @@ def test_detect_language():
 
 
 def test_statements_split_list_items_and_table_rows():
-    text = ("반품 배송비는 다음과 같습니다.\n- 일반 택배 상품: 왕복 배송비 6,000원\n- 대형 가구(소파, 침대): 왕복 배송비 50,000원\n"
+    text = ("반품 배송비는 다음과 같습니다.\n- 일반 택배 상품: 왕복 배송비 6,000원\n"
+            "- 대형 가구(소파, 침대): 왕복 배송비 50,000원\n"
             "| 지역 | 추가 배송비 |\nFees:\n1. Standard parcels cost 3,000 won\n2) Furniture costs more")
     assert [text[s:e] for s, e in statements(text)] == [
-        "반품 배송비는 다음과 같습니다.", "- 일반 택배 상품: 왕복 배송비 6,000원", "- 대형 가구(소파, 침대): 왕복 배송비 50,000원",
+        "반품 배송비는 다음과 같습니다.", "- 일반 택배 상품: 왕복 배송비 6,000원",
+        "- 대형 가구(소파, 침대): 왕복 배송비 50,000원",
         "| 지역 | 추가 배송비 |\nFees:", "1. Standard parcels cost 3,000 won", "2) Furniture costs more"]
     # A line that merely wraps a sentence is not cut.
     wrapped = "상품 수령 후 14일 이내에\n반품할 수 있습니다."
@@ -68,7 +70,9 @@ def test_estimate_tokens_counts_hangul_syllables_as_tokens():
     assert estimate_tokens("漢字") == 2  # a Hanja is about one token too
     assert estimate_tokens("return period") == 0.22 * 13
     # A Korean sentence costs about three times an English one of the same length.
-    assert estimate_tokens("상품 수령 후 14일 이내에 반품할 수 있습니다.") > 3 * estimate_tokens("Returns within 14 days..")
+    assert estimate_tokens("상품 수령 후 14일 이내에 반품할 수 있습니다.") > 3 * estimate_tokens(
+        "Returns within 14 days.."
+    )
 
 
 def test_has_quantity_in_words():

@@ -67,7 +67,8 @@ ARTICLE = {
 
 
 def test_restating_the_question_is_not_an_answer():
-    (v,) = verify("고노에 내각이 세운 단일 정당은 다음과 같습니다 [1].", ARTICLE, question="고노에 내각이 세운 단일 정당은?")
+    (v,) = verify("고노에 내각이 세운 단일 정당은 다음과 같습니다 [1].", ARTICLE,
+                  question="고노에 내각이 세운 단일 정당은?")
     assert v.verdict == "unsupported" and v.reason == "restates the question without an answer"
     # Without the question the same sentence passes on word overlap alone: the rule needs the question.
     assert verify("고노에 내각이 세운 정당은 다음과 같습니다 [1].", ARTICLE)[0].verdict == "supported"
@@ -145,7 +146,8 @@ def test_english_plurals_and_number_words_match():
     (v,) = verify("7 to 9 percent of the gross domestic product [1].", source, question=q)
     assert v.verdict == "unsupported" and v.reason.endswith("numbers not in source: 7")
     # "almost a hundred years" states 100; "satellites" is "satellite".
-    assert support("It came 100 years before Darwin's theory.", "It came almost a hundred years before Darwin's theory.")[0] == 1.0
+    assert support("It came 100 years before Darwin's theory.",
+                   "It came almost a hundred years before Darwin's theory.")[0] == 1.0
     assert support("From satellites.", "Scientists measure the radiance from a satellite platform.")[0] == 1.0
 
 
@@ -155,7 +157,8 @@ def test_a_bare_value_has_no_polarity_to_flip():
     (v,) = verify("565 °C [1].", source, question=q)
     assert v.verdict == "supported"
     # A sentence with a predicate still has its negation compared with the source's.
-    (v,) = verify("Turbine entry temperatures are typically 565 °C with supercritical pressure [1].", source, question=q)
+    (v,) = verify("Turbine entry temperatures are typically 565 °C with supercritical pressure [1].", source,
+                  question=q)
     assert v.verdict == "unsupported" and "negation" in v.reason
     assert not has_polarity("암흑국가") and not has_polarity("Revolutionary civil disobedience")
     assert has_polarity("반품할 수 있습니다") and has_polarity("반품 불가") and has_polarity("It is not refunded")
@@ -180,7 +183,8 @@ def test_an_english_claim_restating_a_name_of_the_question_needs_a_source_that_m
     # Half of a name's words are a mention of it: "Luther" for "Martin Luther".
     (v,) = verify("German-language publications were in demand at the time of Martin Luther [1].",
                   {1: "Published at a time of rising demand for German-language publications, Luther's version "
-                      "quickly became a popular Bible translation."}, question="At the time of Martin Luther what was in demand?")
+                      "quickly became a popular Bible translation."},
+                  question="At the time of Martin Luther what was in demand?")
     assert v.verdict == "supported"
     assert question_names("반품 기간은 며칠인가요?") == frozenset()
     assert question_names("Who won Super Bowl XLIX?") == {("super", "bowl"), ("xlix",)}
@@ -371,7 +375,8 @@ def test_an_an_that_ends_a_korean_word_is_no_negation():
     (v,) = verify("그는 본사에서 3년 근무했다 [1].", source, question="그는 본사에서 몇 년 근무했나?")
     assert v.verdict == "supported" and "negation" not in v.reason
     assert has_polarity("반품이 안 됩니다")
-    (v,) = verify("반품이 됩니다 [1].", {1: "주문 제작 가구는 반품이 안 됩니다."}, question="주문 제작 가구는 반품이 되나요?")
+    (v,) = verify("반품이 됩니다 [1].", {1: "주문 제작 가구는 반품이 안 됩니다."},
+                  question="주문 제작 가구는 반품이 되나요?")
     assert "negation differs" in v.reason
 
 
