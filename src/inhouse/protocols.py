@@ -78,6 +78,10 @@ class Store(Protocol):
         """The chunks among `ids` the principal may read (others are silently absent)."""
         ...
 
+    def chunk_ids(self, principal: Principal) -> list[int]:
+        """The ids of every chunk the principal may read, ascending."""
+        ...
+
     def pending_embeddings(self, model: str, limit: int, tenant: str | None = None) -> list[tuple[int, str]]:
         """(chunk id, text to embed) for chunks without a vector from `model` (of `tenant` alone if given)."""
         ...

@@ -134,3 +134,14 @@ def test_sqlite_drops_very_common_query_terms_on_large_stores(tmp_path: Path):
     assert [c.doc_path for c in hits.values()] == ["rare.txt"]
     assert len(store.lexical_search(p, ["common"], 20)) == 11  # a query of only common terms still works
     store.close()
+
+
+def test_chunk_ids_are_those_the_principal_may_read(backend):
+    backend.replace_document(_doc("a.txt", groups=("g1",)), _chunks("one", "two"), ["one", "two"])
+    backend.replace_document(_doc("b.txt", groups=("g2",)), _chunks("three"), ["three"])
+    backend.replace_document(_doc("c.txt", tenant="t2", groups=("g1",)), _chunks("four"), ["four"])
+    g1 = backend.chunk_ids(Principal("t1", "u", ("g1",)))
+    both = backend.chunk_ids(Principal("t1", "u", ("g1", "g2")))
+    assert len(g1) == 2 and len(both) == 3 and both == sorted(both) and set(g1) < set(both)
+    assert set(backend.get_chunks(Principal("t1", "u", ("g1",)), both)) == set(g1)
+    assert backend.chunk_ids(Principal("t3", "u", ("g1",))) == []

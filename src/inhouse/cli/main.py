@@ -13,6 +13,7 @@ from inhouse.cli.guard import doctor, pii, redteam
 from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.recs import recs
 from inhouse.cli.server import audit, keys, serve
+from inhouse.cli.tune import tune
 from inhouse.errors import InHouseError
 from inhouse.guard import egress
 
@@ -24,7 +25,7 @@ def cli() -> None:
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
-                eval_group):
+                eval_group, tune):
     cli.add_command(command)
 
 

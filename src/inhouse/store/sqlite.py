@@ -518,6 +518,13 @@ class SQLiteStore:
                 index = self._vectors[model] = _VectorIndex(self.conn, model, gen)
         return index.search(principal, vector, limit)
 
+    def chunk_ids(self, principal: Principal) -> list[int]:
+        groups = _groups_of(principal)
+        sql = ("SELECT c.id FROM chunks c WHERE c.tenant = ? AND c.doc_id IN "
+               f"(SELECT doc_id FROM doc_groups WHERE grp IN ({','.join('?' * len(groups))})) ORDER BY c.id")
+        with self._lock:
+            return [r[0] for r in self.conn.execute(sql, (principal.tenant, *groups))]
+
     def get_chunks(self, principal: Principal, ids: Sequence[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
