@@ -58,7 +58,7 @@ from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.chat import LlamaCppChat, ScriptedChat  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
-from inhouse.protocols import ChatModel  # noqa: E402
+from inhouse.protocols import ChatModel, Reply  # noqa: E402
 from inhouse.types import Principal  # noqa: E402
 
 MIN_RELEVANCE = 0.34  # answer_question's default gate, applied here after forced generation
@@ -231,34 +231,49 @@ class Recorded:
 
 class RememberedChat:
     """A ChatModel for replays: the reply the model gave to the same messages before, or, the first time, its
-    reply now (the model is loaded on first need), remembered in `path` (JSON lines). Greedy decoding makes
-    a reply a function of its messages (six recorded drafts of seed 18 came out again character for
-    character), so a remembered reply is the one the model would give again; its time is not a measurement."""
+    reply now (the model is loaded on first need), remembered in `path` (JSON lines: its pieces, token
+    log-probabilities, tokens and finish). Greedy decoding makes a reply a function of its messages (six
+    recorded drafts of seed 18 came out again character for character), so a remembered reply is the one the
+    model would give again; its time is not a measurement."""
+
+    # As the model it remembers (a LlamaCppChat).
+    reports_logprobs = True
+    supports_json_schema = True
 
     def __init__(self, name: str, load: Callable[[], ChatModel], path: Path, identity: str = "") -> None:
         self.name, self._load, self._model, self.path, self.identity = name, load, None, path, identity or name
-        self.last_logprobs: list[float] = []
-        self.memory: dict[str, tuple[list[str], list[float]]] = {}
+        self.memory: dict[str, dict] = {}
         if path.exists():
             for line in path.read_text("utf-8").splitlines():
                 e = json.loads(line)
                 if e.get("model") == self.identity:  # another file's replies are not this model's
-                    self.memory[e["key"]] = (e["pieces"], e["logprobs"])
+                    self.memory[e["key"]] = e
 
-    def chat(self, messages, *, max_tokens: int = 512, temperature: float = 0.0, stop=(), json_schema=None):
+    def twin(self) -> None:
+        return None  # replays are not judged (bench judges a live model by its own twin)
+
+    def complete(self, messages, *, max_tokens: int = 512, temperature: float = 0.0, stop=(), json_schema=None,
+                 on_piece: Callable[[str], None] | None = None) -> Reply:
         key = hashlib.sha256(json.dumps([self.name, list(messages), max_tokens, temperature, list(stop), json_schema],
                                         ensure_ascii=False).encode()).hexdigest()
         if key not in self.memory:
             if self._model is None:
                 self._model = self._load()
-            pieces = list(self._model.chat(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                           json_schema=json_schema))
-            self.memory[key] = (pieces, list(getattr(self._model, "last_logprobs", None) or []))
+            pieces: list[str] = []
+            reply = self._model.complete(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                         json_schema=json_schema, on_piece=pieces.append)
+            self.memory[key] = {"key": key, "model": self.identity, "pieces": pieces, "logprobs": list(reply.logprobs),
+                                "tokens": reply.tokens, "finish": reply.finish}
             with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"key": key, "model": self.identity, "pieces": pieces,
-                                    "logprobs": self.memory[key][1]}, ensure_ascii=False) + "\n")
-        pieces, self.last_logprobs = self.memory[key]
-        yield from pieces
+                f.write(json.dumps(self.memory[key], ensure_ascii=False) + "\n")
+        e = self.memory[key]
+        for piece in e["pieces"]:
+            if on_piece:
+                on_piece(piece)
+        # Lines written before tokens and finish were kept: a reply of max_tokens pieces was taken as cut.
+        tokens = e.get("tokens", len(e["logprobs"]) or len(e["pieces"]))
+        finish = e.get("finish", "length" if len(e["pieces"]) >= max_tokens else "stop")
+        return Reply("".join(e["pieces"]), tokens, tuple(e["logprobs"]), finish)
 
 
 class ReplayChat:
@@ -267,20 +282,24 @@ class ReplayChat:
     recorded draft was written from, retrieval or sentence selection changed since the run: every reply then
     comes from `model`, as in a fresh run, and the recorded ones are not verified (nor judged) for nothing."""
 
+    reports_logprobs = True  # both sources report the recorded or remembered ones
+    supports_json_schema = False
+
     def __init__(self, scripted: ScriptedChat, model: RememberedChat, sources: list[str]) -> None:
         self.name, self.scripted, self.model, self.sources = scripted.name, scripted, model, sources
-        self.last_logprobs: list[float] = []
         self.redrafted = False  # the draft itself came from `model`
         self.asked = False  # `model` was asked anything
 
-    def chat(self, messages, **kwargs):
+    def twin(self) -> None:
+        return None
+
+    def complete(self, messages, **kwargs) -> Reply:
         if not self.scripted.calls and not self.asked and not all(s in messages[-1]["content"] for s in self.sources):
             self.scripted.replies.clear()
             self.redrafted = True
         source = self.scripted if self.scripted.replies else self.model
         self.asked |= source is self.model
-        yield from source.chat(messages, **kwargs)
-        self.last_logprobs = source.last_logprobs
+        return source.complete(messages, **kwargs)
 
 
 def run_condition(store, picked: list[dict], lang: str, model, embedder, settings, hide: bool, label: str,

@@ -47,6 +47,9 @@ class Settings:
                                                                     "(zip parts, PDF streams); more is refused"})
     # Egress lock (inhouse.guard.egress): hosts reachable besides loopback; "*" turns the lock off.
     egress_allow: str = field(default="", metadata={"help": "comma-separated hosts/IPs/CIDRs the process may connect to"})
+    # Operator logs of the `inhouse` command on stderr (inhouse.cli.logs); `--log-level` overrides it.
+    log_level: str = field(default="warning", metadata={"help": "operator log level on stderr: debug, info, "
+                                                               "warning or error"})
 
 
 def home() -> Path:

@@ -5,21 +5,46 @@ Surfaces and stages depend on these, never on a concrete backend.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from inhouse.types import Chunk, Document, Principal
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What a chat model wrote for one request."""
+
+    text: str
+    # Tokens the model generated for it, as its backend counts them (at most `max_tokens`).
+    tokens: int
+    # Where the backend reports them (`ChatModel.reports_logprobs`, at temperature 0): the log-probability of
+    # each generated token as the model chose it, one per token of `tokens`; else empty.
+    logprobs: tuple[float, ...] = ()
+    # "length": generation stopped at `max_tokens`, so the text may end mid-sentence; else "stop".
+    finish: Literal["stop", "length"] = "stop"
+
+
 @runtime_checkable
 class ChatModel(Protocol):
-    """A chat model: messages in, streamed text pieces out (llama.cpp in-process, HTTP engines, scripts)."""
+    """A chat model: messages in, a `Reply` out, its text streamed piece by piece as it is written
+    (llama.cpp in-process, HTTP engines, scripts). Every backend passes tests/integration/test_chat_contract.py.
+
+    Capabilities are class attributes, declared by each backend (a wrapper passes on its model's).
+    """
 
     name: str
+    # At temperature 0, `complete` gives each generated token's log-probability (a measure of how sure the
+    # model was); an HTTP backend passes on what its server returns, llama.cpp in-process none under a schema.
+    reports_logprobs: ClassVar[bool]
+    # `complete(json_schema=...)` constrains the reply to JSON matching the schema; a backend without it
+    # refuses the argument (InputError) rather than ignore it.
+    supports_json_schema: ClassVar[bool]
 
-    def chat(
+    def complete(
         self,
         messages: Sequence[dict[str, str]],
         *,
@@ -27,14 +52,25 @@ class ChatModel(Protocol):
         temperature: float = 0.0,
         stop: Sequence[str] = (),
         json_schema: dict | None = None,
-    ) -> Iterator[str]:
-        """Yield the reply as it is generated; with `json_schema`, the reply is JSON matching it."""
+        on_piece: Callable[[str], None] | None = None,
+    ) -> Reply:
+        """Generate a reply. `on_piece` receives each piece of its text as it is written (the pieces join
+        to `Reply.text`); an exception it raises stops the generation at once and propagates (the server
+        cancels a request this way), leaving the model ready for the next call. The text ends before the
+        first of the `stop` strings."""
+        ...
+
+    def twin(self) -> ChatModel | None:
+        """The model that judges this one's claims (inhouse.answer.judge_for) with its own state, so that
+        judging keeps this model's cached prompt prefix; None for a model that has none (a script)."""
         ...
 
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors; queries and passages may be encoded differently."""
+    """Turns texts into L2-normalised float32 vectors; queries and passages may be encoded differently. A text
+    with nothing to embed may give zeros (the hash embedder's, for a text without words). Every embedder passes
+    tests/integration/test_embedder_contract.py."""
 
     name: str
     dim: int

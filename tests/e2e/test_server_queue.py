@@ -1,39 +1,50 @@
 """Generation concurrency: a full queue answers 429 with Retry-After at once; a client that disconnects
-mid-stream stops its generation (the model's iterator is no longer consumed and is closed)."""
+mid-stream stops its generation (the model's next piece raises, and the model stops writing)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 import openai
 
+from inhouse.protocols import Reply
 from tests.e2e.test_server import running
 
 
 class SlowChat:
-    """A real ChatModel whose generation waits for `gate`, then yields `n` pieces `delay` apart."""
+    """A real ChatModel whose generation waits for `gate`, then writes up to `n` pieces `delay` apart."""
 
     name = "slow"
+    reports_logprobs = False
+    supports_json_schema = False
 
     def __init__(self, n: int = 1000, delay: float = 0.01) -> None:
         self.n, self.delay = n, delay
         self.gate = threading.Event()
         self.yielded = 0
-        self.closed = threading.Event()
+        self.closed = threading.Event()  # generation is over, finished or stopped
 
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
+    def twin(self) -> None:
+        return None
+
+    def complete(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512,
+                 on_piece: Callable[[str], None] | None = None, **kwargs) -> Reply:
+        parts: list[str] = []
         try:
             self.gate.wait(30)
-            for i in range(self.n):
+            for i in range(min(self.n, max_tokens)):
                 time.sleep(self.delay)
                 self.yielded += 1
-                yield f"w{i} "
+                parts.append(f"w{i} ")
+                if on_piece:
+                    on_piece(parts[-1])
         finally:
             self.closed.set()
+        return Reply("".join(parts), len(parts), finish="length" if len(parts) < self.n else "stop")
 
 
 def _wait(cond, timeout: float = 10.0) -> bool:
@@ -80,7 +91,7 @@ def test_disconnect_mid_stream_cancels_generation(inhouse_home: Path, tmp_path: 
     chat = SlowChat(n=2000, delay=0.005)
     chat.gate.set()
     with running(inhouse_home, tmp_path, chat=chat) as live:
-        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 4096}
         with live.http().stream("POST", "/v1/chat/completions", json=body) as r:
             assert r.status_code == 200
             seen = 0
@@ -103,7 +114,7 @@ def test_disconnect_without_streaming_cancels_generation(inhouse_home: Path, tmp
     chat = SlowChat(n=2000, delay=0.005)
     chat.gate.set()
     with running(inhouse_home, tmp_path, chat=chat) as live:
-        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4096}
         try:
             httpx.post(live.url + "/v1/chat/completions", json=body, timeout=1.0,
                        headers={"Authorization": f"Bearer {live.keys['kim']}"})

@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from inhouse.models.chat import scripted_reply
+from inhouse.protocols import Reply
 from tests.e2e.test_server import running
 
 ST = shutil.which("st", path=str(Path(sys.executable).parent))
@@ -20,9 +22,16 @@ class EchoChat:
     """Always answers, so fuzzed chat requests reach the whole pipeline."""
 
     name = "echo"
+    reports_logprobs = False
+    supports_json_schema = False
 
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
-        yield "반품은 상품 수령 후 14일 이내에 가능합니다 [1]."
+    def twin(self) -> None:
+        return None
+
+    def complete(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, stop: Sequence[str] = (),
+                 on_piece: Callable[[str], None] | None = None, **kwargs) -> Reply:
+        return scripted_reply("반품은 상품 수령 후 14일 이내에 가능합니다 [1].", max_tokens=max_tokens, stop=stop,
+                              on_piece=on_piece)
 
 
 @pytest.mark.parametrize("who", ["boss", "kim", None])

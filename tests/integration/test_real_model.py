@@ -51,20 +51,24 @@ def kb(tmp_path: Path, store: SQLiteStore):
 
 
 def test_streams_text(model: LlamaCppChat):
-    pieces = list(model.chat([{"role": "user", "content": "Say OK."}], max_tokens=8))
-    assert pieces and "".join(pieces).strip()
+    pieces: list[str] = []
+    reply = model.complete([{"role": "user", "content": "Say OK."}], max_tokens=8, on_piece=pieces.append)
+    assert pieces and "".join(pieces) == reply.text and reply.text.strip()
 
 
 def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: LlamaCppChat):
     messages = [{"role": "user", "content": "반품 기간은 14일입니다. 반품 기간은 며칠인가요? 한 문장으로 답하세요."}]
-    first = "".join(model.chat(messages, max_tokens=24))
-    logprobs = list(model.last_logprobs)
-    assert first and 1 <= len(logprobs) <= 24
-    assert all(lp <= 0.0 for lp in logprobs) and max(logprobs) > -0.5  # a sure model is sure of some tokens
-    # Reading the logits changes nothing: the same greedy reply again.
-    assert "".join(model.chat(messages, max_tokens=24)) == first
-    list(model.chat(messages, max_tokens=4, temperature=0.7))
-    assert model.last_logprobs == []  # sampled tokens are not the most likely ones: nothing reported
+    first = model.complete(messages, max_tokens=24)
+    assert first.text and 1 <= len(first.logprobs) == first.tokens <= 24
+    # a sure model is sure of some tokens
+    assert all(lp <= 0.0 for lp in first.logprobs) and max(first.logprobs) > -0.5
+    # Reading the logits changes nothing: the same greedy reply again. (Its log-probabilities move a little: the
+    # prompt now comes from the KV cache but for its last token, which llama.cpp evaluates in a batch of one.)
+    again = model.complete(messages, max_tokens=24)
+    assert (again.text, again.tokens, again.finish) == (first.text, first.tokens, first.finish)
+    assert again.logprobs == pytest.approx(first.logprobs, abs=0.2)
+    sampled = model.complete(messages, max_tokens=4, temperature=0.7)
+    assert sampled.logprobs == () and 1 <= sampled.tokens <= 4  # sampled tokens are not the most likely ones
 
 
 @pytest.mark.parametrize("question,lang", [("반품 기간은 며칠인가요?", "ko"), ("What is the equipment stipend?", "en")])

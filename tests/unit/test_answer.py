@@ -236,10 +236,10 @@ def test_select_context_budgets_tokens_so_korean_gets_fewer_characters():
 
 def test_a_sentence_cut_off_by_max_tokens_is_dropped(kb):
     store, settings = kb
-    cut = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이"
-    model = ScriptedChat().enqueue(cut)
-    pieces = len(list(ScriptedChat().enqueue(cut).chat([])))
-    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, policy=AnswerPolicy(max_tokens=pieces))
+    draft = "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이 부담합니다 [1]."
+    model = ScriptedChat().enqueue(draft)  # a word is a token: 14 words, cut after "고객이"
+    a = answer_question(store, STAFF, "반품 기간은 며칠인가요?", settings, model, policy=AnswerPolicy(max_tokens=12))
+    assert a.draft == "반품은 상품 수령 후 14일 이내에 가능합니다 [1]. 왕복 배송비 6,000원은 고객이"
     assert a.answer == "반품은 상품 수령 후 14일 이내에 가능합니다[1]."
     assert a.claims[-1].verdict == "unsupported" and "incomplete" in a.claims[-1].reason
 

@@ -29,22 +29,21 @@ def judge_messages(question: str, claim: str, evidence: str) -> list[dict[str, s
 def judge(model: ChatModel, question: str, claim: str, evidence: str) -> float:
     """The log-odds that `evidence` says `claim` answers `question`, as `model` judges it (one token, greedy):
     from the log-probability of its Yes or No where the backend reports it, else ±4 for its word."""
-    reply = "".join(model.chat(judge_messages(question, claim, evidence), max_tokens=1, temperature=0.0)).strip()
-    yes = reply.lower().startswith("yes")
-    if not yes and not reply.lower().startswith("no"):
+    reply = model.complete(judge_messages(question, claim, evidence), max_tokens=1, temperature=0.0)
+    word = reply.text.strip().lower()
+    yes = word.startswith("yes")
+    if not yes and not word.startswith("no"):
         return 0.0  # neither word: no opinion
-    logprobs = getattr(model, "last_logprobs", None) or []
-    p = min(max(math.exp(logprobs[0]) if logprobs else 0.982, 1e-6), 1 - 1e-6)  # 0.982: log-odds 4
+    p = min(max(math.exp(reply.logprobs[0]) if reply.logprobs else 0.982, 1e-6), 1 - 1e-6)  # 0.982: log-odds 4
     odds = math.log(p / (1 - p))
     return odds if yes else -odds
 
 
 def judge_for(chat: ChatModel, settings: Settings) -> ChatModel | None:
-    """The judge to give `answer_question` with `chat`: its twin (`twin()`: an in-process model's second
-    instance, whose own KV state leaves the answer prompt's cached prefix alone; a served model's endpoint
-    itself), or none when `settings.judge` is off or the model has no twin (a scripted test model)."""
-    twin = getattr(chat, "twin", None)
-    return twin() if settings.judge and twin is not None else None
+    """The judge to give `answer_question` with `chat`: its twin (`ChatModel.twin`: an in-process model's
+    second instance, whose own KV state leaves the answer prompt's cached prefix alone; a served model's
+    endpoint itself), or none when `settings.judge` is off or the model has no twin (a scripted test model)."""
+    return chat.twin() if settings.judge else None
 
 
 def judge_claims(model: ChatModel, question: str, claims: list[ClaimVerdict], minimum: float) -> None:

@@ -7,6 +7,7 @@ claims; when none survive, an extractive answer quotes the best supporting sente
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.retrieve import search
 from inhouse.types import Hit, Principal
 from inhouse.verify import NO_ANSWER, NO_NUMBER, ClaimVerdict, Question, verify
+
+log = logging.getLogger(__name__)
 
 # The reason given to claims dropped because the draft was a guess (`AnswerPolicy.unsure_logprob`).
 UNSURE = "the model was unsure of its draft: least likely token's log-probability"
@@ -67,6 +70,19 @@ class Answer:
         } | ({"screening": self.screening.to_json()} if self.screening and self.screening.any else {})
 
 
+def _rule(reason: str) -> str:
+    """The rules a verdict's reason names, without what follows a colon (numbers or words of the claim):
+    what the logs may say of a claim."""
+    return "; ".join(part.split(":", 1)[0].strip() for part in reason.split(";"))
+
+
+def _log_claims(step: str, claims: list[ClaimVerdict]) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        kept = sum(c.kept for c in claims)
+        log.debug("%s: %d claims, %d kept%s", step, len(claims), kept,
+                  "".join(f"; claim {i} {c.verdict} {c.score:.2f} ({_rule(c.reason)})" for i, c in enumerate(claims, 1)))
+
+
 def _cited(c: ClaimVerdict) -> str:
     """A kept claim as the answer writes it: its citations before its full stop."""
     body = c.text.rstrip()
@@ -99,6 +115,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
     q = Question(text)
     lang = q.language
     if screening.refused:
+        log.info("question of %s@%s refused by screening (%s)", principal.user, principal.tenant,
+                 ", ".join(screening.question_flags))
         return Answer(text, REFUSAL[lang], True, "refused", [], model=model.name, screening=screening,
                       timings={"retrieval_s": 0.0, "first_token_s": 0.0, "total_s": time.perf_counter() - t0})
     hits = search(store, principal, text, settings, k=policy.k, mode="hybrid" if embedder else "lexical",
@@ -122,35 +140,37 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         a.draft_logprobs = logprobs
         return a
 
-    def abstain(draft: str = "", claims: list[ClaimVerdict] | None = None) -> Answer:
+    def abstain(why: str, draft: str = "", claims: list[ClaimVerdict] | None = None) -> Answer:
         timings["total_s"] = time.perf_counter() - t0
+        log.debug("abstained for %s@%s: %s (%.2f s)", principal.user, principal.tenant, why, timings["total_s"])
         return finish(Answer(text, ABSTAIN[lang], True, "abstained", sources, claims or [], draft, model.name,
                              timings, nearest=hits[:3]))
 
     if not sources or relevance < policy.min_relevance:
         timings["first_token_s"] = 0.0
-        return abstain()
+        return abstain(f"relevance {relevance:.2f} under the gate {policy.min_relevance:.2f}" if sources else
+                       f"no source sentence selected from {len(hits)} hits")
     flush: Callable[[], None] | None = None
     if on_token:
         on_token, flush = view.stream(on_token, hosts)
 
     def generate(messages: list[dict[str, str]], limit: int) -> tuple[str, bool]:
         """The model's reply (streamed to `on_token`) and whether it stopped at `limit` tokens."""
-        parts: list[str] = []
-        for piece in model.chat(messages, max_tokens=limit, temperature=0.0):
-            if "first_token_s" not in timings:
-                timings["first_token_s"] = time.perf_counter() - t0
-            parts.append(piece)
+
+        def piece(text: str) -> None:
+            timings.setdefault("first_token_s", time.perf_counter() - t0)
             if on_token:
-                on_token(piece)
+                on_token(text)
+
+        reply = model.complete(messages, max_tokens=limit, temperature=0.0, on_piece=piece)
         if flush:
             flush()
         # An empty reply's first token is its end.
         timings.setdefault("first_token_s", time.perf_counter() - t0)
-        replies.append("".join(parts).strip())
+        replies.append(reply.text.strip())
         if len(replies) == 1:
-            logprobs.extend(getattr(model, "last_logprobs", None) or [])
-        return replies[-1], len(parts) >= limit
+            logprobs.extend(reply.logprobs)
+        return replies[-1], reply.finish == "length"
 
     # Claims are checked as the reader reads them: a cleared reader asks about "김민수" whose name the stored
     # chunk holds as a PII token, and an uncleared one sees both masked.
@@ -174,6 +194,8 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
 
     def answered(reply: str, mode: str, claims: list[ClaimVerdict]) -> Answer:
         timings["total_s"] = time.perf_counter() - t0
+        log.debug("answered for %s@%s: %s, %d of %d claims kept (%s)", principal.user, principal.tenant, mode,
+                  sum(c.kept for c in claims), len(claims), ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
         return finish(Answer(text, reply, False, mode, sources, claims, draft, model.name, timings))
 
     by_n = {s.n: s for s in sources}
@@ -189,8 +211,10 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             quoted_text, quoted, coverage = quote(q, sources)
             if quoted_text and coverage >= policy.min_quote_relevance:
                 return answered(quoted_text, "extractive", quoted)
-        return abstain(draft)
+        return abstain("the model found no answer in the sources" + (
+            f"; best quote covers {coverage:.2f}, under {policy.min_quote_relevance:.2f}" if q.closed else ""), draft)
     claims, kept_parts = check(draft, truncated)
+    _log_claims("verified the draft", claims)
     # The token the model was least sure of (the stop token aside): below `unsure_logprob` the draft is a
     # guess, whatever words it shares with the sources.
     sure = min(logprobs[:-1] or logprobs) if logprobs else 0.0
@@ -199,9 +223,12 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
             if c.verdict == "supported":
                 c.verdict, c.kept, c.reason = "unsupported", False, f"{UNSURE} ({sure:.2f}); {c.reason}"
         kept_parts = []
+        log.debug("draft dropped: the model was unsure of it (least likely token %.2f < %.2f)", sure,
+                  policy.unsure_logprob)
     if kept_parts and judge_model is not None and lang in policy.judge_min:
         judge_claims(judge_model, text, claims, policy.judge_min[lang])
         kept_parts = [_cited(c) for c in claims if c.kept]
+        _log_claims("judged the kept claims", claims)
     if kept_parts:
         return answered(" ".join(kept_parts), "generated", claims)
     # Quoting is the fallback for a draft that failed verification. It needs a source sentence that covers
@@ -220,7 +247,9 @@ def answer_question(store: Store, principal: Principal, question: str, settings:
         timings["generation_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
         if not is_not_found(second):
             more, kept_parts = check(second, truncated)
+            _log_claims("verified the follow-up", more)
             claims += more
             if kept_parts:
                 return answered(" ".join(kept_parts), "generated", claims)
-    return abstain(draft, claims)
+    return abstain(f"no claim survived verification ({len(claims)} checked) and no source sentence covers the "
+                   f"question well enough to quote ({coverage:.2f} < {policy.min_quote_relevance:.2f})", draft, claims)

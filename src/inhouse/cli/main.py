@@ -1,4 +1,8 @@
-"""Entry point of the `inhouse` command. Domain errors become one-line messages, never tracebacks."""
+"""Entry point of the `inhouse` command. Domain errors become one-line messages, never tracebacks.
+
+The global `--log-level` (or INHOUSE_LOG_LEVEL, or the `log_level` setting) sets the operator logs on
+stderr before the command runs (inhouse.cli.logs).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from inhouse.cli.answer import ask, models
 from inhouse.cli.evals import eval_group
 from inhouse.cli.guard import doctor, pii, redteam
 from inhouse.cli.kb import docs, embed, ingest, search, status
+from inhouse.cli.logs import LEVELS, configure, level_from_settings
 from inhouse.cli.recs import recs
 from inhouse.cli.server import audit, keys, serve
 from inhouse.cli.tune import tune
@@ -20,8 +25,12 @@ from inhouse.guard import egress
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="inhouse")
-def cli() -> None:
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), envvar="INHOUSE_LOG_LEVEL",
+              show_envvar=True, default=None,
+              help="operator logs on stderr from this level up  [default: the log_level setting, warning]")
+def cli(log_level: str | None) -> None:
     """InHouse: private, grounded answers over your own documents."""
+    configure(log_level or level_from_settings())
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,

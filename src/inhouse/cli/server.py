@@ -6,6 +6,7 @@ import click
 from rich.table import Table
 
 from inhouse.cli.common import emit_json, err, out, split_groups
+from inhouse.cli.logs import current, uvicorn_config
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
 from inhouse.server.keys import ROLES, KeyStore
@@ -28,7 +29,8 @@ def serve(host: str, port: int, max_waiting: int, as_json: bool) -> None:
         emit_json({"url": f"http://{host}:{port}", "openai_base_url": f"http://{host}:{port}/v1"})
     else:
         err.print(f"InHouse at http://{host}:{port}/  (OpenAI base_url http://{host}:{port}/v1)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    level = current()  # uvicorn's loggers run at the level `--log-level` gave ours
+    uvicorn.run(app, host=host, port=port, log_level=level, log_config=uvicorn_config(level))
 
 
 @click.group()

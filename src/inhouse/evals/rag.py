@@ -19,6 +19,7 @@ permissions, relevance gate, generation, claim verifier). Scores:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -32,6 +33,8 @@ from inhouse.errors import InputError, NotFoundError
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.types import Principal
 from inhouse.verify import support
+
+log = logging.getLogger(__name__)
 
 VERSION = 2  # 2: answers compared in SQuAD's normal form (punctuation and articles ignored)
 HALUEVAL = Path("halu") / "halueval_qa_oneturn_hotpot.json"
@@ -107,6 +110,10 @@ def verifier_balanced_accuracy(data: Path, limit: int, threshold: float) -> dict
     return {"verifier_halueval": (sum(pos) / len(pos) + sum(neg) / len(neg)) / 2, "n": len(scores)}
 
 
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.3f}"
+
+
 def run_rag(store: Store, principal: Principal, items: list[dict], settings: Settings, chat: ChatModel,
             embedder: Embedder | None, progress: Callable[[str, int, int], None] | None = None,
             verify_threshold: float = 0.6) -> dict:
@@ -134,5 +141,8 @@ def run_rag(store: Store, principal: Principal, items: list[dict], settings: Set
                           ("claims_rejected", sum(r["claims_rejected"] for r in rows), sum(r["claims"] for r in rows))):
         scores[name], scores[f"{name}_stderr"] = _rate(hits, n)
     seconds = sorted(r["seconds"] for r in rows)
+    log.info("rag set of %d questions as %s@%s with %s: answer recall %s, abstention %s / %s", len(rows),
+             principal.user, principal.tenant, chat.name, _pct(scores["answer_recall"]),
+             _pct(scores["abstention_answerable"]), _pct(scores["abstention_unanswerable"]))
     return {"scores": scores, "n": len(rows), "n_answerable": len(answerable), "n_unanswerable": len(unanswerable),
             "seconds_p50": seconds[len(seconds) // 2], "rows": rows}

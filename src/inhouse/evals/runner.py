@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import time
 import uuid
@@ -17,6 +18,8 @@ from inhouse.evals.requests import Item, build_items
 from inhouse.evals.spec import TaskSpec, get_spec
 from inhouse.evals.store import OPEN_LLM_V1, EvalStore, item_key
 from inhouse.files import sha256_file
+
+log = logging.getLogger(__name__)
 
 PRESETS: dict[str, dict[str, int]] = {"open_llm_v1": {task: shots for task, (shots, _) in OPEN_LLM_V1.items()}}
 ALIASES = {"qwen-coder-0.5b": "qwen2.5-coder-0.5b", "qwen-coder-1.5b": "qwen2.5-coder-1.5b"}
@@ -85,6 +88,7 @@ def score_items(spec: TaskSpec, items: Sequence[Item], model_sha: str, scorer_fa
     keys = [item_key(model_sha, spec.name, spec.version, settings, it.index,
                      list(zip(it.contexts, it.continuations, strict=True))) for it in items]
     found = store.cached(keys)
+    log.info("%s: %d items, %d from the cache", spec.name, len(items), len(found))
     pending: dict[str, object] = {}
     results: list[dict] = []
     scorer = None
@@ -149,6 +153,7 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
     specs = [s.with_fewshot(shots[s.name]) if s.name in shots else s for s in specs]
     loaded = {s.name: load_task(s, data) for s in specs}  # all data checked before the model loads
     name, path, sha = resolve_model(model)
+    log.info("evaluating %s (%s, SHA-256 %s) on %s", name, path, sha[:12], ", ".join(s.name for s in specs))
     own_store = store is None
     store = store or EvalStore()
     holder: dict[str, object] = {}
@@ -157,7 +162,9 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
         if "scorer" not in holder:
             from inhouse.evals.scorer import LlamaScorer
 
+            t0 = time.perf_counter()
             holder["scorer"] = LlamaScorer(path, n_ctx=n_ctx, n_threads=n_threads)
+            log.info("loaded %s from %s in %.1f s", name, path, time.perf_counter() - t0)
         return holder["scorer"]
 
     run_id = uuid.uuid4().hex[:12]
@@ -173,6 +180,8 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
             out["results"][spec.name] = scores
             out["settings"][spec.name] = {**settings, "version": spec.version, "primary": spec.primary}
             out["seconds"][spec.name] = round(time.perf_counter() - t0, 3)
+            log.info("%s: %s %.4f on %d items in %.1f s", spec.name, spec.primary, scores.get(spec.primary, float("nan")),
+                     scores["n"], out["seconds"][spec.name])
             if record:
                 quant = holder["scorer"].quantisation if "scorer" in holder else _quant_from_name(path)  # type: ignore[attr-defined]
                 store.record(run_id, name, sha, quant, spec.name, spec.version,

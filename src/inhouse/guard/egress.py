@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -34,6 +35,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from inhouse.errors import PermissionDenied
+
+log = logging.getLogger(__name__)
 
 ENV = "INHOUSE_EGRESS_ALLOW"
 _MAX_ATTEMPTS = 1000  # refused attempts kept in memory (the newest are dropped beyond this)
@@ -110,6 +113,7 @@ class EgressLock:
             if len(target) < _MAX_ATTEMPTS:
                 target.append(attempt)
         if not allowed:
+            _log_blocked(host, port, call)
             raise EgressBlocked(
                 f"outbound connection to {host}{f':{port}' if port is not None else ''} refused by the egress lock "
                 f"({call}); only loopback and allow-listed hosts are reachable. If this host is meant to be "
@@ -138,6 +142,22 @@ class EgressLock:
             "allowed_outbound_attempts": sum(1 for a in self.attempts if a.allowed),
             "loopback_calls": self.loopback_calls,
         }
+
+
+_logging = threading.local()  # set while a refusal is being logged, in case a log handler itself connects
+
+
+def _log_blocked(host: str, port: int | None, call: str) -> None:
+    """A warning for a refused attempt; a handler that itself tries to reach a refused host (a remote syslog)
+    gets its own refusal, unlogged, instead of a loop."""
+    if getattr(_logging, "active", False):
+        return
+    _logging.active = True
+    try:
+        log.warning("egress lock refused an outbound connection to %s%s (%s)", host,
+                    f":{port}" if port is not None else "", call)
+    finally:
+        _logging.active = False
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -303,7 +323,11 @@ def install(allow: Iterable[str] = (), enabled: bool = True) -> EgressLock:
         else:
             _installed.allow, _installed.enabled = entries, enabled
             _installed._resolved.clear()
-        return _installed
+    if enabled:
+        log.debug("egress lock on; allowed besides loopback: %s", ", ".join(entries) or "nothing")
+    else:
+        log.warning("egress lock off (egress_allow = '*'): this process may connect anywhere")
+    return _installed
 
 
 def uninstall() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -31,6 +32,8 @@ from inhouse.config import home
 from inhouse.errors import InputError, NotFoundError, StoreError
 from inhouse.files import private_db
 from inhouse.guard.pii import PIIMatch, detect, replace
+
+log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"\[([A-Z_]+):([A-Z2-7]{10})\]")
 _SCHEMA = """
@@ -90,6 +93,8 @@ class Vault:
                 f.write(secrets.token_bytes(32))
                 f.flush()
                 os.fsync(f.fileno())
+            log.info("created the PII vault key of tenant %s at %s (back it up: without it, its tokens are lost)",
+                     tenant, path)
         key = path.read_bytes()
         if len(key) != 32:
             raise StoreError(f"{path}: a PII key must be 32 bytes, this one has {len(key)}; restore it from a backup.")

@@ -7,9 +7,11 @@ content hash, and chunks without vectors are embedded in resumable batches.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +28,8 @@ from inhouse.protocols import Embedder, Store
 from inhouse.text import TERMS_VERSION, lexical_terms_batch
 from inhouse.text.analyze import Analysis, analyze
 from inhouse.types import Block, Chunk, Document
+
+log = logging.getLogger(__name__)
 
 PAGE_CHARS = 1800  # a "page" of a format without pages (text, HTML, DOCX), for page counts and speeds
 
@@ -127,6 +131,20 @@ def ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, roo
     """Ingest one file; a failure is returned as a FileResult, never raised, so the batch goes on.
 
     `pii` is the PII policy (keep | mask | tokenize | reject, see inhouse.guard.policy)."""
+    t0 = time.perf_counter()
+    result = _ingest_file(store, settings, file, doc_path, root, tenant, groups, pii, vault)
+    if result.status == "failed":
+        log.warning("failed %s (tenant %s): %s", doc_path, tenant, result.error)
+    elif result.status == "unchanged":
+        log.debug("unchanged %s (tenant %s)", doc_path, tenant)
+    else:
+        log.info("%s %s (tenant %s): %d chunks, %d pages, %.2f s", result.status, doc_path, tenant, result.chunks,
+                 result.pages, time.perf_counter() - t0)
+    return result
+
+
+def _ingest_file(store: Store, settings: Settings, file: Path, doc_path: str, root: str, tenant: str,
+                 groups: tuple[str, ...], pii: str, vault: Vault | None) -> FileResult:
     try:
         size = file.stat().st_size
         if size > settings.max_file_mb * 1024 * 1024:
@@ -188,12 +206,17 @@ def refresh_terms(store: Store, progress: Progress | None = None) -> int:
     if store.get_meta("terms_version") == TERMS_VERSION:
         return 0
     total, done, last = store.stats()["chunks"], 0, 0
+    t0 = time.perf_counter()
+    if total:
+        log.info("re-deriving the lexical terms of %d chunks (terms version %s)", total, TERMS_VERSION)
     while rows := store.iter_chunk_texts(last, 500):
         store.update_terms(list(zip([i for i, _ in rows], _chunk_terms([t for _, t in rows]), strict=True)))
         done, last = done + len(rows), rows[-1][0]
         if progress:
             progress("reindex", done, total)
     store.set_meta("terms_version", TERMS_VERSION)
+    if done:
+        log.info("re-derived the terms of %d chunks in %.1f s", done, time.perf_counter() - t0)
     return done
 
 
@@ -210,6 +233,7 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
         vault = Vault()
     groups = tuple(sorted({validate_name("group", g) for g in groups}))
     report = IngestReport(tenant)
+    t0 = time.perf_counter()
     refresh_terms(store, progress)
     plan: list[tuple[Path, str, str]] = []
     roots: list[tuple[str, set[str]]] = []
@@ -219,12 +243,16 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
             roots.append((str(root), {doc for _, doc in files}))
         plan.extend((f, doc, str(root)) for f, doc in files)
         report.files.extend(FileResult(doc, "skipped", error=why) for doc, why in skipped)
+        for doc, why in skipped:
+            log.warning("skipped %s: %s", doc, why)
     total = len(plan)
+    log.info("ingesting %d files for tenant %s (pii policy %s%s)", total, tenant, pii, ", sync" if sync else "")
     for i, (file, doc_path, root) in enumerate(plan):
         if progress:
             progress("ingest", i, total)
         if file.suffix.lower() not in LOADERS and len(plan) > 1:
             report.files.append(FileResult(doc_path, "skipped", error=f"unsupported file type '{file.suffix}'"))
+            log.info("skipped %s: unsupported file type %r", doc_path, file.suffix)
             continue
         report.files.append(ingest_file(store, settings, file, doc_path, root, tenant, groups, pii, vault))
     if progress:
@@ -234,6 +262,10 @@ def ingest(store: Store, settings: Settings, paths: Iterable[Path], tenant: str,
             for doc in store.list_documents(tenant=tenant, root=root):
                 if doc.path not in present and store.delete_document(tenant, doc.path):
                     report.files.append(FileResult(doc.path, "removed"))
+                    log.info("removed %s (tenant %s): its file is gone", doc.path, tenant)
+    counts = {s: n for s, n in report.to_json()["summary"].items() if n}
+    log.info("ingest for tenant %s done in %.1f s: %s", tenant, time.perf_counter() - t0,
+             ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to do")
     return report
 
 
@@ -244,6 +276,9 @@ def embed_pending(store: Store, embedder: Embedder, batch: int = 16, progress: P
     pending = store.stats(embedder.name, tenant=tenant)["embeddings_pending"]
     total = min(pending, limit) if limit is not None else pending
     done = 0
+    if total:
+        log.info("embedding %d chunks with %s (%d pending)", total, embedder.name, pending)
+    t0 = time.perf_counter()
     while done < total:
         items = store.pending_embeddings(embedder.name, min(batch, total - done), tenant=tenant)
         if not items:
@@ -251,6 +286,10 @@ def embed_pending(store: Store, embedder: Embedder, batch: int = 16, progress: P
         vectors = embedder.embed([t for _, t in items])
         store.put_embeddings(embedder.name, [(i, v) for (i, _), v in zip(items, vectors, strict=True)])
         done += len(items)
+        log.debug("embedded %d of %d chunks (%.1f s)", done, total, time.perf_counter() - t0)
         if progress:
             progress("embed", done, total)
+    if done:
+        seconds = time.perf_counter() - t0
+        log.info("embedded %d chunks in %.1f s (%.1f chunks/s)", done, seconds, done / seconds if seconds else 0.0)
     return done

@@ -9,13 +9,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
 from inhouse.errors import InputError
 from inhouse.text import lexical_terms_batch
+
+log = logging.getLogger(__name__)
 
 
 class E5Embedder:
@@ -73,5 +77,7 @@ def load_embedder(name: str):
         raise InputError(f"unknown embedder '{name}'; choose one of: {', '.join(sorted(EMBEDDERS))}.")
     with _lock:
         if name not in _loaded:
+            t0 = time.perf_counter()
             _loaded[name] = EMBEDDERS[name]()
+            log.info("loaded embedder %s in %.2f s", name, time.perf_counter() - t0)
         return _loaded[name]

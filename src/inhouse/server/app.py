@@ -11,6 +11,7 @@ reach the `Server` and the request's key through dependencies (deps.py).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from inhouse.server.queue import GenerationQueue
 from inhouse.server.routes import answers, documents, me, openai, search, ui
 from inhouse.server.state import Server
 from inhouse.store import SQLiteStore
+
+log = logging.getLogger(__name__)
 
 
 class MetricsMiddleware:
@@ -76,8 +79,12 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("server started: home %s, embedder %s, model %s, %d generation worker(s), %d waiting places",
+                 base, embedder.name if embedder else "none", settings.model or "the registry default", workers,
+                 max_waiting)
         yield
         srv.close()
+        log.info("server stopped")
 
     app = FastAPI(title="InHouse", version=__version__, lifespan=lifespan,
                   description="Private, grounded answers over your own documents. OpenAI-compatible /v1 routes.")
@@ -103,6 +110,8 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
+        # The client is told to see the server log: the traceback is here (the route's path, never its body).
+        log.error("%s %s failed: %s", request.method, request.url.path, type(e).__name__, exc_info=e)
         return error_response(e)
 
     upload_limit = int(settings.max_file_mb * 1024 * 1024) + 64 * 1024  # the file and its multipart envelope

@@ -5,46 +5,57 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from inhouse.answer import Answer
 from inhouse.errors import InputError
-from inhouse.protocols import ChatModel
+from inhouse.protocols import ChatModel, Reply
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, Ticket
 from inhouse.server.schemas import ChatRequest
 
 
 class GatedChat:
-    """The model as `answer_question` sees it (the answering model, and its judge): generation waits for a
-    queue slot, counts its pieces, and stops consuming the model's iterator (closing it) as soon as the
-    ticket is cancelled. `last_logprobs` is the model's for this request's last reply, read while the slot
-    was held (another request's reply would replace the model's own)."""
+    """The model as `answer_question` sees it (the answering model, and its judge): each reply waits for the
+    request's queue slot, its pieces are counted, and once the ticket is cancelled the next piece raises
+    `Cancelled`, which stops the model (the `ChatModel.complete` contract) and ends the request. The reply,
+    log-probabilities included, is the model's own for this call."""
 
-    def __init__(self, inner: ChatModel, ticket: Ticket, metrics: Metrics, on_piece: Callable[[str], None] | None = None):
-        self.inner, self.ticket, self.metrics, self.on_piece = inner, ticket, metrics, on_piece
+    def __init__(self, inner: ChatModel, ticket: Ticket, metrics: Metrics) -> None:
+        self.inner, self.ticket, self.metrics = inner, ticket, metrics
         self.name = inner.name
-        self.pieces = 0
-        self.last_logprobs: list[float] = []
+        self.pieces = 0  # streamed pieces, for the metrics
+        self.tokens = 0  # the replies' tokens, for `usage`
 
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
+    @property
+    def reports_logprobs(self) -> bool:
+        return self.inner.reports_logprobs
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return self.inner.supports_json_schema
+
+    def twin(self) -> None:
+        return None  # the server gates the judge on its own (Server.judge)
+
+    def complete(self, messages: Sequence[dict[str, str]], *, on_piece: Callable[[str], None] | None = None,
+                 **kwargs) -> Reply:
         with self.ticket.run() as cancel:
             t0, before = time.perf_counter(), self.pieces
-            stream = self.inner.chat(messages, **kwargs)
+
+            def piece(text: str) -> None:
+                if cancel.is_set():
+                    raise Cancelled()
+                self.pieces += 1
+                if on_piece:
+                    on_piece(text)
+
             try:
-                for piece in stream:
-                    if cancel.is_set():
-                        raise Cancelled()
-                    self.pieces += 1
-                    if self.on_piece:
-                        self.on_piece(piece)
-                    yield piece
+                reply = self.inner.complete(messages, on_piece=piece, **kwargs)
             finally:
-                close = getattr(stream, "close", None)
-                if close:
-                    close()  # stops llama.cpp's generator now, not when it is garbage-collected
-                self.last_logprobs = list(getattr(self.inner, "last_logprobs", None) or [])
                 self.metrics.generated(self.pieces - before, time.perf_counter() - t0)
+            self.tokens += reply.tokens
+            return reply
 
 
 def sources_text(a: Answer) -> str:

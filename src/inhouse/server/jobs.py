@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import uuid
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 from inhouse.server.db import ServerDB
 from inhouse.server.keys import now_iso
+
+log = logging.getLogger(__name__)
 
 # A job that a stopped server left queued or running ends with this error when the server starts again.
 INTERRUPTED = "the server stopped before this job finished; upload the file again"
@@ -64,6 +67,8 @@ class JobStore:
             rows = conn.execute("SELECT id, owner FROM ingest_jobs WHERE status IN ('queued', 'running')").fetchall()
             gone = [(INTERRUPTED, jid) for jid, owner in rows if not _owner_alive(owner)]
             conn.executemany("UPDATE ingest_jobs SET status = 'failed', error = ? WHERE id = ?", gone)
+        if gone:
+            log.warning("%d ingest jobs of a stopped server marked failed: %s", len(gone), ", ".join(j for _, j in gone))
 
     def save(self, job: IngestJob) -> None:
         with self.db.transaction() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from inhouse.errors import InputError, NotFoundError, PermissionDenied
 from inhouse.ingest.pipeline import validate_name
 from inhouse.server.db import ServerDB
 from inhouse.types import Principal
+
+log = logging.getLogger(__name__)
 
 ROLES = ("reader", "admin")
 PREFIX = "ih_"
@@ -70,6 +73,8 @@ class ApiKey:
     def require_admin(self) -> ApiKey:
         """This key, or PermissionDenied (HTTP 403) when it is not an admin's."""
         if not self.is_admin:
+            log.warning("forbidden: key %s (%s@%s, role %s) asked for an admin route", self.id, self.user,
+                        self.tenant, self.role)
             raise PermissionDenied(f"key {self.id} has role '{self.role}'; this needs an admin key.")
         return self
 
@@ -109,6 +114,8 @@ class KeyStore:
         key_id = secrets.token_hex(4)
         key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(key_id, tenant, user, groups, role, now_iso(), expires_at, None, note)
+        log.info("created API key %s for %s@%s (role %s%s)", key_id, user, tenant, role,
+                 f", expires {expires_at}" if expires_at else "")
         with self.db.transaction() as c:
             c.execute(f"INSERT INTO api_keys ({_COLS}, secret_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
                       (key_id, tenant, user, json.dumps(list(groups)), role, record.created_at, expires_at, None,
@@ -131,23 +138,29 @@ class KeyStore:
         self.get(key_id)
         with self.db.transaction() as c:
             c.execute("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", (now_iso(), key_id))
+        log.info("revoked API key %s", key_id)
         return self.get(key_id)
 
     def authenticate(self, key: str | None) -> ApiKey:
-        """The active key record for `key`, or PermissionDenied saying why (missing/unknown/expired/revoked)."""
+        """The active key record for `key`, or PermissionDenied saying why (missing/unknown/expired/revoked).
+        Failures are logged with the key's id where the id is a real one; the key itself never is."""
         if not key:
+            log.warning("authentication failed: no API key given")
             raise Unauthorized("no API key given; send 'Authorization: Bearer <key>' (create one with `inhouse keys create`).")
         parts = key.split("_")
         if not key.startswith(PREFIX) or len(parts) < 3:
+            log.warning("authentication failed: malformed API key")
             raise Unauthorized("the API key is malformed; keys look like ih_<id>_<secret>.")
         rows = self.db.query(f"SELECT {_COLS}, secret_hash FROM api_keys WHERE id = ?", (parts[1],))
         # Compare hashes in constant time even when the id is unknown, so timing does not reveal ids.
         stored = rows[0][-1] if rows else "0" * 64
         if not hmac.compare_digest(stored, _hash(key)) or not rows:
+            log.warning("authentication failed: %s", f"wrong secret for key {rows[0][0]}" if rows else "unknown key id")
             raise Unauthorized("the API key is not valid; check it or ask an admin for a new one.")
         record = _row(rows[0][:-1])
         state = record.state()
         if state != "active":
+            log.warning("authentication failed: key %s (%s@%s) is %s", record.id, record.user, record.tenant, state)
             raise Unauthorized(f"the API key {record.id} is {state}; ask an admin for a new one.")
         return record
 

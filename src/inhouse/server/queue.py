@@ -18,6 +18,7 @@ stops consuming the model's iterator (closing it), so a client that disconnects 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 import time
@@ -26,6 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from inhouse.errors import InHouseError
+
+log = logging.getLogger(__name__)
 
 
 class QueueFull(InHouseError):
@@ -71,11 +74,15 @@ class GenerationQueue:
         with self._lock:
             if self.admitted >= self.capacity:
                 self.rejected += 1
+                log.warning("generation queue full (%d running or queued): a request of tenant %s gets 429",
+                            self.admitted, tenant)
                 raise QueueFull(
                     f"the server is busy ({self.admitted} generations running or queued); retry after "
                     f"{self.retry_after()} s.", self.retry_after())
             if self._held[tenant] >= self.per_tenant:
                 self.rejected += 1
+                log.warning("tenant %s holds %d generation places, its most: a request of it gets 429", tenant,
+                            self._held[tenant])
                 raise QueueFull(
                     f"this tenant already has {self._held[tenant]} generations running or queued (the most one "
                     f"tenant may hold); retry after {self.retry_after()} s.", self.retry_after())
@@ -97,6 +104,7 @@ class GenerationQueue:
                 del self._held[tenant]
             if cancelled:
                 self.cancelled += 1
+                log.info("a generation of tenant %s was cancelled (its client went away)", tenant)
             elif seconds is not None:
                 self.completed += 1
                 self._recent.append(seconds)

@@ -14,7 +14,9 @@ from fastapi import FastAPI
 
 class BackgroundServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+        # log_config=None: uvicorn's loggers keep whatever handlers the host program gave them (a library
+        # does not configure logging); its warnings and errors still reach stderr through the root logger.
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None, lifespan="on",
                                      timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, name="inhouse-uvicorn", daemon=True)

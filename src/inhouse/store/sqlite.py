@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +32,8 @@ import numpy as np
 from inhouse.errors import InputError, StoreError
 from inhouse.files import private_db
 from inhouse.types import Chunk, Document, Principal
+
+log = logging.getLogger(__name__)
 
 PUBLIC_GROUP = "*"  # documents ingested without groups are readable by everyone in their tenant
 
@@ -421,7 +425,10 @@ class SQLiteStore:
     def _lexical_index(self) -> _LexicalIndex:
         version = self.conn.execute("SELECT COALESCE(SUM(version), 0) FROM acl_stats").fetchone()[0]
         if self._lexical is None or self._lexical.version != version:
+            t0 = time.perf_counter()
             self._lexical = _LexicalIndex(self.conn, version)
+            log.debug("loaded the lexical index: %d access classes, %d chunk ids in %.2f s",
+                      len(self._lexical.classes), len(self._lexical.class_of), time.perf_counter() - t0)
         return self._lexical
 
     def _fts_tokens(self, terms: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -515,7 +522,11 @@ class SQLiteStore:
             gen = self.generation()
             index = self._vectors.get(model)
             if index is None or index.generation != gen:
+                t0 = time.perf_counter()
                 index = self._vectors[model] = _VectorIndex(self.conn, model, gen)
+                log.debug("loaded the %s vector index: %d rows%s in %.2f s", model, len(index.ids),
+                          f", {len(index.centroids)} lists" if index.centroids is not None else "",
+                          time.perf_counter() - t0)
         return index.search(principal, vector, limit)
 
     def chunk_ids(self, principal: Principal) -> list[int]:
@@ -669,6 +680,7 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[tuple[str, s
     for name, script in migrations:
         if name in applied:
             continue
+        t0 = time.perf_counter()
         # executescript commits implicitly; wrap the whole migration in our own transaction instead.
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -678,7 +690,14 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[tuple[str, s
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
+            log.error("migration %s of %s failed and was rolled back", name, _db_file(conn))
             raise
+        log.info("applied migration %s to %s in %.2f s", name, _db_file(conn), time.perf_counter() - t0)
+
+
+def _db_file(conn: sqlite3.Connection) -> str:
+    """The file of the connection's main database (for log lines)."""
+    return next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "") or ":memory:"
 
 
 def _split_sql(script: str) -> list[str]:

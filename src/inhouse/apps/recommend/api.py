@@ -6,6 +6,7 @@ Results are plain JSON-able dicts (the CLI prints them; a server can return them
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +32,8 @@ from inhouse.apps.recommend.models import (
 )
 from inhouse.apps.recommend.tuning import AUTO_CANDIDATES, score_fn, select, train_data, tune
 from inhouse.errors import InputError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 NEIGHBOURS = 50  # item neighbours kept for explanations and `similar`
 COLD_SHARE = 0.2  # at most this share of a user's list goes to catalog items without interactions
@@ -105,6 +108,8 @@ def train(
     t0 = time.perf_counter()
     inter, report = D.load_interactions(interactions)
     catalog = D.load_catalog(items) if items else None
+    log.info("training recommender for tenant %s: %d users, %d items, %d pairs (model %s)", tenant, inter.n_users,
+             inter.n_items, len(inter), model)
     test_split = D.leave_last_out(inter)
     val_split = D.leave_last_out(test_split.train)
     tuning: list[dict[str, Any]] = []
@@ -160,6 +165,8 @@ def train(
         "train_seconds": round(time.perf_counter() - t0, 2),
     }
     version = _save(tenant, inter, fitted, manifest, content_ids, content)
+    log.info("recommender version %d of tenant %s: %s %s, fitted in %.1f s, trained in %.1f s", version, tenant, name,
+             fitted.params, fit_s, manifest["train_seconds"])
     return {
         "tenant": tenant,
         "version": version,
@@ -358,7 +365,10 @@ def load(tenant: str, version: int | None = None) -> Recommender:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
+    t0 = time.perf_counter()
     rec = Recommender(tenant, number)
+    log.debug("loaded recommender version %d of tenant %s (%s, %d items) in %.2f s", rec.version, tenant,
+              rec.model.name, rec.n_items, time.perf_counter() - t0)
     with _CACHE_LOCK:
         _CACHE[key] = rec
         while len(_CACHE) > _CACHE_SIZE:
@@ -477,6 +487,8 @@ def fold_in(tenant: str, interactions: str | Path, progress: Progress = None) ->
     )
     nb = pad_sparse(rec.neighbours, inter.n_items) if inter.n_items > rec.n_items else rec.neighbours
     version = _save(tenant, inter, model, manifest, rec.content_ids, np.asarray(rec.content), neighbours=nb)
+    log.info("folded %d new pairs (%d new users, %d new items) into tenant %s's recommender: version %d",
+             manifest["new_pairs"], manifest["new_users"], manifest["new_items"], tenant, version)
     return {
         "tenant": tenant,
         "version": version,
@@ -518,4 +530,5 @@ def rollback(tenant: str, to: int | None = None) -> dict[str, Any]:
     after = storage.rollback(tenant, to)
     with _CACHE_LOCK:
         _CACHE.clear()
+    log.info("tenant %s's recommender rolled back from version %s to %s", tenant, before, after)
     return {"tenant": tenant, "from": before, "current": after}

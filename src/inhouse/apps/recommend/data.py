@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from inhouse.errors import InputError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 USER_KEYS = ("user", "user_id", "userid", "customer", "customer_id", "visitor", "visitor_id", "session_id")
 ITEM_KEYS = ("item", "item_id", "itemid", "product", "product_id", "sku", "movie_id", "movieid")
@@ -317,6 +320,11 @@ def read_events(path: str | Path) -> tuple[Events, LoadReport]:
         users = [users[k] for k in idx]
         items = [items[k] for k in idx]
     report.accepted = len(users)
+    if report.malformed or report.duplicates:
+        log.warning("%s: %d of %d rows malformed and %d duplicates left out (first malformed lines: %s)", path,
+                    report.malformed, report.rows, report.duplicates,
+                    ", ".join(str(ln) for ln, _ in report.malformed_lines[:5]) or "none")
+    log.info("%s: %d interactions read", path, report.accepted)
     events = Events(
         users, items, t_arr[keep], np.asarray(ws, np.float32)[keep], np.asarray(lines, np.int64)[keep]
     )

@@ -3,6 +3,7 @@ ingest job on the server's ingest thread), job status and delete."""
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import uuid
@@ -11,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from inhouse.errors import InputError, NotFoundError
+from inhouse.errors import InHouseError, InputError, NotFoundError
 from inhouse.files import secure_dir
 from inhouse.guard.policy import check_policy
 from inhouse.guard.view import ReaderView
@@ -20,6 +21,7 @@ from inhouse.ingest.loaders import LOADERS
 from inhouse.server.deps import Admin, Reader, State
 from inhouse.server.jobs import IngestJob
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
@@ -71,7 +73,11 @@ async def api_upload(file: Annotated[UploadFile, File()], key: Admin, srv: State
             job.error = "; ".join(f.error for f in report.failed)
         except Exception as e:  # reported through the job, never lost in a thread
             job.status, job.error = "failed", str(e)
+            known = isinstance(e, InHouseError)  # our messages name the problem; others need the traceback
+            log.error("ingest job %s of tenant %s failed: %s", job.id, key.tenant, e if known else type(e).__name__,
+                      exc_info=not known)
         srv.jobs.save(job)
+        log.info("ingest job %s (%s, tenant %s): %s", job.id, name, key.tenant, job.status)
         srv.audit.record(key, "upload", "ok" if job.status == "done" else "error", detail=f"{name}: {job.status} {job.error}")
 
     srv.ingest_pool.submit(run)
@@ -98,4 +104,5 @@ def api_delete(path: str, key: Admin, srv: State) -> dict:
     if root is not None and root.is_relative_to(uploads) and root != uploads:
         shutil.rmtree(uploads / root.relative_to(uploads).parts[0], ignore_errors=True)
     srv.audit.record(key, "delete", "ok", detail=path)
+    log.info("deleted %s (tenant %s) for key %s", path, key.tenant, key.id)
     return {"deleted": path}

@@ -85,7 +85,7 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
 
     def work() -> dict:
         """Runs on a generation thread: the answer (RAG) or the plain reply, plus the audit entry."""
-        gated = GatedChat(srv.chat, ticket, srv.metrics, None if rag else (emit if body.stream else None))
+        gated = GatedChat(srv.chat, ticket, srv.metrics)
         try:
             if rag:
                 # The judge waits for the generation slot too: it shares the machine's cores with the model.
@@ -98,12 +98,13 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                 returned = [c["chunk_id"] for c in js["citations"]] or [h["chunk_id"] for h in js["nearest"]]
                 srv.audit.record(key, "answer", "refused" if a.abstained else "answered", question, a.answer,
                                  returned, a.model, answer_id)
-                return {"content": sources_text(a), "inhouse": js, "pieces": gated.pieces}
+                return {"content": sources_text(a), "inhouse": js, "tokens": gated.tokens, "finish": "stop"}
             params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                       "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
-            text = "".join(gated.chat([{"role": m.role, "content": m.text()} for m in body.messages], **params))
-            srv.audit.record(key, "chat", "ok", conversation(body), text, [], model)
-            return {"content": text, "inhouse": None, "pieces": gated.pieces}
+            reply = gated.complete([{"role": m.role, "content": m.text()} for m in body.messages],
+                                   on_piece=emit if body.stream else None, **params)
+            srv.audit.record(key, "chat", "ok", conversation(body), reply.text, [], model)
+            return {"content": reply.text, "inhouse": None, "tokens": reply.tokens, "finish": reply.finish}
         except Cancelled:
             srv.audit.record(key, "answer" if rag else "chat", "cancelled",
                              question if rag else conversation(body), "", [], model, detail="client disconnected")
@@ -125,9 +126,9 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                               "client_closed")
         out = {"id": cid, "object": "chat.completion", "created": created, "model": model,
                "choices": [{"index": 0, "message": {"role": "assistant", "content": result["content"]},
-                            "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 0, "completion_tokens": result["pieces"],
-                         "total_tokens": result["pieces"]}}
+                            "finish_reason": result["finish"]}],
+               "usage": {"prompt_tokens": 0, "completion_tokens": result["tokens"],
+                         "total_tokens": result["tokens"]}}
         if result["inhouse"] is not None:
             out["inhouse"] = result["inhouse"]
         return JSONResponse(out)
@@ -166,7 +167,7 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                 for word in re.findall(r"\S+\s*|\s+", result["content"]):
                     yield sse_chunk(cid, model, created, {"content": word})
             extra = {"inhouse": result["inhouse"]} if result["inhouse"] is not None else {}
-            yield sse_chunk(cid, model, created, {}, "stop", **extra)
+            yield sse_chunk(cid, model, created, {}, result["finish"], **extra)
             yield "data: [DONE]\n\n"
             finished = True
         finally:
