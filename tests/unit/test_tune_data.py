@@ -14,6 +14,7 @@ from inhouse.answer.prompt import NOT_FOUND, SYSTEM_PROMPT
 from inhouse.config import Settings
 from inhouse.errors import InputError, NotFoundError
 from inhouse.ingest import ingest
+from inhouse.protocols import ChatModel, Reply
 from inhouse.store import SQLiteStore
 from inhouse.text.analyze import analyze
 from inhouse.tune import data as tune_data
@@ -38,7 +39,17 @@ class ClozeWriter:
         self.blanked: dict[str, str] = {}  # question -> the blanked sentence it was written from
         self.broken_every = broken_every
 
-    def chat(self, messages: Sequence[dict[str, str]], **kwargs) -> Iterator[str]:
+    reports_logprobs = False
+    supports_json_schema = False
+
+    def twin(self) -> None:
+        return None
+
+    def complete(self, messages: Sequence[dict[str, str]], **kwargs) -> Reply:
+        text = "".join(self._write(messages))
+        return Reply(text, len(text.split()))
+
+    def _write(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
         self.calls += 1
         self.seen.append(list(messages))
         turn = messages[-1]["content"]
@@ -62,6 +73,10 @@ class ClozeWriter:
 def kb(store: SQLiteStore, settings: Settings) -> SQLiteStore:
     ingest(store, settings, [HANDBOOK], tenant="acme", groups=("staff",))
     return store
+
+
+def test_the_test_writer_is_a_chat_model():
+    assert isinstance(ClozeWriter(), ChatModel)
 
 
 def test_korean_spans_are_quantities_names_and_noun_runs():

@@ -282,7 +282,7 @@ def _attempt(store: Store, principal: Principal, view: ReaderView, settings: Set
         return {**row, "outcome": "no answer span"}
     sentence, span = pair
     heading = " › ".join(chunk.heading_path)
-    reply = "".join(model.chat(question_messages(heading, blanked(sentence, span)), max_tokens=64, temperature=0.0))
+    reply = model.complete(question_messages(heading, blanked(sentence, span)), max_tokens=64).text
     question = clean_question(reply)
     row.update(sentence=sentence, answer=span.text, answer_kind=span.kind, question=question)
     if not 6 <= len(question) <= 200:
@@ -291,7 +291,7 @@ def _attempt(store: Store, principal: Principal, view: ReaderView, settings: Set
         return {**row, "outcome": "answer in question"}
     if detect_language(question) != detect_language(sentence):
         return {**row, "outcome": "wrong language"}
-    check = "".join(checker.chat(check_messages(sentence, question), max_tokens=32, temperature=0.0))
+    check = checker.complete(check_messages(sentence, question), max_tokens=32).text
     row["check"] = check.strip()
     if not answers(check, span.text):
         return {**row, "outcome": "answered otherwise"}
