@@ -25,13 +25,14 @@ def tune() -> None:
 @click.option("--model", default=None, help="registered model that writes the questions (default: the default model)")
 @click.option("--limit", default=300, show_default=True, type=int, help="questions to keep")
 @click.option("--max-attempts", default=None, type=int, help="chunks to try at most (default: until --limit is kept)")
-@click.option("--holdout", default=0.2, show_default=True, type=float, help="share of documents held out for evaluation")
+@click.option("--holdout", default=0.2, show_default=True, type=float,
+              help="share of documents held out for evaluation")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="output folder (default: INHOUSE_HOME/tune/TENANT/data); an earlier run there is resumed")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def data(tenant: str, model: str | None, limit: int, max_attempts: int | None, holdout: float, seed: int, out_dir: Path | None,
-         as_json: bool) -> None:
+def data(tenant: str, model: str | None, limit: int, max_attempts: int | None, holdout: float, seed: int,
+         out_dir: Path | None, as_json: bool) -> None:
     """Build training examples from the tenant's documents: generated questions that pass a round trip,
     each as the exact answer prompt with a cited answer, and with the gold hidden, a refusal."""
     settings = load_settings()

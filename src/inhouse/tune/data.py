@@ -152,7 +152,8 @@ def reader(store: Store, tenant: str) -> Principal:
     view masks PII."""
     docs = store.list_documents(tenant)
     if not docs:
-        raise NotFoundError(f"tenant '{tenant}' has no documents; ingest some with `inhouse ingest DIR --tenant {tenant}`.")
+        raise NotFoundError(f"tenant '{tenant}' has no documents; ingest some with "
+                            f"`inhouse ingest DIR --tenant {tenant}`.")
     groups = {g for d in docs for g in d.groups} - {PII_GROUP, "*"}
     return Principal(tenant=tenant, user="inhouse-tune", groups=tuple(sorted(groups)))
 
@@ -273,8 +274,8 @@ def build(store: Store, tenant: str, settings: Settings, model: ChatModel, out_d
 
 
 def _attempt(store: Store, principal: Principal, view: ReaderView, settings: Settings, model: ChatModel,
-             checker: ChatModel, embedder: Embedder | None, mode: str, policy: AnswerPolicy, chunk: Chunk, rng: random.Random,
-             split: str) -> dict:
+             checker: ChatModel, embedder: Embedder | None, mode: str, policy: AnswerPolicy, chunk: Chunk,
+             rng: random.Random, split: str) -> dict:
     """One chunk's question and examples, or the reason it gave none."""
     row: dict = {"chunk_id": chunk.id, "doc_path": chunk.doc_path, "page": chunk.page, "split": split}
     pair = next(_candidates(chunk, rng), None)
