@@ -145,3 +145,13 @@ def test_chunk_ids_are_those_the_principal_may_read(backend):
     assert len(g1) == 2 and len(both) == 3 and both == sorted(both) and set(g1) < set(both)
     assert set(backend.get_chunks(Principal("t1", "u", ("g1",)), both)) == set(g1)
     assert backend.chunk_ids(Principal("t3", "u", ("g1",))) == []
+
+
+def test_stored_vectors_are_read_back(backend):
+    backend.replace_document(_doc("a.txt"), _chunks("one", "two"), ["one", "two"])
+    ids = [i for i, _ in backend.pending_embeddings("m", 10)]
+    v = np.arange(4, dtype=np.float32) / 4
+    backend.put_embeddings("m", [(ids[0], v)])
+    got = backend.get_vectors("m", ids)
+    assert list(got) == [ids[0]] and np.array_equal(got[ids[0]], v)
+    assert backend.get_vectors("other", ids) == {} and backend.get_vectors("m", []) == {}

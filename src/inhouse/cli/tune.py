@@ -13,6 +13,7 @@ from inhouse.config import home, load_settings
 from inhouse.models.embedders import load_embedder
 from inhouse.store import open_store
 from inhouse.tune import data as tune_data
+from inhouse.tune import retriever as tune_retriever
 
 
 @click.group("tune")
@@ -54,3 +55,26 @@ def data(tenant: str, model: str | None, limit: int, max_attempts: int | None, h
         table.add_row(f"[dim]rejected: {reason}[/dim]", str(n))
     out.print(table)
     out.print(f"written to {report.out}/examples.jsonl")
+
+
+@tune.command("retriever")
+@click.option("--tenant", required=True, help="tenant whose examples train the adapter")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="examples.jsonl (default: INHOUSE_HOME/tune/TENANT/data/examples.jsonl)")
+@click.option("--epochs", default=30, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -> None:
+    """Train the tenant's query adapter on its training questions (`bench/adapt.py` measures it; search, ask
+    and the server do not use it yet)."""
+    settings = load_settings()
+    store = open_store()
+    examples = tune_data.load_examples(data_file or home() / "tune" / tenant / "data" / "examples.jsonl")
+    embedder = load_embedder(settings.embedder)
+    principal = tune_data.reader(store, tenant)
+    report = tune_retriever.fit(store, principal, embedder, examples, tune_retriever.adapter_path(home(), tenant),
+                                epochs=epochs)
+    if as_json:
+        emit_json(report)
+        return
+    out.print(f"retriever adapter for {tenant}: {report['pairs']} questions, loss {report['loss'][0]} → "
+              f"{report['loss'][1]}\n{report['adapter']}\nsha256 {report['sha256']}")

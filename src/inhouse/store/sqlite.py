@@ -567,6 +567,15 @@ class SQLiteStore:
             ).fetchall()
         return [(i, _embed_text(json.loads(h), t)) for i, h, t in rows]
 
+    def get_vectors(self, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT chunk_id, vector FROM embeddings WHERE model = ? AND chunk_id IN ({','.join('?' * len(ids))})",
+                (model, *ids)).fetchall()
+        return {i: np.frombuffer(v, dtype=np.float32).copy() for i, v in rows}
+
     def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         with self.transaction() as c:
             # A chunk deleted since it was read is skipped by the join (no orphan vectors).
