@@ -114,8 +114,16 @@ class Store(Protocol):
         """The chunks among `ids` the principal may read (others are silently absent)."""
         ...
 
+    def chunk_ids(self, principal: Principal) -> list[int]:
+        """The ids of every chunk the principal may read, ascending."""
+        ...
+
     def pending_embeddings(self, model: str, limit: int, tenant: str | None = None) -> list[tuple[int, str]]:
         """(chunk id, text to embed) for chunks without a vector from `model` (of `tenant` alone if given)."""
+        ...
+
+    def get_vectors(self, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of `model` for the chunks among `ids` that have one (for training adapters)."""
         ...
 
     def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None: ...

@@ -137,3 +137,24 @@ def test_sqlite_drops_very_common_query_terms_on_large_stores(tmp_path: Path):
     assert [c.doc_path for c in hits.values()] == ["rare.txt"]
     assert len(store.lexical_search(p, ["common"], 20)) == 11  # a query of only common terms still works
     store.close()
+
+
+def test_chunk_ids_are_those_the_principal_may_read(backend):
+    backend.replace_document(_doc("a.txt", groups=("g1",)), _chunks("one", "two"), ["one", "two"])
+    backend.replace_document(_doc("b.txt", groups=("g2",)), _chunks("three"), ["three"])
+    backend.replace_document(_doc("c.txt", tenant="t2", groups=("g1",)), _chunks("four"), ["four"])
+    g1 = backend.chunk_ids(Principal("t1", "u", ("g1",)))
+    both = backend.chunk_ids(Principal("t1", "u", ("g1", "g2")))
+    assert len(g1) == 2 and len(both) == 3 and both == sorted(both) and set(g1) < set(both)
+    assert set(backend.get_chunks(Principal("t1", "u", ("g1",)), both)) == set(g1)
+    assert backend.chunk_ids(Principal("t3", "u", ("g1",))) == []
+
+
+def test_stored_vectors_are_read_back(backend):
+    backend.replace_document(_doc("a.txt"), _chunks("one", "two"), ["one", "two"])
+    ids = [i for i, _ in backend.pending_embeddings("m", 10)]
+    v = np.arange(4, dtype=np.float32) / 4
+    backend.put_embeddings("m", [(ids[0], v)])
+    got = backend.get_vectors("m", ids)
+    assert list(got) == [ids[0]] and np.array_equal(got[ids[0]], v)
+    assert backend.get_vectors("other", ids) == {} and backend.get_vectors("m", []) == {}

@@ -16,7 +16,7 @@ LAYERS = [
     {"text", "guard", "store"},
     {"ingest", "retrieve", "models", "verify"},
     {"answer"},
-    {"evals", "apps.__init__", "apps.recommend"},
+    {"evals", "apps.__init__", "apps.recommend", "tune"},
     {"server"},
     {"redteam"},
     {"cli"},

@@ -46,7 +46,8 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], Non
     if not enabled or not err.is_terminal:
         yield lambda phase, done, total: None
         return
-    labels = {"ingest": "Ingesting files", "embed": "Embedding chunks", "reindex": "Re-indexing terms"}
+    labels = {"ingest": "Ingesting files", "embed": "Embedding chunks", "reindex": "Re-indexing terms",
+              "questions": "Writing questions"}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err, transient=True) as bar:
         tasks: dict[str, int] = {}

@@ -18,6 +18,7 @@ from inhouse.cli.kb import docs, embed, ingest, search, status
 from inhouse.cli.logs import LEVELS, configure, level_from_settings
 from inhouse.cli.recs import recs
 from inhouse.cli.server import audit, keys, serve
+from inhouse.cli.tune import tune
 from inhouse.errors import InHouseError
 from inhouse.guard import egress
 
@@ -33,7 +34,7 @@ def cli(log_level: str | None) -> None:
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
-                eval_group):
+                eval_group, tune):
     cli.add_command(command)
 
 

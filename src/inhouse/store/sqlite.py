@@ -544,6 +544,13 @@ class SQLiteStore:
                           time.perf_counter() - t0)
         return index.search(principal, vector, limit)
 
+    def chunk_ids(self, principal: Principal) -> list[int]:
+        groups = _groups_of(principal)
+        sql = ("SELECT c.id FROM chunks c WHERE c.tenant = ? AND c.doc_id IN "
+               f"(SELECT doc_id FROM doc_groups WHERE grp IN ({','.join('?' * len(groups))})) ORDER BY c.id")
+        with self._lock:
+            return [r[0] for r in self.conn.execute(sql, (principal.tenant, *groups))]
+
     def get_chunks(self, principal: Principal, ids: Sequence[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
@@ -574,6 +581,15 @@ class SQLiteStore:
                 (model, *([] if tenant is None else [tenant]), limit),
             ).fetchall()
         return [(i, _embed_text(json.loads(h), t)) for i, h, t in rows]
+
+    def get_vectors(self, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT chunk_id, vector FROM embeddings WHERE model = ? AND chunk_id IN ({','.join('?' * len(ids))})",
+                (model, *ids)).fetchall()
+        return {i: np.frombuffer(v, dtype=np.float32).copy() for i, v in rows}
 
     def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         with self.transaction() as c:
