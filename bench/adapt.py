@@ -95,7 +95,8 @@ def paragraph_ranks(q: np.ndarray, para: np.ndarray, vecs: np.ndarray, n_para: i
 def metrics(ranked, gold) -> dict:
     r1 = [int(r[0] == g) if len(r) else 0 for r, g in zip(ranked, gold, strict=True)]
     r5 = [int(g in list(r[:5])) for r, g in zip(ranked, gold, strict=True)]
-    mrr = [next((1 / (i + 1) for i, d in enumerate(list(r[:10])) if d == g), 0.0) for r, g in zip(ranked, gold, strict=True)]
+    mrr = [next((1 / (i + 1) for i, d in enumerate(list(r[:10])) if d == g), 0.0)
+           for r, g in zip(ranked, gold, strict=True)]
     return {"r1": round(float(np.mean(r1)), 4), "r5": round(float(np.mean(r5)), 4),
             "mrr10": round(float(np.mean(mrr)), 4), "_hits1": r1}
 
