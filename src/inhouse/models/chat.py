@@ -4,6 +4,8 @@
 - `OpenAICompatChat`: any OpenAI-compatible engine (vLLM, llama.cpp server) on a host that the
   configuration allow-lists; every other host is refused before a connection is made.
 - `ScriptedChat`: replies queued by a test, for exact-output tests of what surrounds a model.
+- `WrappedChat`: the base of a model wrapped to observe or gate its calls; it answers with the inner model's
+  name and capabilities.
 
 Each implements `ChatModel.complete` (inhouse.protocols) and passes tests/integration/test_chat_contract.py.
 """
@@ -251,6 +253,29 @@ def scripted_reply(text: str, *, max_tokens: int, stop: Sequence[str] = (),
             on_piece(piece)
     recorded = tuple(logprobs[:max_tokens])
     return Reply("".join(pieces), len(recorded) or len(pieces), recorded, finish)
+
+
+class WrappedChat:
+    """A model around another: its name, capabilities and twin are the inner model's. Subclasses override
+    `complete` (and `twin` where the wrapper must not hand the inner model's out)."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001 - any ChatModel
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def reports_logprobs(self) -> bool:
+        return self.inner.reports_logprobs
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return self.inner.supports_json_schema
+
+    def twin(self):  # noqa: ANN201 - ChatModel | None
+        return self.inner.twin()
+
+    def complete(self, messages: Sequence[dict[str, str]], **kwargs) -> Reply:
+        return self.inner.complete(messages, **kwargs)
 
 
 class ScriptedChat:

@@ -33,7 +33,7 @@ from inhouse.guard.egress import allow_list_from
 from inhouse.guard.injection import hosts_in
 from inhouse.guard.view import ReaderView
 from inhouse.ingest import ingest
-from inhouse.models.chat import scripted_reply
+from inhouse.models.chat import WrappedChat, scripted_reply
 from inhouse.protocols import ChatModel, Reply
 from inhouse.store import SQLiteStore
 from inhouse.types import Principal
@@ -245,24 +245,12 @@ class WorstCaseChat:
         return scripted_reply(" ".join(parts), max_tokens=max_tokens, stop=stop, on_piece=on_piece)
 
 
-class RecordingChat:
+class RecordingChat(WrappedChat):
     """Wraps a real model and records the messages it was given (to check what the model saw)."""
 
     def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.calls: list[list[dict[str, str]]] = []
-
-    @property
-    def reports_logprobs(self) -> bool:
-        return self.inner.reports_logprobs
-
-    @property
-    def supports_json_schema(self) -> bool:
-        return self.inner.supports_json_schema
-
-    def twin(self) -> ChatModel | None:
-        return self.inner.twin()
 
     def complete(self, messages: Sequence[dict[str, str]], **kwargs) -> Reply:
         self.calls.append(list(messages))

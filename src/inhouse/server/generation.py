@@ -9,31 +9,24 @@ from collections.abc import Callable, Sequence
 
 from inhouse.answer import Answer
 from inhouse.errors import InputError
+from inhouse.models.chat import WrappedChat
 from inhouse.protocols import ChatModel, Reply
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, Ticket
 from inhouse.server.schemas import ChatRequest
 
 
-class GatedChat:
+class GatedChat(WrappedChat):
     """The model as `answer_question` sees it (the answering model, and its judge): each reply waits for the
     request's queue slot, its pieces are counted, and once the ticket is cancelled the next piece raises
     `Cancelled`, which stops the model (the `ChatModel.complete` contract) and ends the request. The reply,
     log-probabilities included, is the model's own for this call."""
 
     def __init__(self, inner: ChatModel, ticket: Ticket, metrics: Metrics) -> None:
-        self.inner, self.ticket, self.metrics = inner, ticket, metrics
-        self.name = inner.name
+        super().__init__(inner)
+        self.ticket, self.metrics = ticket, metrics
         self.pieces = 0  # streamed pieces, for the metrics
         self.tokens = 0  # the replies' tokens, for `usage`
-
-    @property
-    def reports_logprobs(self) -> bool:
-        return self.inner.reports_logprobs
-
-    @property
-    def supports_json_schema(self) -> bool:
-        return self.inner.supports_json_schema
 
     def twin(self) -> None:
         return None  # the server gates the judge on its own (Server.judge)
