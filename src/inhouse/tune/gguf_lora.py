@@ -1,0 +1,113 @@
+"""LoRA adapters as GGUF files that llama.cpp applies over a quantised base (`Llama(lora_path=...)`).
+
+The layout is llama.cpp's (`llama-adapter.cpp`): `general.type = adapter`, `adapter.type = lora`,
+`adapter.lora.alpha`, and per adapted weight `W` of the base two tensors `W.lora_a` (rank × in) and `W.lora_b`
+(out × rank), so that W' = W + alpha / rank · B·A. Weights are named as in the base GGUF (`blk.N.attn_q.weight`);
+`HF_TO_GGUF` maps the names a transformers Qwen2/Llama model gives its projections. Only numpy and the `gguf`
+package are needed: writing an adapter does not need torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from inhouse.errors import InputError
+
+# transformers module name (inside `model.layers.N.`) → GGUF tensor name (inside `blk.N.`).
+HF_TO_GGUF = {
+    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.(.+)$")
+
+
+def gguf_name(hf_module: str) -> str:
+    """`model.layers.3.self_attn.q_proj` → `blk.3.attn_q.weight`."""
+    m = _LAYER.search(hf_module)
+    if not m or m.group(2) not in HF_TO_GGUF:
+        raise InputError(f"cannot map '{hf_module}' to a llama.cpp tensor; LoRA targets must be among "
+                         f"{', '.join(sorted(HF_TO_GGUF))}.")
+    return f"blk.{m.group(1)}.{HF_TO_GGUF[m.group(2)]}.weight"
+
+
+def base_info(path: Path) -> dict:
+    """Architecture and the shape (out, in) of every 2-D weight of a base GGUF."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    field = reader.fields["general.architecture"]
+    arch = bytes(field.parts[field.data[0]]).decode()
+    # GGUF lists dimensions innermost first: (in, out) for a weight.
+    shapes = {t.name: (int(t.shape[1]), int(t.shape[0])) for t in reader.tensors if len(t.shape) == 2}
+    return {"arch": arch, "shapes": shapes}
+
+
+def write_adapter(path: Path, base: Path, weights: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float,
+                  name: str = "inhouse-lora") -> None:
+    """Write `weights` ({transformers module name: (A, B)}) as a GGUF LoRA adapter for `base`, atomically;
+    every shape is checked against the base first, so llama.cpp never meets an adapter it would reject."""
+    from gguf import GGUFWriter
+
+    if not weights:
+        raise InputError("no LoRA weights to write.")
+    info = base_info(base)
+    tensors = []
+    for module, (a, b) in sorted(weights.items()):
+        target = gguf_name(module)
+        if target not in info["shapes"]:
+            raise InputError(f"the base {base.name} has no tensor {target}: is the adapter for another model?")
+        out_dim, in_dim = info["shapes"][target]
+        rank = a.shape[0]
+        if a.shape != (rank, in_dim) or b.shape != (out_dim, rank):
+            raise InputError(f"{module}: LoRA shapes A {a.shape}, B {b.shape} do not fit {target} "
+                             f"(out {out_dim}, in {in_dim}).")
+        tensors.append((target, np.ascontiguousarray(a, dtype=np.float32), np.ascontiguousarray(b, dtype=np.float32)))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer = GGUFWriter(tmp, info["arch"])
+        writer.add_type("adapter")
+        writer.add_name(name)
+        writer.add_string("adapter.type", "lora")
+        writer.add_float32("adapter.lora.alpha", float(alpha))
+        for target, a, b in tensors:
+            writer.add_tensor(f"{target}.lora_a", a)
+            writer.add_tensor(f"{target}.lora_b", b)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_adapter(path: Path) -> dict:
+    """Metadata and tensor names of a GGUF adapter (to list it, or to refuse a file that is not one)."""
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(str(path))
+    except (ValueError, OSError) as e:
+        raise InputError(f"{path} is not a GGUF file ({e}).") from e
+
+    def text(key: str) -> str | None:
+        f = reader.fields.get(key)
+        return bytes(f.parts[f.data[0]]).decode() if f else None
+
+    if text("general.type") != "adapter" or text("adapter.type") != "lora":
+        raise InputError(f"{path} is a GGUF file but not a LoRA adapter (general.type {text('general.type')!r}).")
+    alpha = reader.fields["adapter.lora.alpha"]
+    return {"arch": text("general.architecture"), "alpha": float(alpha.parts[alpha.data[0]][0]),
+            "tensors": sorted({t.name.rsplit(".", 1)[0] for t in reader.tensors})}
