@@ -26,7 +26,7 @@ $(VENV)/.llama: | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.llama | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,evalref]'
+	$(BIN)/pip install -q -e '.[test,evalref,tune]'
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.installed

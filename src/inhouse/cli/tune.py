@@ -78,3 +78,54 @@ def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -
         return
     out.print(f"retriever adapter for {tenant}: {report['pairs']} questions, loss {report['loss'][0]} → "
               f"{report['loss'][1]}\n{report['adapter']}\nsha256 {report['sha256']}")
+
+
+@tune.command("model")
+@click.option("--tenant", required=True, help="tenant whose examples train the adapter")
+@click.option("--base", default=None, help="registered model to adapt (default: the default model)")
+@click.option("--name", default=None, help="adapter name in the registry (default: TENANT-BASE)")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="examples.jsonl (default: INHOUSE_HOME/tune/TENANT/data/examples.jsonl)")
+@click.option("--rank", default=16, show_default=True, type=int)
+@click.option("--alpha", default=32.0, show_default=True, type=float)
+@click.option("--epochs", default=1.0, show_default=True, type=float)
+@click.option("--lr", default=2e-4, show_default=True, type=float)
+@click.option("--accumulate", default=4, show_default=True, type=int, help="examples per optimiser step")
+@click.option("--max-tokens", default=2048, show_default=True, type=int, help="longer examples are left out")
+@click.option("--max-steps", default=None, type=int, help="stop after this many steps (the schedule is the full run's)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="checkpoint folder (default: INHOUSE_HOME/tune/TENANT/model-BASE); a run there is resumed")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def model(tenant: str, base: str | None, name: str | None, data_file: Path | None, rank: int, alpha: float,
+          epochs: float, lr: float, accumulate: int, max_tokens: int, max_steps: int | None, seed: int,
+          work: Path | None, as_json: bool) -> None:
+    """LoRA-train the model on the tenant's examples (CPU), write the adapter as GGUF and register it beside its
+    base; `ask --adapter NAME` (or the tenant_adapters setting) then answers with it."""
+    from inhouse.models.registry import Registry
+    from inhouse.tune import model as tune_model
+
+    settings = load_settings()
+    registry = Registry()
+    base_name, base_path = registry.resolve(base or settings.model or None)
+    name = name or f"{tenant}-{base_name}"
+    path = data_file or home() / "tune" / tenant / "data" / "examples.jsonl"
+    train = tune_data.load_examples(path, "train")
+    heldout = tune_data.load_examples(path, "heldout")
+    lora = tune_model.LoraSettings(rank=rank, alpha=alpha, epochs=epochs, lr=lr, accumulate=accumulate,
+                                   max_tokens=max_tokens, seed=seed)
+    adapter_path = home() / "adapters" / "model" / f"{name}.gguf"
+    with progress_bar(not as_json) as progress:
+        report = tune_model.train(base_path, base_name, train, heldout,
+                                  work or home() / "tune" / tenant / f"model-{base_name}", adapter_path, lora,
+                                  max_steps=max_steps, threads=settings.n_threads or None, progress=progress)
+    entry = registry.add_adapter(adapter_path, name, base_name, meta={
+        "tenant": tenant, "data_sha256": report.data_sha256, "examples": report.examples, "steps": report.steps,
+        "rank": rank, "alpha": alpha, "heldout_loss_base": report.heldout_loss_base,
+        "heldout_loss_adapted": report.heldout_loss_adapted})
+    if as_json:
+        emit_json({**report.to_json(), "name": entry["name"]})
+        return
+    out.print(f"adapter {entry['name']} for {base_name}: {report.examples} examples, {report.steps} steps "
+              f"({report.seconds_per_step} s/step), held-out loss {report.heldout_loss_base} → "
+              f"{report.heldout_loss_adapted}\n{report.adapter}\nsha256 {report.sha256}")

@@ -1,0 +1,77 @@
+"""LoRA adapters as llama.cpp GGUF files: names, shapes checked against the base, atomic writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gguf import GGUFWriter
+
+from inhouse.errors import InputError
+from inhouse.tune.gguf_lora import base_info, gguf_name, read_adapter, write_adapter
+from inhouse.tune.model import LoraSettings, _lr, data_sha256
+
+
+def tiny_base(path: Path, arch: str = "qwen2") -> Path:
+    """A GGUF 'model' with one layer's q (8 → 8) and k (8 → 4) weights: enough for shapes."""
+    w = GGUFWriter(str(path), arch)
+    w.add_tensor("blk.0.attn_q.weight", np.zeros((8, 8), dtype=np.float32))
+    w.add_tensor("blk.0.attn_k.weight", np.zeros((4, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_names_map_to_llama_cpp_tensors():
+    assert gguf_name("base_model.model.model.layers.3.self_attn.q_proj") == "blk.3.attn_q.weight"
+    assert gguf_name("model.layers.11.mlp.down_proj") == "blk.11.ffn_down.weight"
+    with pytest.raises(InputError, match="cannot map"):
+        gguf_name("model.embed_tokens")
+
+
+def test_write_and_read_an_adapter(tmp_path: Path):
+    base = tiny_base(tmp_path / "base.gguf")
+    assert base_info(base)["shapes"]["blk.0.attn_k.weight"] == (4, 8)
+    rng = np.random.default_rng(0)
+    weights = {"model.layers.0.self_attn.q_proj": (rng.normal(size=(2, 8)), rng.normal(size=(8, 2))),
+               "model.layers.0.self_attn.k_proj": (rng.normal(size=(2, 8)), rng.normal(size=(4, 2)))}
+    write_adapter(tmp_path / "a.gguf", base, weights, alpha=4)
+    info = read_adapter(tmp_path / "a.gguf")
+    assert info == {"arch": "qwen2", "alpha": 4.0, "tensors": ["blk.0.attn_k.weight", "blk.0.attn_q.weight"]}
+
+
+def test_a_wrong_shape_or_tensor_writes_nothing(tmp_path: Path):
+    base = tiny_base(tmp_path / "base.gguf")
+    target = tmp_path / "a.gguf"
+    target.write_bytes(b"the previous adapter")
+    bad_shape = {"model.layers.0.self_attn.k_proj": (np.zeros((2, 8)), np.zeros((8, 2)))}
+    with pytest.raises(InputError, match="do not fit blk.0.attn_k.weight"):
+        write_adapter(target, base, bad_shape, alpha=4)
+    missing = {"model.layers.1.self_attn.q_proj": (np.zeros((2, 8)), np.zeros((8, 2)))}
+    with pytest.raises(InputError, match="has no tensor blk.1.attn_q.weight"):
+        write_adapter(target, base, missing, alpha=4)
+    assert target.read_bytes() == b"the previous adapter"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_model_file_is_not_an_adapter(tmp_path: Path):
+    base = tiny_base(tmp_path / "base.gguf")
+    with pytest.raises(InputError, match="not a LoRA adapter"):
+        read_adapter(base)
+    (tmp_path / "text.gguf").write_text("hello")
+    with pytest.raises(InputError, match="not a GGUF file"):
+        read_adapter(tmp_path / "text.gguf")
+
+
+def test_training_settings_schedule_and_data_hash():
+    with pytest.raises(InputError, match="--rank"):
+        LoraSettings(rank=0).check()
+    s = LoraSettings(lr=1e-3, warmup=4)
+    lrs = [_lr(i, 100, s) for i in range(100)]
+    assert lrs[0] == pytest.approx(2.5e-4) and max(lrs) == pytest.approx(1e-3) and lrs[-1] >= 1e-4 - 1e-12
+    ex = [{"messages": [{"role": "user", "content": "질문"}], "target": "답 [1].", "split": "train"}]
+    assert data_sha256(ex) == data_sha256([{**ex[0], "split": "heldout"}])  # layout and split do not count
+    assert data_sha256(ex) != data_sha256([{**ex[0], "target": "다른 답 [1]."}])
