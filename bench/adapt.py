@@ -73,7 +73,7 @@ def query_vectors(lang: str, questions: list[str], embedder, console: Console) -
     if path.exists():
         return np.load(path)
     t0 = time.perf_counter()
-    out = np.stack([embedder.embed_query(q) for q in questions])
+    out = np.concatenate([embedder.embed_queries(questions[s:s + 64]) for s in range(0, len(questions), 64)])
     console.print(f"  {lang}: embedded {len(questions)} questions in {time.perf_counter() - t0:.0f}s")
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, out)
@@ -123,6 +123,9 @@ class CachedQueries:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.table[text]
+
+    def embed_queries(self, texts) -> np.ndarray:
+        return np.stack([self.table[t] for t in texts])
 
 
 def run_language(lang: str, args, console: Console) -> dict:

@@ -83,6 +83,10 @@ class Embedder(Protocol):
         """One query vector, shape (dim,)."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, shape (len(texts), dim): each row is `embed_query` of its text."""
+        ...
+
 
 @runtime_checkable
 class Store(Protocol):

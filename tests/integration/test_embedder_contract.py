@@ -43,6 +43,10 @@ def test_vectors_are_deterministic_and_independent_of_the_batch(embedder: Embedd
     assert np.allclose(embedder.embed(TEXTS), batch, atol=1e-6)
     assert np.allclose(embedder.embed(TEXTS[1:2])[0], batch[1], atol=1e-4)
     assert np.allclose(embedder.embed_query(TEXTS[0]), embedder.embed_query(TEXTS[0]), atol=1e-6)
+    queries = embedder.embed_queries(TEXTS)
+    assert queries.shape == (len(TEXTS), embedder.dim) and queries.dtype == np.float32
+    assert np.allclose(queries[1], embedder.embed_query(TEXTS[1]), atol=1e-4)
+    assert embedder.embed_queries([]).shape == (0, embedder.dim)
 
 
 def test_a_query_is_nearest_its_passage(embedder: Embedder):

@@ -130,6 +130,9 @@ class AdaptedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.adapt(self.base.embed_query(text))
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.adapt(self.base.embed_queries(texts))
+
     def adapt(self, vectors: np.ndarray) -> np.ndarray:
         """Query vectors (d or n × d) as the adapter maps them."""
         return _normalise(vectors @ self.w.T).astype(np.float32)
@@ -158,7 +161,7 @@ def fit(store: Store, principal: Principal, embedder: Embedder, examples: Sequen
     if len(pairs) < 2:
         raise InputError(f"only {len(pairs)} training questions with embedded chunks; build more with "
                          "`inhouse tune data` (and `inhouse embed`) first.")
-    queries = np.stack([embedder.embed_query(q) for q, _, _ in pairs])
+    queries = embedder.embed_queries([q for q, _, _ in pairs])
     negatives = []
     for qv, (_, _, doc_path) in zip(queries, pairs, strict=True):
         ids = [i for i, _ in store.dense_search(principal, qv, embedder.name, hard_negatives + 20)]
