@@ -1,4 +1,5 @@
-"""Builders for real test files of every supported format (written with the real libraries)."""
+"""Builders for real test files of every supported format (written with the real libraries), and of GGUF
+models and LoRA adapters (a tiny base with real GGUF headers, a random adapter over any base)."""
 
 from __future__ import annotations
 
@@ -61,4 +62,44 @@ def make_xlsx(path: Path) -> Path:
     buf = io.BytesIO()
     wb.save(buf)
     path.write_bytes(buf.getvalue())
+    return path
+
+
+def make_gguf_model(path: Path, arch: str = "qwen2", layers: int = 2, dim: int = 8, seed: int = 0) -> Path:
+    """A tiny GGUF 'model': its architecture and, per layer, the q and v projections (dim × dim), enough for the
+    registry and `write_adapter`; not loadable by llama.cpp."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    rng = np.random.default_rng(seed)
+    writer = GGUFWriter(str(path), arch)
+    writer.add_type("model")
+    for i in range(layers):
+        for part in ("attn_q", "attn_v"):
+            writer.add_tensor(f"blk.{i}.{part}.weight", rng.normal(size=(dim, dim)).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def random_adapter(path: Path, base: Path, seed: int = 0, rank: int = 4, scale: float = 0.05,
+                   alpha: float = 8.0) -> Path:
+    """A LoRA adapter of random weights over every layer's q and v projections of `base` (a GGUF), written by
+    the project's own writer: W' = W + alpha/rank · B·A, each factor N(0, scale²)."""
+    import numpy as np
+
+    from inhouse.tune.gguf_lora import base_info, write_adapter
+
+    rng = np.random.default_rng(seed)
+    shapes = base_info(base)["shapes"]
+    layers = sorted({int(name.split(".")[1]) for name in shapes if name.startswith("blk.")})
+    weights = {}
+    for i in layers:
+        for module, tensor in (("self_attn.q_proj", "attn_q"), ("self_attn.v_proj", "attn_v")):
+            out_dim, in_dim = shapes[f"blk.{i}.{tensor}.weight"]
+            weights[f"model.layers.{i}.{module}"] = (rng.normal(0, scale, (rank, in_dim)),
+                                                     rng.normal(0, scale, (out_dim, rank)))
+    write_adapter(path, base, weights, alpha)
     return path

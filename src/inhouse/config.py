@@ -33,6 +33,11 @@ class Settings:
     model: str = field(default="", metadata={"help": "model name for answers (empty: registry default)"})
     n_ctx: int = field(default=4096, metadata={"help": "llama.cpp context window in tokens"})
     n_threads: int = field(default=0, metadata={"help": "llama.cpp threads (0: all cores)"})
+    # LoRA adapters from the registry (`inhouse models list`): a tenant's own wins over the default, and an
+    # explicit `--adapter` over both (inhouse.models.registry.pick_adapter).
+    adapter: str = field(default="", metadata={"help": "LoRA adapter applied to the model (empty: none)"})
+    tenant_adapters: str = field(default="", metadata={"help": "each tenant's own LoRA adapter: "
+                                                               "tenant=adapter,tenant2=adapter2"})
     # The model judges each claim the verifier keeps against its source sentence (inhouse.answer.judge).
     judge: bool = field(default=True, metadata={"help": "let the model judge each kept claim (off: faster, "
                                                         "more wrong answers let through)"})
@@ -51,6 +56,20 @@ class Settings:
     # Operator logs of the `inhouse` command on stderr (inhouse.cli.logs); `--log-level` overrides it.
     log_level: str = field(default="warning", metadata={"help": "operator log level on stderr: debug, info, "
                                                                "warning or error"})
+
+
+def tenant_adapters(text: str) -> dict[str, str]:
+    """The `tenant_adapters` setting as {tenant: adapter}: "acme=acme-lora, globex=g1"."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        tenant, sep, adapter = (x.strip() for x in pair.partition("="))
+        if not sep or not tenant or not adapter:
+            raise InputError(f"setting tenant_adapters: '{pair}' is not tenant=adapter; write "
+                             "tenant_adapters = \"acme=acme-lora,globex=globex-lora\".")
+        if tenant in out:
+            raise InputError(f"setting tenant_adapters names tenant '{tenant}' twice.")
+        out[tenant] = adapter
+    return out
 
 
 def home() -> Path:
@@ -92,4 +111,5 @@ def load_settings(base: Path | None = None) -> Settings:
             setattr(settings, name, typ(raw))
         except (TypeError, ValueError) as e:
             raise InputError(f"setting {name}={raw!r} is not a valid {typ.__name__}.") from e
+    tenant_adapters(settings.tenant_adapters)  # a malformed list is named now, not at the first request
     return settings

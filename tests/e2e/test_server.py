@@ -37,7 +37,7 @@ class Live:
     url: str
     keys: dict[str, str]
     app: object
-    chat: ChatModel
+    chat: ChatModel | None
 
     def client(self, who: str = "kim") -> openai.OpenAI:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=self.keys[who], max_retries=0, timeout=60)
@@ -71,7 +71,10 @@ def build_kb(home: Path, tmp: Path) -> SQLiteStore:
 
 
 @contextmanager
-def running(home: Path, tmp: Path, chat: ChatModel | None = None, **kw) -> Iterator[Live]:
+def running(home: Path, tmp: Path, chat: ChatModel | None = None, settings: Settings | None = None,
+            **kw) -> Iterator[Live]:
+    """The server over `build_kb`'s documents with keys kim, boss (acme), eve, gadmin (globex); without `chat`
+    a ScriptedChat answers, unless `settings` are given: then the configured models do."""
     store = build_kb(home, tmp)
     keys = KeyStore(ServerDB(home / "server.db"))
     made = {
@@ -80,9 +83,9 @@ def running(home: Path, tmp: Path, chat: ChatModel | None = None, **kw) -> Itera
         "eve": keys.create("globex", "eve", ("staff",))[0],
         "gadmin": keys.create("globex", "gadmin", ("staff",), role="admin")[0],
     }
-    chat = chat or ScriptedChat()
-    app = create_app(chat=chat, embedder=load_embedder("hash"), settings=Settings(embedder="hash"), base=home,
-                     store=store, **kw)
+    chat = chat or (None if settings else ScriptedChat())
+    app = create_app(chat=chat, embedder=load_embedder("hash"), settings=settings or Settings(embedder="hash"),
+                     base=home, store=store, **kw)
     with BackgroundServer(app) as server:
         yield Live(server.url, made, app, chat)
     store.close()

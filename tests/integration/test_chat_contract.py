@@ -1,7 +1,8 @@
 """The contract every `ChatModel` must pass (inhouse.protocols).
 
 Backends: ScriptedChat, the red team's WorstCaseChat, the server's GatedChat (around a ScriptedChat),
-LlamaCppChat on the packaged Qwen2.5-Coder-0.5B GGUF, and OpenAICompatChat against llama-cpp-python's own
+LlamaCppChat on the packaged Qwen2.5-Coder-0.5B GGUF, alone and with a (small, random) LoRA adapter, and
+OpenAICompatChat against llama-cpp-python's own
 server (`python -m llama_cpp.server`) on loopback, serving the same GGUF from a child process started once
 for this module under the egress lock. Replies are short, so the module takes a few minutes on 2 busy cores at most.
 """
@@ -28,6 +29,7 @@ from inhouse.redteam.answers import WorstCaseChat
 from inhouse.server.generation import GatedChat
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import GenerationQueue
+from tests.helpers import random_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "qwen2.5-coder-0.5b"
@@ -56,6 +58,14 @@ def gguf(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def in_process(gguf: Path) -> LlamaCppChat:
     return LlamaCppChat(gguf, name=MODEL, n_ctx=1024, n_threads=THREADS)
+
+
+@pytest.fixture(scope="module")
+def adapted(gguf: Path, tmp_path_factory) -> LlamaCppChat:
+    """The same GGUF with a random adapter on every layer's q and v projections: small enough (factors of
+    scale 0.02) that the model still counts and greets, large enough to move its log-probabilities."""
+    lora = random_adapter(tmp_path_factory.mktemp("lora") / "random.gguf", gguf, seed=0, scale=0.02)
+    return LlamaCppChat(gguf, name=MODEL, n_ctx=1024, n_threads=THREADS, lora_path=lora, adapter="random")
 
 
 def _free_port() -> int:
@@ -109,6 +119,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], ChatModel]] = {
     "worst-case": lambda request: WorstCaseChat(),
     "gated": lambda request: request.getfixturevalue("gated"),
     "llama.cpp": lambda request: request.getfixturevalue("in_process"),
+    "llama.cpp+lora": lambda request: request.getfixturevalue("adapted"),
     "openai-compat": lambda request: OpenAICompatChat(request.getfixturevalue("served"), MODEL),
 }
 
@@ -123,6 +134,8 @@ def test_is_a_chat_model_with_its_capabilities_declared(model: ChatModel):
     assert isinstance(model.reports_logprobs, bool) and isinstance(model.supports_json_schema, bool)
     twin = model.twin()
     assert twin is None or (isinstance(twin, ChatModel) and twin.name == model.name)
+    if getattr(model, "adapter", None):  # an adapted model says so, and its twin (the judge) carries it too
+        assert model.name == f"{MODEL}+{model.adapter}" and twin.lora_path == model.lora_path
 
 
 def test_a_reply_streams_its_text_and_counts_its_tokens(model: ChatModel):

@@ -18,6 +18,7 @@ from inhouse.evals.scorer import LlamaScorer
 from inhouse.evals.spec import parse_spec
 from inhouse.models.registry import Registry
 from tests.conftest import SHARED_DATA
+from tests.helpers import random_adapter
 
 PAIRS = [("Question: What is the capital of France?\nAnswer:", " Paris"),
          ("Question: What is the capital of France?\nAnswer:", " Berlin is a city"),
@@ -146,3 +147,29 @@ def test_cli_run_board_tasks(model_path: Path, capsys: pytest.CaptureFixture):
     assert tasks["arc_easy"]["found"] and tasks["kobest_copa"]["language"] == "ko"
     assert main(["eval", "run", "--model", str(model_path), "--tasks", "nope"]) == 3
     assert "no task named 'nope'" in capsys.readouterr().err
+
+
+def test_an_adapted_model_is_scored_and_ranked_beside_its_base(tmp_path: Path, model_path: Path, inhouse_home: Path):
+    reg = Registry()
+    reg.add(model_path, "qwen2.5-coder-0.5b")
+    lora = random_adapter(tmp_path / "rand.gguf", model_path, seed=0, scale=0.05)
+    sha = reg.add_adapter(lora, "rand", "qwen2.5-coder-0.5b")["sha256"]
+    data, spec = _tiny_task(tmp_path)
+    store = EvalStore(tmp_path / "evals.db")
+    base = run_eval("qwen2.5-coder-0.5b", [spec], data=data, n_ctx=512, n_threads=2, store=store)
+    # The base given by its path is the same file: the adapter fits it, and the row is named by the base's name.
+    adapted = run_eval(str(model_path), [spec], data=data, n_ctx=512, n_threads=2, store=store, adapter="rand")
+    assert adapted["model"] == "qwen2.5-coder-0.5b+rand" and adapted["adapter_sha256"] == sha
+    assert adapted["file_sha256"] == base["file_sha256"] and "adapter" not in base
+    # The adapted model's items are scored by the adapted model (cached apart), not taken from the base's.
+    lls: dict[str, list[float]] = {}
+    for model_sha, value in store.conn.execute("SELECT model_sha, value FROM item_cache"):
+        lls.setdefault(model_sha, []).extend(json.loads(value)["lls"])
+    assert set(lls) == {base["file_sha256"], f"{base['file_sha256']}+{sha}"}
+    # Compared as sorted lists (the cache keeps no item order): the same numbers would mean the same model.
+    plain, lora_lls = (np.sort(lls[k]) for k in (base["file_sha256"], f"{base['file_sha256']}+{sha}"))
+    assert len(plain) == len(lora_lls) == 6 and np.abs(plain - lora_lls).max() > 1e-3
+    board = {m["model"]: m for m in store.board()}
+    assert board["qwen2.5-coder-0.5b+rand"]["adapter_sha256"] == sha
+    assert board["qwen2.5-coder-0.5b"]["adapter_sha256"] is None
+    store.close()

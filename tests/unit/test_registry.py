@@ -39,7 +39,7 @@ def test_packaged_model_is_assembled_once_and_verified(packaged: PackagedModel):
     name, path = reg.resolve("tiny")
     assert name == "tiny" and path.read_bytes()[:4] == b"GGUF" and path.parent == reg.dir
     assert reg.resolve("tiny") == (name, path)
-    assert reg.verify("tiny") == [{"name": "tiny", "ok": True, "reason": "hash matches"}]
+    assert reg.verify("tiny") == [{"kind": "model", "name": "tiny", "ok": True, "reason": "hash matches"}]
     path.write_bytes(b"GGUF tampered")
     assert reg.verify("tiny")[0]["ok"] is False
 
@@ -64,7 +64,7 @@ def test_add_default_list_and_errors(tmp_path: Path, capsys):
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} >= {"my-model", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"}
-    assert all(set(r) == {"name", "path", "sha256", "size", "default"} for r in rows)
+    assert all(set(r) == {"kind", "name", "path", "sha256", "size", "default"} and r["kind"] == "model" for r in rows)
     assert [r["name"] for r in rows if r["default"]] == ["my-model"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -19,10 +18,15 @@ from inhouse.store import open_store
 from inhouse.types import Principal
 
 
-def load_chat_model(name: str | None = None) -> LlamaCppChat:
+def load_chat_model(name: str | None = None, adapter: str | None = None, tenant: str | None = None) -> LlamaCppChat:
+    """The model that answers, with its adapter: `adapter` (a command's --adapter, "" for none) wins over the
+    tenant's own and the `adapter` setting (`Registry.choose`)."""
     settings = load_settings()
-    model_name, path = Registry().resolve(name or settings.model or None)
-    return LlamaCppChat(path, name=model_name, n_ctx=settings.n_ctx, n_threads=settings.n_threads or os.cpu_count())
+    return Registry().choose(settings, name, adapter, tenant).chat(settings)
+
+
+ADAPTER_HELP = ("registered LoRA adapter to apply ('' for none; default: the tenant's from tenant_adapters, else "
+                "the adapter setting)")
 
 
 def _print_answer(a: Answer) -> None:
@@ -47,17 +51,19 @@ def _print_answer(a: Answer) -> None:
 @click.argument("question", required=False)
 @principal_options
 @click.option("--model", default=None, help="registered model name (default: settings/registry default)")
+@click.option("--adapter", default=None, help=ADAPTER_HELP)
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="one question a line; JSON lines")
 @click.option("--json", "as_json", is_flag=True, help="print the answer, citations and claim verdicts as JSON")
-def ask(question: str | None, principal: Principal, model: str | None, batch: Path | None, as_json: bool) -> None:
+def ask(question: str | None, principal: Principal, model: str | None, adapter: str | None, batch: Path | None,
+        as_json: bool) -> None:
     """Answer a question from the documents the user may read, with citations, or say it cannot."""
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE.")
     settings = load_settings()
+    chat = load_chat_model(model, adapter, principal.tenant)  # a wrong adapter is named before anything loads
     store = open_store()
     embedder = load_embedder(settings.embedder)
-    chat = load_chat_model(model)
     judge = judge_for(chat, settings)
     if batch is not None:
         for line in batch.read_text("utf-8").splitlines():
@@ -82,20 +88,27 @@ def ask(question: str | None, principal: Principal, model: str | None, batch: Pa
 
 @click.group()
 def models() -> None:
-    """List, add, verify and choose GGUF models."""
+    """List, add, verify and choose GGUF models and their LoRA adapters."""
 
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def models_list(as_json: bool) -> None:
-    rows = Registry().list()
+    """Models and adapters: an adapter's row names its base, its hash, its training data's hash and tenant."""
+    reg = Registry()
+    rows = reg.list()
+    adapters = reg.list_adapters()
     if as_json:
-        emit_json([{k: r[k] for k in ("name", "path", "sha256", "size", "default")} for r in rows])
+        emit_json([{k: r[k] for k in ("kind", "name", "path", "sha256", "size", "default")} for r in rows]
+                  + adapters)
         return
-    table = Table("name", "default", "size", "path / note")
+    table = Table("kind", "name", "default", "base", "sha256", "data", "tenant", "size", "path / note")
     for r in rows:
-        table.add_row(r["name"], "✓" if r["default"] else "", f"{r['size'] / 1e6:.0f} MB" if r["size"] else "",
-                      r["path"] or r.get("note", ""))
+        table.add_row("model", r["name"], "✓" if r["default"] else "", "", r["sha256"][:12], "", "",
+                      f"{r['size'] / 1e6:.0f} MB" if r["size"] else "", r["path"] or r.get("note", ""))
+    for a in adapters:
+        table.add_row("adapter", a["name"], "", a["base"], a["sha256"][:12], (a.get("data_sha256") or "")[:12],
+                      a.get("tenant") or "", f"{a['size'] / 1e6:.1f} MB", a["path"])
     out.print(table)
 
 
@@ -111,6 +124,33 @@ def models_add(path: Path, name: str | None, as_json: bool) -> None:
         out.print(f"registered {entry['name']} ({entry['size'] / 1e6:.0f} MB, sha256 {entry['sha256'][:12]}…)")
 
 
+@models.command("add-adapter")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--base", required=True, help="the registered model the adapter was trained on")
+@click.option("--name", default=None, help="name to register it under (default: file stem)")
+@click.option("--json", "as_json", is_flag=True)
+def models_add_adapter(path: Path, base: str, name: str | None, as_json: bool) -> None:
+    """Register a LoRA adapter file (a llama.cpp GGUF adapter) trained on the model BASE."""
+    entry = Registry().add_adapter(path, name or path.stem, base)
+    if as_json:
+        emit_json(entry)
+    else:
+        out.print(f"registered adapter {entry['name']} for {entry['base']} ({entry['size'] / 1e6:.1f} MB, "
+                  f"sha256 {entry['sha256'][:12]}…)", highlight=False)
+
+
+@models.command("remove-adapter")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def models_remove_adapter(name: str, as_json: bool) -> None:
+    """Unregister an adapter; its file stays where it is."""
+    entry = Registry().remove_adapter(name)
+    if as_json:
+        emit_json(entry)
+    else:
+        out.print(f"removed adapter {name} (the file {entry['path']} is kept)", highlight=False)
+
+
 @models.command("verify")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True)
@@ -120,7 +160,7 @@ def models_verify(name: str | None, as_json: bool) -> None:
         emit_json(results)
     else:
         for r in results:
-            out.print(f"{'ok ' if r['ok'] else 'BAD'} {r['name']}: {r['reason']}", highlight=False)
+            out.print(f"{'ok ' if r['ok'] else 'BAD'} {r['kind']} {r['name']}: {r['reason']}", highlight=False)
     if not all(r["ok"] for r in results):
         raise click.exceptions.Exit(1)
 

@@ -30,6 +30,8 @@ def eval_group() -> None:
 
 @eval_group.command("run")
 @click.option("--model", required=True, help="registered model name, packaged eval model or path to a .gguf")
+@click.option("--adapter", default=None,
+              help="registered LoRA adapter trained on MODEL: scores the adapted model (named MODEL+ADAPTER)")
 @click.option("--tasks", default="", help="comma-separated task names (see `inhouse eval tasks`)")
 @click.option("--limit", type=int, default=None, help="only the first N items of each task, in file order")
 @click.option("--preset", default=None, help="task set with fixed shots: open_llm_v1")
@@ -40,9 +42,10 @@ def eval_group() -> None:
 @click.option("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
 @click.option("--no-record", is_flag=True, help="do not add the scores to the leaderboard")
 @_json
-def run_cmd(model: str, tasks: str, limit: int | None, preset: str | None, shots: int | None, data: Path | None,
-            n_ctx: int, threads: int | None, no_record: bool, as_json: bool) -> None:
-    """Score MODEL on tasks; resumes from the per-item cache after an interruption."""
+def run_cmd(model: str, adapter: str | None, tasks: str, limit: int | None, preset: str | None, shots: int | None,
+            data: Path | None, n_ctx: int, threads: int | None, no_record: bool, as_json: bool) -> None:
+    """Score MODEL on tasks; resumes from the per-item cache after an interruption. Only an explicit
+    --adapter applies: the adapter settings do not change what a benchmark measures."""
     from inhouse.evals import run_eval
 
     names = list(split_groups(tasks))
@@ -51,11 +54,12 @@ def run_cmd(model: str, tasks: str, limit: int | None, preset: str | None, shots
         raise InputError("--shots needs --tasks (a preset fixes its own shots).")
     with progress_bar(not as_json) as update:
         result = run_eval(model, names, limit=limit, preset=preset, shots=shot_map, data=data, n_ctx=n_ctx,
-                          n_threads=threads, record=not no_record, progress=update)
+                          n_threads=threads, record=not no_record, progress=update, adapter=adapter)
     if as_json:
         emit_json(result)
         return
-    table = Table(title=f"{result['model']} ({result['file_sha256'][:12]})")
+    adapted = f" + adapter {result['adapter_sha256'][:12]}" if result.get("adapter_sha256") else ""
+    table = Table(title=f"{result['model']} ({result['file_sha256'][:12]}{adapted})")
     for col in ("task", "shots", "n", "metric", "score", "± stderr", "seconds"):
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
     for task, scores in result["results"].items():
@@ -72,6 +76,9 @@ def run_cmd(model: str, tasks: str, limit: int | None, preset: str | None, shots
 
 @eval_group.command("rag")
 @click.option("--model", default=None, help="registered model (default: the default model)")
+@click.option("--adapter", default=None,
+              help="registered LoRA adapter ('' for none; default: the tenant's from tenant_adapters, else the "
+                   "adapter setting)")
 @click.option("--set", "qset", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help='JSONL question set: {"question": …, "answers": [gold strings]} a line ([] = unanswerable)')
 @principal_options
@@ -82,17 +89,17 @@ def run_cmd(model: str, tasks: str, limit: int | None, preset: str | None, shots
               help="evaluation data directory for HaluEval (default $INHOUSE_EVAL_DATA or ../shared/data)")
 @click.option("--no-record", is_flag=True, help="do not add the scores to the leaderboard")
 @_json
-def rag_cmd(model: str | None, qset: Path, principal: Principal, limit: int | None, halueval: int, data: Path | None,
-            no_record: bool, as_json: bool) -> None:
-    """Grounded-QA scores of MODEL over the knowledge base in INHOUSE_HOME, asked as the given principal."""
+def rag_cmd(model: str | None, adapter: str | None, qset: Path, principal: Principal, limit: int | None,
+            halueval: int, data: Path | None, no_record: bool, as_json: bool) -> None:
+    """Grounded-QA scores of MODEL over the knowledge base in INHOUSE_HOME, asked as the given principal (with
+    the adapter that principal's questions get, unless --adapter says otherwise)."""
     import uuid
 
-    from inhouse.cli.answer import load_chat_model
     from inhouse.config import load_settings
     from inhouse.evals import EvalStore
     from inhouse.evals.adapters import data_dir
     from inhouse.evals.rag import VERSION, read_rag_set, run_rag, verifier_balanced_accuracy
-    from inhouse.evals.runner import _quant_from_name, resolve_model
+    from inhouse.evals.runner import ALIASES, _quant_from_name
     from inhouse.models.embedders import load_embedder
     from inhouse.models.registry import Registry
     from inhouse.store import open_store
@@ -101,10 +108,12 @@ def rag_cmd(model: str | None, qset: Path, principal: Principal, limit: int | No
         raise InputError("--limit must be at least 1.")
     items = read_rag_set(qset)[:limit]
     settings = load_settings()
-    name, path, sha = resolve_model(model or Registry().resolve(settings.model or None)[0])
+    choice = Registry().choose(settings, ALIASES.get(model, model) if model else None, adapter, principal.tenant)
+    name, path, sha = choice.name, choice.path, choice.sha256
+    adapted = {"adapter": choice.adapter, "adapter_sha256": choice.adapter_sha256} if choice.adapter else {}
     store = open_store()
     try:
-        chat = load_chat_model(name)
+        chat = choice.chat(settings)
         with progress_bar(not as_json) as update:
             result = run_rag(store, principal, items, settings, chat, load_embedder(settings.embedder),
                              progress=update)
@@ -120,14 +129,15 @@ def rag_cmd(model: str | None, qset: Path, principal: Principal, limit: int | No
             board.record(run_id, name, sha, _quant_from_name(path), task, VERSION,
                          {k: v for k, v in scores.items() if v is not None}, result["n"], "answer_recall",
                          {"set": str(qset), "tenant": principal.tenant, "groups": list(principal.groups),
-                          "limit": limit})
+                          "limit": limit, **({"adapter_sha256": choice.adapter_sha256} if choice.adapter else {})})
             if verifier:
                 board.record(run_id, name, sha, _quant_from_name(path), "verifier_halueval", VERSION,
                              {"balanced_accuracy": verifier["verifier_halueval"]}, verifier["n"],
                              "balanced_accuracy", {"threshold": 0.6})
         finally:
             board.close()
-    payload = {"model": name, "file_sha256": sha, "task": task, "results": {task: {**scores, "n": result["n"]}},
+    payload = {"model": name, "file_sha256": sha, **adapted, "task": task,
+               "results": {task: {**scores, "n": result["n"]}},
                "n_answerable": result["n_answerable"], "n_unanswerable": result["n_unanswerable"],
                "seconds_p50": result["seconds_p50"], "rows": result["rows"]}
     if verifier:
@@ -168,12 +178,13 @@ def board_cmd(as_json: bool, as_csv: bool) -> None:
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["model", "file_sha256", "quantisation", "task", "version", "shots", "n", "metric", "value",
-                    "stderr", "open_llm_v1", "korean", "date"])
+                    "stderr", "open_llm_v1", "korean", "date", "adapter_sha256"])
         for m in rows:
             for task, t in sorted(m["tasks"].items()):
                 for metric, s in t["metrics"].items():
                     w.writerow([m["model"], m["file_sha256"], m["quantisation"], task, t["version"], t["shots"],
-                                t["n"], metric, s["value"], s["stderr"], m["open_llm_v1"], m["korean"], m["date"]])
+                                t["n"], metric, s["value"], s["stderr"], m["open_llm_v1"], m["korean"], m["date"],
+                                m.get("adapter_sha256") or ""])
         sys.stdout.write(buf.getvalue())
         return
     if not rows:

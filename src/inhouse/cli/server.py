@@ -17,14 +17,18 @@ from inhouse.server.keys import ROLES, KeyStore
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--max-waiting", default=8, show_default=True, type=int,
               help="generation requests that may wait for the model before new ones get 429")
+@click.option("--adapter", default=None,
+              help="registered LoRA adapter for every tenant ('' for none; default: each tenant's from "
+                   "tenant_adapters, else the adapter setting)")
 @click.option("--json", "as_json", is_flag=True, help="print the listening address as JSON before serving")
-def serve(host: str, port: int, max_waiting: int, as_json: bool) -> None:
+def serve(host: str, port: int, max_waiting: int, adapter: str | None, as_json: bool) -> None:
     """Run the HTTP server: OpenAI-compatible /v1, native /api, /metrics and the web UI at /."""
     import uvicorn
 
     from inhouse.server.app import create_app
 
-    app = create_app(max_waiting=max_waiting)
+    app = create_app(max_waiting=max_waiting, adapter=adapter)
+    app.state.inhouse.check_adapters()  # a missing adapter, or one for another model, stops here, not per request
     if as_json:
         emit_json({"url": f"http://{host}:{port}", "openai_base_url": f"http://{host}:{port}/v1"})
     else:

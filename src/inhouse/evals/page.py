@@ -42,9 +42,10 @@ def render_board(rows: list[dict]) -> str:
             cells.append(f'<td data-task="{escape(t)}">{_pct(m["value"])}{se}<br>'
                          f"<small>{escape(metric)}, n={task['n']}{shots}</small></td>")
         missing = ", ".join(r.get("open_llm_v1_missing") or [])
+        adapted = f" + {escape(r['adapter_sha256'][:12])}" if r.get("adapter_sha256") else ""  # a LoRA adapter's
         body.append(
             f'<tr><td class="model">{escape(r["model"])}<br><small>{escape(r["quantisation"])} · '
-            f'{escape(r["file_sha256"][:12])} · {escape(r["date"][:10])}</small></td>'
+            f'{escape(r["file_sha256"][:12])}{adapted} · {escape(r["date"][:10])}</small></td>'
             f'<td class="avg" title="{escape(missing)}">{_pct(r["open_llm_v1"])}</td>'
             f'<td class="avg">{_pct(r["korean"])}<br><small>{r["korean_n_tasks"]} tasks</small></td>'
             + "".join(cells) + "</tr>")

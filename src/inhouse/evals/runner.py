@@ -135,8 +135,11 @@ def task_scores(spec: TaskSpec, items: Sequence[Item], raw: Sequence[dict]) -> d
 def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None = None, preset: str | None = None,
              shots: dict[str, int] | None = None, data: Path | None = None, n_ctx: int = 4096,
              n_threads: int | None = None, record: bool = True, progress: Progress | None = None,
-             store: EvalStore | None = None) -> dict:
-    """Evaluate `model` on `tasks`; returns {"model", "results": {task: {metric: value, "n": items}}, …}."""
+             store: EvalStore | None = None, adapter: str | None = None) -> dict:
+    """Evaluate `model` on `tasks`; returns {"model", "results": {task: {metric: value, "n": items}}, …}.
+
+    With `adapter` (a registered LoRA adapter trained on `model`) the adapted model is scored: it is named
+    "base+adapter" on the board, beside the base's own row, and its items are cached apart from the base's."""
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be a positive number of items, got {limit}.")
     if preset is not None and preset not in PRESETS:
@@ -153,7 +156,14 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
     specs = [s.with_fewshot(shots[s.name]) if s.name in shots else s for s in specs]
     loaded = {s.name: load_task(s, data) for s in specs}  # all data checked before the model loads
     name, path, sha = resolve_model(model)
-    log.info("evaluating %s (%s, SHA-256 %s) on %s", name, path, sha[:12], ", ".join(s.name for s in specs))
+    lora_path, adapter_sha, model_key = None, None, sha
+    if adapter:
+        from inhouse.models.registry import Registry
+
+        adapter, lora_path, entry = Registry().adapter_for(adapter, name, sha)
+        name, adapter_sha = f"{entry['base']}+{adapter}", entry["sha256"]
+        model_key = f"{sha}+{adapter_sha}"  # the cache key of the adapted model's items
+    log.info("evaluating %s (%s, SHA-256 %s) on %s", name, path, model_key[:12], ", ".join(s.name for s in specs))
     own_store = store is None
     store = store or EvalStore()
     holder: dict[str, object] = {}
@@ -163,19 +173,21 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
             from inhouse.evals.scorer import LlamaScorer
 
             t0 = time.perf_counter()
-            holder["scorer"] = LlamaScorer(path, n_ctx=n_ctx, n_threads=n_threads)
+            holder["scorer"] = LlamaScorer(path, n_ctx=n_ctx, n_threads=n_threads, lora_path=lora_path)
             log.info("loaded %s from %s in %.1f s", name, path, time.perf_counter() - t0)
         return holder["scorer"]
 
     run_id = uuid.uuid4().hex[:12]
     out: dict = {"model": name, "file_sha256": sha, "results": {}, "settings": {}, "seconds": {}}
+    if adapter:
+        out |= {"adapter": adapter, "adapter_sha256": adapter_sha}
     try:
         for spec in specs:
             t0 = time.perf_counter()
             docs, fewshot_docs = loaded[spec.name]
             items = build_items(spec, docs, limit, fewshot_docs)
             settings = {"fewshot": spec.fewshot.count, "seed": spec.fewshot.seed, "limit": limit}
-            raw = score_items(spec, items, sha, factory, store, settings, progress)
+            raw = score_items(spec, items, model_key, factory, store, settings, progress)
             scores = task_scores(spec, items, raw)
             out["results"][spec.name] = scores
             out["settings"][spec.name] = {**settings, "version": spec.version, "primary": spec.primary}
@@ -185,7 +197,8 @@ def run_eval(model: str, tasks: Sequence[str | TaskSpec], *, limit: int | None =
             if record:
                 quant = holder["scorer"].quantisation if "scorer" in holder else _quant_from_name(path)  # type: ignore[attr-defined]
                 store.record(run_id, name, sha, quant, spec.name, spec.version,
-                             {k: v for k, v in scores.items() if k != "n"}, scores["n"], spec.primary, settings)
+                             {k: v for k, v in scores.items() if k != "n"}, scores["n"], spec.primary,
+                             settings | ({"adapter_sha256": adapter_sha} if adapter else {}))
     finally:
         if own_store:
             store.close()

@@ -29,12 +29,16 @@ FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9:
 
 
 class LlamaScorer:
-    """One GGUF model in this process, answering log-likelihood and greedy-generation requests."""
+    """One GGUF model in this process, answering log-likelihood and greedy-generation requests; with
+    `lora_path`, a LoRA adapter (a GGUF adapter) is applied over its weights."""
 
-    def __init__(self, path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512) -> None:
+    def __init__(self, path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
+                 lora_path: str | Path | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise NotFoundError(f"model file {self.path} not found; register one with `inhouse models add PATH.gguf`.")
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise NotFoundError(f"adapter file {lora_path} not found; see `inhouse models list`.")
         try:
             from llama_cpp import Llama, llama_cpp
         except ImportError as e:
@@ -42,10 +46,12 @@ class LlamaScorer:
         self._lib = llama_cpp
         try:
             self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                             n_batch=n_batch,
-                             n_ubatch=n_batch, logits_all=False, verbose=False)
+                             n_batch=n_batch, n_ubatch=n_batch, logits_all=False,
+                             lora_path=str(lora_path) if lora_path is not None else None, verbose=False)
         except ValueError as e:
             raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
+        except RuntimeError as e:  # llama-cpp-python's word for an adapter llama.cpp would not apply
+            raise InputError(f"cannot apply the LoRA adapter {lora_path} to {self.path} ({e}).") from e
         self.n_ctx, self.n_batch = n_ctx, n_batch
         self.n_vocab = self.llm.n_vocab()
         self.add_bos = self.llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"

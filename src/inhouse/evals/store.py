@@ -4,8 +4,9 @@
   version, few-shot settings, item index, the exact request strings). An interrupted run resumes from
   here, and a change of prompt or data gives new keys instead of stale hits.
 - `results`: one row per (run, task, metric) with the model's name, file hash and quantisation, the task
-  version, the settings (shots, seed, limit), the score, its standard error, n and the date. The board
-  shows each model's latest score per task, and the "Open LLM v1" and "Korean" averages.
+  version, the settings (shots, seed, limit, and for a model with a LoRA adapter, named "base+adapter", the
+  adapter's SHA-256), the score, its standard error, n and the date. The board shows each model's latest
+  score per task, and the "Open LLM v1" and "Korean" averages.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class EvalStore:
         models: dict[str, dict] = {}
         for r in latest:
             m = models.setdefault(r["model"], {"model": r["model"], "file_sha256": r["file_sha256"],
+                                               "adapter_sha256": r["settings"].get("adapter_sha256"),
                                                "quantisation": r["quantisation"], "tasks": {}, "date": r["date"]})
             m["date"] = max(m["date"], r["date"])
             t = m["tasks"].setdefault(r["task"], {"version": r["task_version"], "n": r["n"],

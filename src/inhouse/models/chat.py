@@ -1,6 +1,7 @@
 """Chat model backends behind the `ChatModel` protocol.
 
-- `LlamaCppChat`: a GGUF file run in-process by llama-cpp-python (the default; CPU).
+- `LlamaCppChat`: a GGUF file run in-process by llama-cpp-python (the default; CPU), with or without a
+  LoRA adapter.
 - `OpenAICompatChat`: any OpenAI-compatible engine (vLLM, llama.cpp server) on a host that the
   configuration allow-lists; every other host is refused before a connection is made.
 - `ScriptedChat`: replies queued by a test, for exact-output tests of what surrounds a model.
@@ -42,17 +43,30 @@ class LlamaCppChat:
     `Reply.tokens` counts every token the model chose, the end-of-reply token included when it wrote one;
     at temperature 0 without `json_schema`, `Reply.logprobs` holds each one's log-probability (the last is
     the end token's when the reply was not cut). A logits processor reads them: the reply is unchanged.
+
+    With `lora_path` (a GGUF LoRA adapter, `inhouse.models.lora`) llama.cpp applies the adapter over the base
+    weights; the model's `name` is then "base+adapter", so replies, audit entries and scores say which it was.
+    llama-cpp-python loads the weights into memory instead of mapping them when it is given an adapter, so
+    each adapted instance (its twin included) holds its own copy of the base.
     """
 
     reports_logprobs = True
     supports_json_schema = True
 
     def __init__(self, path: str | Path, name: str | None = None, n_ctx: int = 4096, n_threads: int | None = None,
-                 chat_format: str | None = None, seed: int = 0) -> None:
+                 chat_format: str | None = None, seed: int = 0, lora_path: str | Path | None = None,
+                 adapter: str | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise NotFoundError(f"model file {self.path} not found; register one with `inhouse models add PATH.gguf`.")
-        self.name = name or self.path.stem
+        self.lora_path = Path(lora_path) if lora_path is not None else None
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise NotFoundError(f"adapter file {self.lora_path} not found; see `inhouse models list`.")
+        if adapter is not None and self.lora_path is None:
+            raise InputError(f"adapter '{adapter}' given without its file (lora_path).")
+        self.model = name or self.path.stem  # the base model's name
+        self.adapter = (adapter or self.lora_path.stem) if self.lora_path is not None else None
+        self.name = f"{self.model}+{self.adapter}" if self.adapter else self.model
         self.n_ctx, self.n_threads, self.chat_format, self.seed = n_ctx, n_threads, chat_format, seed
         self._llm = None
         self._lock = threading.Lock()
@@ -65,21 +79,29 @@ class LlamaCppChat:
             except ImportError as e:
                 raise InputError("the llama.cpp backend needs llama-cpp-python: pip install llama-cpp-python") from e
             t0 = time.perf_counter()
+            lora = str(self.lora_path) if self.lora_path is not None else None
             try:
                 self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                  chat_format=self.chat_format, seed=self.seed, verbose=False)
+                                  chat_format=self.chat_format, seed=self.seed, lora_path=lora, verbose=False)
             except ValueError as e:
                 log.error("cannot load model %s from %s: %s", self.name, self.path, e)
                 raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
-            log.info("loaded model %s from %s in %.1f s (n_ctx %d, %s threads)", self.name, self.path,
-                     time.perf_counter() - t0, self.n_ctx, self.n_threads or "default")
+            except RuntimeError as e:  # llama-cpp-python's word for an adapter llama.cpp would not apply
+                log.error("cannot apply adapter %s (%s) to %s: %s", self.adapter, self.lora_path, self.path, e)
+                raise InputError(f"cannot apply the LoRA adapter {self.lora_path} to {self.path} ({e}); "
+                                 "was it trained on another model?") from e
+            log.info("loaded model %s from %s%s in %.1f s (n_ctx %d, %s threads)", self.name, self.path,
+                     f" with adapter {self.lora_path}" if lora else "", time.perf_counter() - t0, self.n_ctx,
+                     self.n_threads or "default")
         return self._llm
 
     def twin(self, n_ctx: int = 1024) -> LlamaCppChat:
         """A second instance of the same GGUF with its own KV state (the weights are shared through mmap), for
-        short side prompts that would otherwise evict this instance's cached prompt prefix."""
-        return LlamaCppChat(self.path, name=self.name, n_ctx=n_ctx, n_threads=self.n_threads,
-                            chat_format=self.chat_format, seed=self.seed)
+        short side prompts that would otherwise evict this instance's cached prompt prefix. It carries the same
+        adapter, if any."""
+        return LlamaCppChat(self.path, name=self.model, n_ctx=n_ctx, n_threads=self.n_threads,
+                            chat_format=self.chat_format, seed=self.seed, lora_path=self.lora_path,
+                            adapter=self.adapter)
 
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)

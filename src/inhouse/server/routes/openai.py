@@ -37,13 +37,14 @@ KEEPALIVE_S = 0.5
 router = APIRouter()
 
 
-def model_names(srv: Server) -> list[str]:
-    return [RAG_MODEL, srv.chat.name]
+def model_names(srv: Server, tenant: str) -> list[str]:
+    """What a key of `tenant` may ask for: the RAG answerer and its tenant's model ("base+adapter" with one)."""
+    return [RAG_MODEL, srv.chat_for(tenant).name]
 
 
 @router.get("/v1/models", tags=["openai"])
 def list_models(key: Reader, srv: State) -> dict:
-    data = [{"id": n, "object": "model", "created": 0, "owned_by": "inhouse"} for n in model_names(srv)]
+    data = [{"id": n, "object": "model", "created": 0, "owned_by": "inhouse"} for n in model_names(srv, key.tenant)]
     if srv.embedder is not None:
         data.append({"id": srv.embedder.name, "object": "model", "created": 0, "owned_by": "inhouse"})
     return {"object": "list", "data": data}
@@ -71,8 +72,10 @@ def embeddings(body: EmbeddingRequest, key: Reader, srv: State) -> dict:
 @router.post("/v1/chat/completions", tags=["openai"], response_model=None)
 async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv: State) -> Response:
     model = body.model
-    if model not in model_names(srv):
-        raise NotFoundError(f"no model '{model}'; available: {', '.join(model_names(srv))} (GET /v1/models).")
+    chat = srv.chat_for(key.tenant)
+    names = [RAG_MODEL, chat.name]
+    if model not in names:
+        raise NotFoundError(f"no model '{model}'; available: {', '.join(names)} (GET /v1/models).")
     question = user_question(body)
     max_tokens = body.max_completion_tokens or body.max_tokens
     ticket = srv.queue.admit(key.tenant)  # 429 here, before any response starts
@@ -87,11 +90,12 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
 
     def work() -> dict:
         """Runs on a generation thread: the answer (RAG) or the plain reply, plus the audit entry."""
-        gated = GatedChat(srv.chat, ticket, srv.metrics)
+        gated = GatedChat(chat, ticket, srv.metrics)
         try:
             if rag:
                 # The judge waits for the generation slot too: it shares the machine's cores with the model.
-                judge = GatedChat(srv.judge, ticket, srv.metrics) if srv.judge is not None else None
+                judge_model = srv.judge_of(chat)
+                judge = GatedChat(judge_model, ticket, srv.metrics) if judge_model is not None else None
                 a = answer_question(srv.store, key.principal, question, srv.settings, gated, srv.embedder,
                                     judge_model=judge, policy=AnswerPolicy(max_tokens=max_tokens or 256))
                 answer_id = uuid.uuid4().hex
