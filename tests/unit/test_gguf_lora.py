@@ -72,6 +72,7 @@ def test_training_settings_schedule_and_data_hash():
     s = LoraSettings(lr=1e-3, warmup=4)
     lrs = [_lr(i, 100, s) for i in range(100)]
     assert lrs[0] == pytest.approx(2.5e-4) and max(lrs) == pytest.approx(1e-3) and lrs[-1] >= 1e-4 - 1e-12
+    assert _lr(0, 6, s) == pytest.approx(1e-3)  # a six-step run does not spend itself warming up
     ex = [{"messages": [{"role": "user", "content": "질문"}], "target": "답 [1].", "split": "train"}]
     assert data_sha256(ex) == data_sha256([{**ex[0], "split": "heldout"}])  # layout and split do not count
     assert data_sha256(ex) != data_sha256([{**ex[0], "target": "다른 답 [1]."}])

@@ -40,7 +40,7 @@ def data(tenant: str, model: str | None, limit: int, max_attempts: int | None, h
     store = open_store()
     out_dir = out_dir or home() / "tune" / tenant / "data"
     embedder = load_embedder(settings.embedder)
-    chat = load_chat_model(model)
+    chat = load_chat_model(model, adapter="")  # questions come from the bare base model
     with progress_bar(not as_json) as progress:
         report = tune_data.build(store, tenant, settings, chat, out_dir, embedder, limit=limit, holdout=holdout,
                                  seed=seed, max_attempts=max_attempts, checker=chat.twin(),

@@ -114,9 +114,10 @@ def encode(tokenizer, example: dict) -> tuple[list[int], list[int]]:  # noqa: AN
 
 
 def _lr(step: int, total: int, s: LoraSettings) -> float:
-    if step < s.warmup:
-        return s.lr * (step + 1) / s.warmup
-    progress = (step - s.warmup) / max(1, total - s.warmup)
+    warmup = min(s.warmup, max(1, total // 10))  # a short run does not spend itself warming up
+    if step < warmup:
+        return s.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
     return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
