@@ -296,21 +296,31 @@ def _attempt(store: Store, principal: Principal, view: ReaderView, settings: Set
     row["check"] = check.strip()
     if not answers(check, span.text):
         return {**row, "outcome": "answered otherwise"}
+    outcome, examples = examples_for(store, principal, view, settings, embedder, mode, policy, chunk, sentence,
+                                     question, span.text, split, model.name)
+    return {**row, "outcome": outcome, **({"examples": examples} if examples else {})}
+
+
+def examples_for(store: Store, principal: Principal, view: ReaderView, settings: Settings, embedder: Embedder | None,
+                 mode: str, policy: AnswerPolicy, chunk: Chunk, sentence: str, question: str, answer: str,
+                 split: str, generator: str) -> tuple[str, list[dict]]:
+    """("kept", the question's examples), or (why not, []): the real retrieval must find `chunk` and the context
+    the pipeline would show must hold `sentence` and clear the relevance gate."""
     q = Question(question)
     hits = search(store, principal, question, settings, k=policy.k + 8, mode=mode, embedder=embedder,
                   view=view).hits
     top = hits[:policy.k]
     if chunk.id not in [h.chunk_id for h in top]:
-        return {**row, "outcome": "retrieval missed"}
+        return "retrieval missed", []
     sources, relevance = select_context(q, top)
     gold = next((s for s in sources if s.chunk_id == chunk.id and sentence in " ".join(s.text.split())), None)
     if gold is None:
-        return {**row, "outcome": "sentence not shown"}
+        return "sentence not shown", []
     if relevance < policy.min_relevance:
-        return {**row, "outcome": "below the gate"}
-    base = {"question": question, "answer": span.text, "sentence": sentence, "split": split,
+        return "below the gate", []
+    base = {"question": question, "answer": answer, "sentence": sentence, "split": split,
             "source": {"doc_path": chunk.doc_path, "chunk_id": chunk.id, "page": chunk.page},
-            "version": DATA_VERSION, "generator": model.name}
+            "version": DATA_VERSION, "generator": generator}
     examples = [{**base, "kind": "answerable", "gold_n": gold.n,
                  "messages": build_messages(question, sources, policy.worked_examples),
                  "target": cite(sentence, gold.n),
@@ -321,7 +331,7 @@ def _attempt(store: Store, principal: Principal, view: ReaderView, settings: Set
         examples.append({**base, "kind": "unanswerable", "gold_n": None,
                          "messages": build_messages(question, d_sources, policy.worked_examples),
                          "target": NOT_FOUND, "sources": [s.to_json() for s in d_sources]})
-    return {**row, "outcome": "kept", "examples": examples}
+    return "kept", examples
 
 
 def load_examples(path: Path, split: str | None = None) -> list[dict]:
