@@ -122,10 +122,10 @@ class CachedQueries:
         return self.base.embed(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.table[text]
+        return self.table[text.strip()]  # search strips the query
 
     def embed_queries(self, texts) -> np.ndarray:
-        return np.stack([self.table[t] for t in texts])
+        return np.stack([self.embed_query(t) for t in texts])
 
 
 def run_language(lang: str, args, console: Console) -> dict:
@@ -159,7 +159,7 @@ def run_language(lang: str, args, console: Console) -> dict:
                         "mcnemar_p_r1": mcnemar(base_dense["_hits1"], ad_dense["_hits1"])}}
     # The real hybrid search on (the first --hybrid-limit of) the held-out questions.
     idx = np.where(test)[0][:args.hybrid_limit]
-    table = {questions[i]: qv[i] for i in idx}
+    table = {questions[i].strip(): qv[i] for i in idx}
     settings = Settings()
     principal = Principal("bench", "bench", ())
     index_of = {retrieval.doc_name(i): i for i in range(n_para)}

@@ -10,7 +10,7 @@ from gguf import GGUFWriter
 
 from inhouse.errors import InputError
 from inhouse.tune.gguf_lora import base_info, gguf_name, read_adapter, write_adapter
-from inhouse.tune.model import LoraSettings, _lr, data_sha256
+from inhouse.tune.model import LoraSettings, _lr, data_sha256, mix
 
 
 def tiny_base(path: Path, arch: str = "qwen2") -> Path:
@@ -76,3 +76,14 @@ def test_training_settings_schedule_and_data_hash():
     ex = [{"messages": [{"role": "user", "content": "질문"}], "target": "답 [1].", "split": "train"}]
     assert data_sha256(ex) == data_sha256([{**ex[0], "split": "heldout"}])  # layout and split do not count
     assert data_sha256(ex) != data_sha256([{**ex[0], "target": "다른 답 [1]."}])
+
+
+def test_refusals_are_capped_at_their_share():
+    answerable = [{"kind": "answerable", "target": f"답 {i} [1]."} for i in range(8)]
+    refusals = [{"kind": "unanswerable", "target": "NOT_FOUND", "i": i} for i in range(10)]
+    mixed = mix(answerable + refusals, LoraSettings(refusal_share=0.2, seed=1))
+    assert sum(e["kind"] == "answerable" for e in mixed) == 8 and sum(e["kind"] == "unanswerable" for e in mixed) == 2
+    assert mixed == mix(answerable + refusals, LoraSettings(refusal_share=0.2, seed=1))  # seeded
+    assert len(mix(answerable + refusals[:1], LoraSettings(refusal_share=0.2))) == 9  # under the cap: all kept
+    with pytest.raises(InputError, match="--refusal-share"):
+        LoraSettings(refusal_share=1.0).check()

@@ -91,6 +91,8 @@ def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -
 @click.option("--epochs", default=1.0, show_default=True, type=float)
 @click.option("--lr", default=2e-4, show_default=True, type=float)
 @click.option("--accumulate", default=4, show_default=True, type=int, help="examples per optimiser step")
+@click.option("--refusal-share", default=0.2, show_default=True, type=float,
+              help="most share of refusal examples trained on (the rest left out, seeded)")
 @click.option("--max-tokens", default=2048, show_default=True, type=int, help="longer examples are left out")
 @click.option("--max-steps", default=None, type=int, help="stop after this many steps (the schedule is the full run's)")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -98,8 +100,8 @@ def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -
               help="checkpoint folder (default: INHOUSE_HOME/tune/TENANT/model-BASE); a run there is resumed")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def model(tenant: str, base: str | None, name: str | None, data_file: Path | None, rank: int, alpha: float,
-          epochs: float, lr: float, accumulate: int, max_tokens: int, max_steps: int | None, seed: int,
-          work: Path | None, as_json: bool) -> None:
+          epochs: float, lr: float, accumulate: int, refusal_share: float, max_tokens: int, max_steps: int | None,
+          seed: int, work: Path | None, as_json: bool) -> None:
     """LoRA-train the model on the tenant's examples (CPU), write the adapter as GGUF and register it beside its
     base; `ask --adapter NAME` (or the tenant_adapters setting) then answers with it."""
     from inhouse.models.registry import Registry
@@ -113,7 +115,7 @@ def model(tenant: str, base: str | None, name: str | None, data_file: Path | Non
     train = tune_data.load_examples(path, "train")
     heldout = tune_data.load_examples(path, "heldout")
     lora = tune_model.LoraSettings(rank=rank, alpha=alpha, epochs=epochs, lr=lr, accumulate=accumulate,
-                                   max_tokens=max_tokens, seed=seed)
+                                   refusal_share=refusal_share, max_tokens=max_tokens, seed=seed)
     adapter_path = home() / "adapters" / "model" / f"{name}.gguf"
     with progress_bar(not as_json) as progress:
         report = tune_model.train(base_path, base_name, train, heldout,

@@ -46,6 +46,10 @@ class LoraSettings:
     accumulate: int = 4  # examples per optimiser step
     max_tokens: int = 2048  # longer examples are left out (counted)
     seed: int = 0
+    # Most share of refusal (unanswerable) examples trained on; the rest are left out (seeded). At 43% (every
+    # refusal the data held) the 0.5B refused 49 of 50 answerable Korean questions: NOT_FOUND was the one
+    # likeliest first token, the sentences it should copy begin each differently (bench/adapt_model.py).
+    refusal_share: float = 0.2
     bf16: bool = True  # CPU autocast: ~1.5x faster than float32 here, LoRA weights kept in float32
 
     def check(self) -> None:
@@ -53,6 +57,8 @@ class LoraSettings:
             raise InputError(f"--rank must be ≥ 1 and alpha > 0 (got rank {self.rank}, alpha {self.alpha}).")
         if self.epochs <= 0 or self.lr <= 0 or self.accumulate < 1:
             raise InputError("--epochs and --lr must be positive, --accumulate at least 1.")
+        if not 0 <= self.refusal_share < 1:
+            raise InputError(f"--refusal-share must be from 0 to below 1 (got {self.refusal_share}).")
 
 
 @dataclass
@@ -63,6 +69,7 @@ class TrainReport:
     data_sha256: str = ""
     examples: int = 0
     too_long: int = 0
+    refusals_left_out: int = 0
     steps: int = 0
     resumed_at: int = 0
     seconds: float = 0.0
@@ -74,6 +81,17 @@ class TrainReport:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def mix(examples: Sequence[dict], settings: LoraSettings) -> list[dict]:
+    """Every answerable example and at most `refusal_share` of the whole in refusals (a seeded choice)."""
+    refusals = [e for e in examples if e.get("kind") == "unanswerable"]
+    others = [e for e in examples if e.get("kind") != "unanswerable"]
+    room = int(len(others) * settings.refusal_share / (1 - settings.refusal_share))
+    if len(refusals) > room:
+        keep = set(random.Random(settings.seed).sample(range(len(refusals)), room))
+        refusals = [e for i, e in enumerate(refusals) if i in keep]
+    return others + refusals
 
 
 def data_sha256(examples: Sequence[dict]) -> str:
@@ -169,10 +187,13 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
     from peft import LoraConfig, get_peft_model
 
     t_start = time.perf_counter()
-    digest = data_sha256(examples)
+    report = TrainReport(base=base_name, settings=asdict(settings))
+    given = len(examples)
+    examples = mix(examples, settings)
+    report.refusals_left_out = given - len(examples)
+    digest = report.data_sha256 = data_sha256(examples)
     base_sha = sha256_file(base_path)
     identity = {"format": FORMAT, "base_sha256": base_sha, "data_sha256": digest, "settings": asdict(settings)}
-    report = TrainReport(base=base_name, data_sha256=digest, settings=asdict(settings))
     ckpt_path = work / "checkpoint.pt"
     state = None
     if ckpt_path.exists():
