@@ -54,7 +54,7 @@ from inhouse.models.chat import LlamaCppChat  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
 from inhouse.tune.data import examples_for, units  # noqa: E402
-from inhouse.tune.model import LoraSettings, train  # noqa: E402
+from inhouse.tune.model import FORMAT, LoraSettings, train  # noqa: E402
 from inhouse.types import Principal  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
@@ -215,7 +215,7 @@ def main() -> None:
     name, base_path = Registry().resolve(args.model)
     lora = LoraSettings(rank=args.rank, alpha=2.0 * args.rank, epochs=args.epochs, lr=args.lr, seed=args.seed,
                         refusal_share=args.refusal_share)
-    key = hashlib.sha256(json.dumps([args.lang, name, args.train, args.seed, args.n, repr(lora)]).encode()
+    key = hashlib.sha256(json.dumps([FORMAT, args.lang, name, args.train, args.seed, args.n, repr(lora)]).encode()
                          ).hexdigest()[:12]
     work = CACHE / "adapt" / f"model-{args.lang}-{name}-{key}"
     adapter = work / "adapter.gguf"

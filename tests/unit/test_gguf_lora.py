@@ -10,7 +10,7 @@ from gguf import GGUFWriter
 
 from inhouse.errors import InputError
 from inhouse.tune.gguf_lora import base_info, gguf_name, read_adapter, write_adapter
-from inhouse.tune.model import LoraSettings, _lr, data_sha256, mix
+from inhouse.tune.model import LoraSettings, _lr, answer_tokens, data_sha256, mix
 
 
 def tiny_base(path: Path, arch: str = "qwen2") -> Path:
@@ -85,5 +85,6 @@ def test_refusals_are_capped_at_their_share():
     assert sum(e["kind"] == "answerable" for e in mixed) == 8 and sum(e["kind"] == "unanswerable" for e in mixed) == 2
     assert mixed == mix(answerable + refusals, LoraSettings(refusal_share=0.2, seed=1))  # seeded
     assert len(mix(answerable + refusals[:1], LoraSettings(refusal_share=0.2))) == 9  # under the cap: all kept
+    assert answer_tokens([-100, -100, 5, 6]) == 2 and answer_tokens([5, 6]) == 1  # the first is never predicted
     with pytest.raises(InputError, match="--refusal-share"):
         LoraSettings(refusal_share=1.0).check()

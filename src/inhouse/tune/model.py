@@ -32,7 +32,7 @@ from inhouse.tune.gguf_lora import write_adapter
 
 log = logging.getLogger(__name__)
 
-FORMAT = "1"  # of the checkpoint; a checkpoint of another format is not resumed
+FORMAT = "2"  # of the checkpoint; a checkpoint of another format is not resumed
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _lr(step: int, total: int, s: LoraSettings) -> float:
     return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _loss(model, ids: list[int], labels: list[int], bf16: bool):  # noqa: ANN001, ANN202
+def _loss(model, ids: list[int], labels: list[int], bf16: bool, reduction: str = "mean"):  # noqa: ANN001, ANN202
     import torch
 
     x = torch.tensor([ids])
@@ -148,7 +148,12 @@ def _loss(model, ids: list[int], labels: list[int], bf16: bool):  # noqa: ANN001
         logits = model(input_ids=x).logits
     logits = logits[0, :-1].float()
     target = y[0, 1:]
-    return torch.nn.functional.cross_entropy(logits, target, ignore_index=-100)
+    return torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction=reduction)
+
+
+def answer_tokens(labels: Sequence[int]) -> int:
+    """Tokens the loss counts (every label but the first is predicted; -100 is the prompt)."""
+    return sum(t != -100 for t in labels[1:])
 
 
 def heldout_loss(model, encoded: Sequence[tuple[list[int], list[int]]], bf16: bool) -> float | None:  # noqa: ANN001
@@ -244,8 +249,11 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
         for g in optim.param_groups:
             g["lr"] = _lr(step, total, settings)
         batch = order[step * settings.accumulate:(step + 1) * settings.accumulate]
+        # Every reply token of the step weighs the same. Averaged per example instead, a refusal's few tokens
+        # each weighed ten times a copied sentence's: the 0.5B learnt to begin every reply with NOT_FOUND.
+        tokens = sum(answer_tokens(kept[i][1]) for i in batch)
         for i in batch:
-            loss = _loss(model, *kept[i], settings.bf16) / len(batch)
+            loss = _loss(model, *kept[i], settings.bf16, reduction="sum") / tokens
             loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optim.step()
