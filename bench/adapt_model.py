@@ -160,13 +160,10 @@ def general_tasks(model: str, adapter: Path, key: str, tasks: list[str], limit: 
         runs = {}
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("general tasks", total=None)
-
-            def step(label: str, done: int, total: int) -> None:
-                progress.update(task, description=f"{label} {which}", completed=done, total=total)
-
             for which, adapter_name in (("base", None), ("adapted", name)):
                 runs[which] = run_eval(model, tasks, limit=limit, n_threads=threads, adapter=adapter_name,
-                                       progress=step)
+                                       progress=lambda label, done, total, which=which: progress.update(
+                                           task, description=f"{label} {which}", completed=done, total=total))
     finally:
         if before is None:
             os.environ.pop("INHOUSE_HOME", None)

@@ -7,10 +7,10 @@ llama.cpp applies), followed by its target reply and the end-of-turn token; the 
 alone. The result is written as a llama.cpp GGUF adapter (`gguf_lora`) and registered beside its base with the
 SHA-256 of the data it learnt from, so `ask`, `eval` and the server can apply it over the quantised base.
 
-Training checkpoints (LoRA weights, optimiser, step, example order) are written atomically every
-`checkpoint_every` steps and at the end; a run started again with the same base, data and settings resumes
-where the last one stopped. Held-out examples (the documents `tune data` set aside) are scored before and after:
-the mean loss on their replies, the adapter's first measurement.
+Training checkpoints (LoRA weights, optimiser, step; the example order follows from the seed) are written
+atomically every `checkpoint_every` steps and at the end; a run started again with the same base, data and
+settings resumes where the last one stopped. Held-out examples (the documents `tune data` set aside) are
+scored before and after: the mean loss on their replies, the adapter's first measurement.
 """
 
 from __future__ import annotations
