@@ -7,7 +7,10 @@ paragraph's rank is that of its best chunk. Reports Recall@1, Recall@5 and MRR@1
 the stored vectors) and of the real hybrid `search`, base and adapted, on the held-out questions, with
 McNemar's exact p-value on R@1 (paired).
 
-    python bench/adapt.py [--langs ko,en] [--epochs 30] [--hybrid-limit 800]
+    python bench/adapt.py [--langs ko,en] [--hybrid-limit 800] [--no-select [--epochs 30]]
+
+Learning rate, pull to the identity and epochs are chosen on a validation split of the training articles
+(`model_selection`); the held-out articles are scored once, with the chosen setting.
 
 KorQuAD is CC BY-ND: an adapter trained on it is for this measurement only and is never written out.
 """
@@ -42,6 +45,7 @@ from inhouse.types import Principal  # noqa: E402
 CACHE = ROOT / "bench" / ".cache"
 HOLDOUT = 0.3
 HARD_NEGATIVES = 3
+GRID = {"lr": (2e-3, 1e-4, 1e-5), "reg": (1e-2, 1.0), "epochs": (3, 10)}
 
 
 def articles(path: Path) -> list[int]:
@@ -128,6 +132,40 @@ class CachedQueries:
         return np.stack([self.embed_query(t) for t in texts])
 
 
+def training_pairs(qv: np.ndarray, gold: np.ndarray, para: np.ndarray, vecs: np.ndarray,
+                   mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the questions in `mask`: the gold paragraph's best chunk under the base embedder, and hard negatives
+    (the best chunks of other paragraphs)."""
+    scores = qv[mask] @ vecs.T
+    same = para[None, :] == gold[mask][:, None]
+    gold_vecs = vecs[np.where(same, scores, -np.inf).argmax(axis=1)]
+    other = np.where(same, -np.inf, scores)
+    return gold_vecs, vecs[np.argsort(-other, axis=1)[:, :HARD_NEGATIVES]]
+
+
+def model_selection(embedder, qv, gold, para, vecs, n_para: int, tr: np.ndarray, art: list[int],
+                    console: Console) -> dict:
+    """Learning rate, pull to the identity and epochs chosen on a validation split of the *training* articles
+    (a second article hash), never on the held-out ones: the grid's validation R@1 against the base's."""
+    val = tr & np.array([heldout_article(art[g], seed=1) for g in gold])
+    fit = tr & ~val
+    gold_vecs, negatives = training_pairs(qv, gold, para, vecs, fit)
+    base = metrics(paragraph_ranks(qv[val], para, vecs, n_para), gold[val])["r1"]
+    rows = []
+    for lr in GRID["lr"]:
+        for reg in GRID["reg"]:
+            for epochs in GRID["epochs"]:
+                w, _rep = train(qv[fit], gold_vecs, negatives, epochs=epochs, lr=lr, reg=reg, seed=0)
+                adapted = AdaptedEmbedder(embedder, w).adapt(qv[val])
+                r1 = metrics(paragraph_ranks(adapted, para, vecs, n_para), gold[val])["r1"]
+                rows.append({"lr": lr, "reg": reg, "epochs": epochs, "val_r1": r1})
+    best = max(rows, key=lambda r: r["val_r1"])
+    console.print(f"  model selection: validation R@1 base {base:.3f}, best adapted {best['val_r1']:.3f} "
+                  f"(lr {best['lr']}, reg {best['reg']}, {best['epochs']} epochs)")
+    return {"fit_questions": int(fit.sum()), "val_questions": int(val.sum()), "val_r1_base": base, "grid": rows,
+            "chosen": best}
+
+
 def run_language(lang: str, args, console: Console) -> dict:
     store, paragraphs, qa, facts = retrieval.prepare_store(lang, CACHE / "retrieval", console)
     art = articles(retrieval.DATASETS[lang][1])
@@ -138,23 +176,20 @@ def run_language(lang: str, args, console: Console) -> dict:
     qv = query_vectors(lang, questions, embedder, console)
     test = np.array([heldout_article(art[g]) for g in gold])
     tr = ~test
-    # Training pairs: the gold paragraph's best chunk under the base embedder, and hard negatives: the best
-    # chunks of other paragraphs.
-    scores = qv[tr] @ vecs.T
-    same = para[None, :] == gold[tr][:, None]
-    gold_vecs = vecs[np.where(same, scores, -np.inf).argmax(axis=1)]
-    other = np.where(same, -np.inf, scores)
-    neg_idx = np.argsort(-other, axis=1)[:, :HARD_NEGATIVES]
-    negatives = vecs[neg_idx]
+    gold_vecs, negatives = training_pairs(qv, gold, para, vecs, tr)
+    n_para = len(paragraphs)
+    grid = model_selection(embedder, qv, gold, para, vecs, n_para, tr, art, console) if args.select else None
+    lr, reg, epochs = (grid["chosen"]["lr"], grid["chosen"]["reg"], grid["chosen"]["epochs"]) if grid else \
+        (2e-3, 1e-2, args.epochs)
     t0 = time.perf_counter()
-    w, rep = train(qv[tr], gold_vecs, negatives, epochs=args.epochs, seed=0)
+    w, rep = train(qv[tr], gold_vecs, negatives, epochs=epochs, lr=lr, reg=reg, seed=0)
     train_s = time.perf_counter() - t0
     adapted = AdaptedEmbedder(embedder, w)
-    n_para = len(paragraphs)
     base_dense = metrics(paragraph_ranks(qv[test], para, vecs, n_para), gold[test])
     ad_dense = metrics(paragraph_ranks(adapted.adapt(qv[test]), para, vecs, n_para), gold[test])
     result = {**facts, "train_questions": int(tr.sum()), "test_questions": int(test.sum()),
               "train_s": round(train_s, 1), "loss": [round(rep.loss_first, 4), round(rep.loss_last, 4)],
+              "settings": {"lr": lr, "reg": reg, "epochs": epochs}, "model_selection": grid,
               "dense": {"base": base_dense, "adapted": ad_dense,
                         "mcnemar_p_r1": mcnemar(base_dense["_hits1"], ad_dense["_hits1"])}}
     # The real hybrid search on (the first --hybrid-limit of) the held-out questions.
@@ -182,6 +217,8 @@ def main() -> None:
     ap.add_argument("--langs", default="ko,en")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--hybrid-limit", type=int, default=800, help="held-out questions put to the hybrid search")
+    ap.add_argument("--no-select", dest="select", action="store_false",
+                    help="skip model selection (lr 2e-3, reg 0.01, --epochs)")
     args = ap.parse_args()
     console = Console()
     results = {}

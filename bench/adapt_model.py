@@ -8,10 +8,12 @@ the examples `inhouse tune data` writes (`tune.data.examples_for`: the exact ans
 retrieval, the answer-bearing sentence cited, and with the gold document hidden, the refusal) — its human question
 stands in for a generated one, so this measures what the training recipe does, given good questions.
 
-Both models answer every evaluation question twice (answerable; gold paragraph hidden) through
-`answer_question` with their own twin as the judge, as `inhouse ask --adapter` does. Reported: wrong drafts
-(answerable drafts that neither contain the answer nor refuse), draft and pipeline recall, abstention in both
-conditions, with McNemar's exact p-value on each paired outcome.
+A format-only control (`NoLeadingCitationChat`: the base model barred from beginning a draft with a citation
+marker, so no citation-only drafts) separates what the adapter teaches about form from what it teaches about
+content. Base, control and adapted model answer every evaluation question twice (answerable; gold paragraph
+hidden) through `answer_question` with their own twin as the judge, as `inhouse ask --adapter` does. Reported:
+wrong drafts (answerable drafts that neither contain the answer nor refuse), draft and pipeline recall, abstention
+in both conditions, with McNemar's exact p-value on each paired outcome.
 
 Forgetting: the general tasks (`--general`, first `--general-limit` items) scored base and adapted through the
 leaderboard's runner (`inhouse eval run --adapter`).
@@ -33,6 +35,8 @@ import random
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -70,8 +74,10 @@ def answer_sentence(paragraph: str, answers_: list[str]) -> str | None:
 
 
 def training_examples(store, lang: str, items: list[dict], paragraphs: list[str], eval_articles: set[int],
-                      want: int, seed: int, embedder, settings: Settings) -> tuple[list[dict], dict]:
-    """Examples of up to `want` questions from articles outside `eval_articles`, and why others gave none."""
+                      want: int, seed: int, embedder, settings: Settings, per_paragraph: int = 1
+                      ) -> tuple[list[dict], dict]:
+    """Examples of up to `want` questions (at most `per_paragraph` of a paragraph) from articles outside
+    `eval_articles`, and why others gave none."""
     art = articles(DATASETS[lang][1])
     principal = Principal("bench", "bench", ())
     view = ReaderView(principal)
@@ -83,14 +89,14 @@ def training_examples(store, lang: str, items: list[dict], paragraphs: list[str]
     out: list[dict] = []
     outcomes: dict[str, int] = {}
     kept = 0
-    used: set[int] = set()
+    used: dict[int, int] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{lang} training examples", total=want)
         for it in pool:
             if kept >= want:
                 break
-            if it["gold"] in used:
-                continue  # one question a paragraph, as the evaluation sample
+            if used.get(it["gold"], 0) >= per_paragraph:
+                continue
             sentence = answer_sentence(paragraphs[it["gold"]], it["answers"])
             if sentence is None:
                 outcomes["answer spans sentences"] = outcomes.get("answer spans sentences", 0) + 1
@@ -104,11 +110,34 @@ def training_examples(store, lang: str, items: list[dict], paragraphs: list[str]
                                         sentence, it["question"], it["answers"][0], "train", "korquad-human")
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if outcome == "kept":
-                used.add(it["gold"])
+                used[it["gold"]] = used.get(it["gold"], 0) + 1
                 out.extend(exs)
                 kept += 1
                 progress.advance(task)
     return out, outcomes
+
+
+class NoLeadingCitationChat(LlamaCppChat):
+    """The format-only control: the base model, barred from beginning a reply with a citation marker, a blank or
+    the end of the reply, so it cannot give a citation-only draft ("[1]") and must write words first. What the
+    adapter gains beyond this is content, not format. Its judge twin is the unconstrained base."""
+
+    _banned: np.ndarray | None = None
+
+    def _constraints(self) -> list:
+        if self._banned is None:
+            llm = self.llm
+            pieces = (llm.detokenize([i]).decode("utf-8", errors="ignore") for i in range(llm.n_vocab()))
+            self._banned = np.array([i for i, t in enumerate(pieces) if not t.strip() or t.lstrip().startswith("[")])
+        first = [True]
+
+        def ban(_ids, logits):
+            if first[0]:
+                first[0] = False
+                logits[self._banned] = -np.inf
+            return logits
+
+        return [ban]
 
 
 def evaluate(store, picked: list[dict], lang: str, chat, embedder, settings: Settings, judge: bool,
@@ -183,6 +212,8 @@ def main() -> None:
     ap.add_argument("--lang", default="ko", choices=sorted(DATASETS))
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
     ap.add_argument("--train", type=int, default=150, help="training questions (each gives up to two examples)")
+    ap.add_argument("--per-paragraph", type=int, default=1,
+                    help="training questions of one paragraph at most (XQuAD's 48 articles leave few paragraphs)")
     ap.add_argument("--seed", type=int, default=22, help="bench/answers.py sample seed of the evaluation questions")
     ap.add_argument("--n", type=int, default=50, help="evaluation questions")
     ap.add_argument("--epochs", type=float, default=1.0)
@@ -205,15 +236,16 @@ def main() -> None:
     art = articles(DATASETS[args.lang][1])
     eval_articles = {art[it["gold"]] for it in picked}
     examples, outcomes = training_examples(store, args.lang, items, paragraphs, eval_articles, args.train, args.seed,
-                                           embedder, settings)
+                                           embedder, settings, args.per_paragraph)
     kinds = {k: sum(e["kind"] == k for e in examples) for k in ("answerable", "unanswerable")}
     console.print(f"{args.lang}: {len(picked)} evaluation questions from {len(eval_articles)} articles; "
                   f"{kinds} training examples from other articles; outcomes {outcomes}")
     name, base_path = Registry().resolve(args.model)
     lora = LoraSettings(rank=args.rank, alpha=2.0 * args.rank, epochs=args.epochs, lr=args.lr, seed=args.seed,
                         refusal_share=args.refusal_share)
-    key = hashlib.sha256(json.dumps([FORMAT, args.lang, name, args.train, args.seed, args.n, repr(lora)]).encode()
-                         ).hexdigest()[:12]
+    extra = [args.per_paragraph] if args.per_paragraph != 1 else []  # keys of earlier runs stay as they were
+    key = hashlib.sha256(json.dumps([FORMAT, args.lang, name, args.train, args.seed, args.n, repr(lora), *extra]
+                                    ).encode()).hexdigest()[:12]
     work = CACHE / "adapt" / f"model-{args.lang}-{name}-{key}"
     adapter = work / "adapter.gguf"
     with Progress(console=console, transient=True) as progress:
@@ -230,21 +262,27 @@ def main() -> None:
                          CACHE / "adapt" / f"rows-{name}-{sha256_file(base_path)[:12]}-{tag}.json")
     adapted_rows = evaluate(store, picked, args.lang, adapted_chat, embedder, settings, judge,
                             work / f"rows-{report.sha256[:12]}-{tag}.json")
+    control_chat = NoLeadingCitationChat(base_path, name=name, n_threads=args.threads)
+    control_rows = evaluate(store, picked, args.lang, control_chat, embedder, settings, judge,
+                            CACHE / "adapt" / f"rows-{name}-{sha256_file(base_path)[:12]}-nolead-{tag}.json")
     store.close()
     tasks = [t for t in args.general.split(",") if t]
     general = general_tasks(name, adapter, key, tasks, args.general_limit, args.threads) if tasks else {}
     result = {"bench": "adapt_model", "date": time.strftime("%Y-%m-%d"), "lang": args.lang, "model": name,
               "corpus": facts, "eval_seed": args.seed, "eval_articles": len(eval_articles),
               "training": {"questions": args.train, "examples": kinds, "outcomes": outcomes, **report.to_json()},
-              "base": summary(base_rows), "adapted": summary(adapted_rows),
-              "mcnemar_p": paired(base_rows, adapted_rows), "judge": judge, "general": general,
+              "base": summary(base_rows), "adapted": summary(adapted_rows), "format_control": summary(control_rows),
+              "mcnemar_p": paired(base_rows, adapted_rows),
+              "mcnemar_p_adapted_vs_format_control": paired(control_rows, adapted_rows), "judge": judge,
+              "general": general,
               "wall_s": round(time.perf_counter() - t_start, 1)}
     table = Table(title=f"Model adaptation ({name}, {args.lang}): {result['base']['n']} held-out-article questions")
-    for col in ("measure", "base", "adapted", "McNemar p"):
+    for col in ("measure", "base", "format control", "adapted", "p (base)", "p (control)"):
         table.add_column(col)
     for k in ("wrong_drafts", "draft_recall", "answer_recall", "answerable_abstention", "gold_removed_abstention"):
-        p = result["mcnemar_p"].get(k)
-        table.add_row(k, f"{result['base'][k]:.3f}", f"{result['adapted'][k]:.3f}", "" if p is None else f"{p:.2g}")
+        p, q = result["mcnemar_p"].get(k), result["mcnemar_p_adapted_vs_format_control"].get(k)
+        table.add_row(k, f"{result['base'][k]:.3f}", f"{result['format_control'][k]:.3f}",
+                      f"{result['adapted'][k]:.3f}", "" if p is None else f"{p:.2g}", "" if q is None else f"{q:.2g}")
     console.print(table)
     if general:
         gt = Table(title=f"General tasks, first {args.general_limit} items (forgetting)")
@@ -253,7 +291,7 @@ def main() -> None:
         for t, r in general.items():
             gt.add_row(t, r["metric"], f"{r['base']:.3f}", f"{r['adapted']:.3f}", f"{r['diff_points']:+.1f}")
         console.print(gt)
-    out = args.out or ROOT / "bench" / "results" / f"adapt_model_{args.lang}_{name}.json"
+    out = (args.out or ROOT / "bench" / "results" / f"adapt_model_{args.lang}_{name}.json").resolve()
     atomic_write_json(out, result, indent=2)
     console.print(f"wrote {out.relative_to(ROOT)}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inhouse.answer import ABSTAIN, AnswerPolicy, answer_question, judge_for
@@ -69,6 +70,25 @@ def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: L
     assert again.logprobs == pytest.approx(first.logprobs, abs=0.2)
     sampled = model.complete(messages, max_tokens=4, temperature=0.7)
     assert sampled.logprobs == () and 1 <= sampled.tokens <= 4  # sampled tokens are not the most likely ones
+
+
+def test_a_subclass_constraint_runs_before_each_chosen_token(model: LlamaCppChat, monkeypatch):
+    """`_constraints` (the hook of bench/adapt_model.py's format control) can rule tokens out; the log-probabilities
+    then describe the tokens still allowed."""
+    messages = [{"role": "user", "content": "Say OK."}]
+    free = model.complete(messages, max_tokens=4)
+    first = model.tokenize(free.text)[0]
+    calls = []
+
+    def ban(_ids, logits):
+        calls.append(1)
+        logits[first] = -np.inf
+        return logits
+
+    monkeypatch.setattr(model, "_constraints", lambda: [ban])
+    constrained = model.complete(messages, max_tokens=4)
+    assert len(calls) == constrained.tokens == len(constrained.logprobs)
+    assert model.tokenize(constrained.text)[:1] != [first]
 
 
 @pytest.mark.parametrize("question,lang", [("반품 기간은 며칠인가요?", "ko"), ("What is the equipment stipend?", "en")])

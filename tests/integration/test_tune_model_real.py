@@ -39,6 +39,9 @@ def test_tune_model_trains_resumes_registers_and_llama_cpp_applies_it(inhouse_ho
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["resumed_at"] == 2 and report["steps"] == 6
+    # the training time of both runs adds up: the adapter's cost, not the last run's
+    assert report["train_seconds"] > first["train_seconds"] > 0
+    assert report["seconds_per_step"] == pytest.approx(report["train_seconds"] / 6, abs=0.01)
     assert report["heldout_loss_adapted"] < report["heldout_loss_base"]
     assert read_adapter(Path(report["adapter"]))["arch"] == "qwen2"
 

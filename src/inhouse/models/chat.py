@@ -132,7 +132,8 @@ class LlamaCppChat:
         with self._lock:
             from llama_cpp import LogitsProcessorList  # after self.llm, which explains a missing package
 
-            stream = self.llm.create_chat_completion(**kwargs, logits_processor=LogitsProcessorList([observe]))
+            processors = LogitsProcessorList([*self._constraints(), observe])
+            stream = self.llm.create_chat_completion(**kwargs, logits_processor=processors)
             try:
                 for part in stream:
                     choice = part["choices"][0]
@@ -146,6 +147,11 @@ class LlamaCppChat:
             finally:
                 stream.close()  # an exception from on_piece stops llama.cpp now, not when the generator is collected
         return Reply("".join(parts), chosen, tuple(logprobs), finish)
+
+    def _constraints(self) -> list[Callable]:
+        """Logits processors run before each chosen token of one reply, ahead of the log-probability record (a
+        subclass's decoding constraints; none here)."""
+        return []
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):

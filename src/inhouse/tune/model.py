@@ -72,8 +72,9 @@ class TrainReport:
     refusals_left_out: int = 0
     steps: int = 0
     resumed_at: int = 0
-    seconds: float = 0.0
-    seconds_per_step: float = 0.0
+    seconds: float = 0.0  # this run, loading included
+    train_seconds: float = 0.0  # the training steps of every run that made this adapter (resumes add up)
+    seconds_per_step: float = 0.0  # train_seconds / steps
     heldout: int = 0
     heldout_loss_base: float | None = None
     heldout_loss_adapted: float | None = None
@@ -227,6 +228,7 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
         model.load_state_dict(state["lora"], strict=False)
         optim.load_state_dict(state["optim"])
         step = report.resumed_at = state["step"]
+        report.train_seconds = state.get("train_seconds", 0.0)
         report.heldout_loss_base = state.get("heldout_loss_base")
     elif held:
         with model.disable_adapter():
@@ -235,14 +237,17 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
     def save() -> None:
         lora = {k: v for k, v in model.state_dict().items() if "lora_" in k}
         blob = {"identity": identity, "step": step, "lora": lora, "optim": optim.state_dict(),
-                "heldout_loss_base": report.heldout_loss_base}
+                "heldout_loss_base": report.heldout_loss_base, "train_seconds": round(trained(), 1)}
         atomic_write(ckpt_path, lambda f: torch.save(blob, f))
 
     work.mkdir(parents=True, exist_ok=True)
     last = min(total, max_steps if max_steps is not None else total)
     model.train()
-    t0 = time.perf_counter()
-    first = step
+    t0, before = time.perf_counter(), report.train_seconds
+
+    def trained() -> float:
+        return before + time.perf_counter() - t0
+
     if progress:
         progress("training", step, total)
     while step < last:
@@ -264,8 +269,9 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
         if progress:
             progress("training", step, total)
     report.steps = step
-    if step > first:
-        report.seconds_per_step = round((time.perf_counter() - t0) / (step - first), 2)
+    report.train_seconds = round(trained(), 1)
+    if step:
+        report.seconds_per_step = round(report.train_seconds / step, 2)
     if held:
         report.heldout_loss_adapted = heldout_loss(model, held, settings.bf16)
     write_adapter(adapter_path, base_path, lora_weights(model), settings.alpha, name=adapter_path.stem)
