@@ -233,6 +233,9 @@ def main() -> None:
     store, _p, _qa, facts = prepare_store(args.lang, CACHE / "retrieval", console)
     items, paragraphs = answers.load_items(args.lang)
     picked = answers.draw(items, paragraphs, args.lang, args.n, args.seed)[0]
+    if len(picked) < args.n:
+        sys.exit(f"seed {args.seed} draws only {len(picked)} {args.lang} questions (bench/answers.py's earlier samples "
+                 "used the rest); give another --seed (XQuAD-en: 11 to 17) or a smaller --n.")
     art = articles(DATASETS[args.lang][1])
     eval_articles = {art[it["gold"]] for it in picked}
     examples, outcomes = training_examples(store, args.lang, items, paragraphs, eval_articles, args.train, args.seed,
