@@ -179,17 +179,16 @@ def run_language(lang: str, args, console: Console) -> dict:
     gold_vecs, negatives = training_pairs(qv, gold, para, vecs, tr)
     n_para = len(paragraphs)
     grid = model_selection(embedder, qv, gold, para, vecs, n_para, tr, art, console) if args.select else None
-    lr, reg, epochs = (grid["chosen"]["lr"], grid["chosen"]["reg"], grid["chosen"]["epochs"]) if grid else \
-        (2e-3, 1e-2, args.epochs)
+    chosen = {k: grid["chosen"][k] for k in GRID} if grid else {"epochs": args.epochs}  # else train's defaults
     t0 = time.perf_counter()
-    w, rep = train(qv[tr], gold_vecs, negatives, epochs=epochs, lr=lr, reg=reg, seed=0)
+    w, rep = train(qv[tr], gold_vecs, negatives, seed=0, **chosen)
     train_s = time.perf_counter() - t0
     adapted = AdaptedEmbedder(embedder, w)
     base_dense = metrics(paragraph_ranks(qv[test], para, vecs, n_para), gold[test])
     ad_dense = metrics(paragraph_ranks(adapted.adapt(qv[test]), para, vecs, n_para), gold[test])
     result = {**facts, "train_questions": int(tr.sum()), "test_questions": int(test.sum()),
               "train_s": round(train_s, 1), "loss": [round(rep.loss_first, 4), round(rep.loss_last, 4)],
-              "settings": {"lr": lr, "reg": reg, "epochs": epochs}, "model_selection": grid,
+              "settings": chosen, "model_selection": grid,
               "dense": {"base": base_dense, "adapted": ad_dense,
                         "mcnemar_p_r1": mcnemar(base_dense["_hits1"], ad_dense["_hits1"])}}
     # The real hybrid search on (the first --hybrid-limit of) the held-out questions.
@@ -218,7 +217,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--hybrid-limit", type=int, default=800, help="held-out questions put to the hybrid search")
     ap.add_argument("--no-select", dest="select", action="store_false",
-                    help="skip model selection (lr 2e-3, reg 0.01, --epochs)")
+                    help="skip model selection (tune.retriever.train's lr and reg, --epochs)")
     args = ap.parse_args()
     console = Console()
     results = {}

@@ -261,13 +261,14 @@ def main() -> None:
     adapted_chat = LlamaCppChat(base_path, name=name, n_threads=args.threads, lora_path=adapter, adapter="bench")
     judge = not args.no_judge
     tag = f"{args.lang}-s{args.seed}-n{args.n}-{'judge' if judge else 'nojudge'}"
+    base_sha = sha256_file(base_path)[:12]
     base_rows = evaluate(store, picked, args.lang, base_chat, embedder, settings, judge,
-                         CACHE / "adapt" / f"rows-{name}-{sha256_file(base_path)[:12]}-{tag}.json")
+                         CACHE / "adapt" / f"rows-{name}-{base_sha}-{tag}.json")
     adapted_rows = evaluate(store, picked, args.lang, adapted_chat, embedder, settings, judge,
                             work / f"rows-{report.sha256[:12]}-{tag}.json")
     control_chat = NoLeadingCitationChat(base_path, name=name, n_threads=args.threads)
     control_rows = evaluate(store, picked, args.lang, control_chat, embedder, settings, judge,
-                            CACHE / "adapt" / f"rows-{name}-{sha256_file(base_path)[:12]}-nolead-{tag}.json")
+                            CACHE / "adapt" / f"rows-{name}-{base_sha}-nolead-{tag}.json")
     store.close()
     tasks = [t for t in args.general.split(",") if t]
     general = general_tasks(name, adapter, key, tasks, args.general_limit, args.threads) if tasks else {}
