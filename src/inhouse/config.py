@@ -7,6 +7,7 @@ and overridden by `INHOUSE_<NAME>` environment variables.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -75,6 +76,17 @@ def tenant_adapters(text: str) -> dict[str, str]:
 def home() -> Path:
     """The data directory: $INHOUSE_HOME or ./.inhouse."""
     return Path(os.environ.get("INHOUSE_HOME", ".inhouse")).expanduser().resolve()
+
+
+_TENANT_DIR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def tenant_dir(area: str, tenant: str) -> Path:
+    """`home()/<area>/<tenant>`: one tenant's files of one feature (recs, commerce). The name is checked first,
+    so no tenant name can reach outside its folder."""
+    if not _TENANT_DIR.match(tenant or ""):
+        raise InputError(f"invalid tenant name {tenant!r}: use letters, digits, '.', '_' or '-' (max 64).")
+    return home() / area / tenant
 
 
 _SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -23,18 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from inhouse.config import home
-from inhouse.errors import InputError, NotFoundError
+from inhouse import config
+from inhouse.errors import NotFoundError
 from inhouse.files import atomic_write, atomic_write_json
 
 KEEP = 5
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def tenant_dir(tenant: str) -> Path:
-    if not _TENANT.match(tenant or ""):
-        raise InputError(f"invalid tenant name {tenant!r}: use letters, digits, '.', '_' or '-' (max 64).")
-    return home() / "recs" / tenant
+    return config.tenant_dir("recs", tenant)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
