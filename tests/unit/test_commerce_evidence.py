@@ -1,0 +1,60 @@
+"""What the ticket itself supports: order ids, items, option values, the cheaper choice, payment methods."""
+
+from __future__ import annotations
+
+from inhouse.apps.commerce.agent import Evidence
+
+ORDER = {"order_id": "#W7273336", "payment_history": [{"payment_method_id": "paypal_1"}],
+         "items": [{"item_id": "1", "name": "Gaming Mouse"}, {"item_id": "2", "name": "Bookshelf"},
+                   {"item_id": "3", "name": "T-Shirt"}]}
+METHODS = {"paypal_1": {"id": "paypal_1", "source": "paypal"},
+           "gift_card_9": {"id": "gift_card_9", "source": "gift_card", "balance": 10.0},
+           "credit_card_5": {"id": "credit_card_5", "source": "credit_card", "brand": "visa", "last_four": "4242"}}
+
+
+def test_order_ids_with_or_without_the_hash():
+    assert Evidence("cancel the order (W2307204) now").order_ids == {"#w2307204"}
+    assert Evidence("my #W7273336 order and #W1").order_ids == {"#w7273336"}
+    assert Evidence("email w1234567x@example.com").order_ids == set()
+
+
+def test_items_named_by_their_product_noun():
+    said = Evidence("The mouse is too loud; the shirts are fine.")
+    assert said.names_item(ORDER["items"][0]) and said.names_item(ORDER["items"][2])
+    assert not said.names_item(ORDER["items"][1])
+    assert said.items(ORDER, ["1", "2"]) == ["1"]
+    assert Evidence("return the bookshelf").items(ORDER, ["1"]) == ["2"]  # the named one, not the model's guess
+    assert Evidence("return everything in #W7273336").items(ORDER, ["1", "2"]) == ["1", "2"]
+    assert Evidence("return it").items(ORDER, ["1"]) == []
+
+
+def test_option_values_with_units_and_numbers():
+    said = Evidence("I want a taller 5-feet glass bookshelf and a 1.5 liters kettle, 80% size.")
+    assert said.mentions("5 ft") and said.mentions("glass") and said.mentions("1.5L") and said.mentions("80%")
+    assert not said.mentions("6 ft") and not said.mentions("wood") and not said.mentions("")
+
+
+def test_cheaper_belongs_to_the_item_named_before_it():
+    said = Evidence("Exchange the mouse for a white one, wired or not, whichever is cheaper. Also a 5 ft bookshelf.")
+    assert said.prefers_cheaper(ORDER["items"][0], ORDER)
+    assert not said.prefers_cheaper(ORDER["items"][1], ORDER)
+
+
+def test_payment_methods_and_reasons():
+    assert Evidence("refund to my gift card please").method("original", ORDER, METHODS) == "gift_card_9"
+    assert Evidence("refund it").method("gift_card_9", ORDER, METHODS) == "paypal_1"  # not named: the original
+    assert Evidence("use the visa ending 4242").method("credit_card_5", ORDER, METHODS) == "credit_card_5"
+    assert Evidence("paypal or gift card, whatever").method("original", ORDER, METHODS) == "paypal_1"
+    assert Evidence("I ordered it by mistake").reason("ordered by mistake") == "ordered by mistake"
+    assert Evidence("I don't need it").reason("ordered by mistake") == "no longer needed"
+    assert Evidence("mails a@b.co and c.d@e.org").emails == ["a@b.co", "c.d@e.org"]
+
+
+def test_what_is_said_about_each_product():
+    said = Evidence("Swap the black mouse for a white one. The bookshelf should be 5 feet, in glass.")
+    said.heads = {"mouse", "bookshelf", "shirt"}
+    mouse, shelf = ORDER["items"][0], ORDER["items"][1]
+    assert "white" in said.about(mouse) and not {"glass", "black"} & said.about(mouse)  # from the noun on
+    assert {"5", "ft", "glass"} <= said.about(shelf) and "white" not in said.about(shelf)
+    assert said.mentions("5 ft", said.about(shelf)) and not said.mentions("white", said.about(shelf))
+    assert said.about({"name": "Desk Lamp"}) == said.tokens  # never named: the whole ticket
