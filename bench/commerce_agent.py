@@ -15,7 +15,7 @@ Each model runs the same tasks: the default model and the packaged 0.5B as the b
 trial is greedy; later trials sample at `--temperature`. Every finished (model, task, trial) is appended to a
 JSONL checkpoint under bench/.cache (named by the agent code's hash): an interrupted run resumes where it stopped.
 
-    python bench/commerce_agent.py [--split dev] [--limit 20] [--trials 1]
+    python bench/commerce_agent.py [--split dev] [--start 0] [--limit 20] [--trials 1]
                                    [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b]
 
 Writes bench/results/commerce_agent.json and prints a table.
@@ -101,7 +101,8 @@ def run_one(agent: TicketAgent, template: OrderDB, task, gold: tuple[dict, list[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="dev", choices=("dev", "train"))
-    ap.add_argument("--limit", type=int, default=20, help="first N tasks of the split")
+    ap.add_argument("--start", type=int, default=0, help="index of the first task")
+    ap.add_argument("--limit", type=int, default=20, help="how many tasks from --start")
     ap.add_argument("--trials", type=int, default=1)
     ap.add_argument("--temperature", type=float, default=0.7, help="for trials after the first")
     ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
@@ -113,12 +114,13 @@ def main() -> None:
 
     template = OrderDB(":memory:")
     template.load(*load_shop(TAU))
-    tasks = load_tasks(TAU, args.split)[: args.limit]
+    tasks = load_tasks(TAU, args.split)[args.start: args.start + args.limit]
     golds = {t.index: gold_state(template, t) for t in tasks}
     CACHE.mkdir(parents=True, exist_ok=True)
     registry, settings = Registry(), Settings()
     report: dict = {"bench": "commerce_agent", "date": time.strftime("%Y-%m-%d"), "split": args.split,
-                    "tasks": len(tasks), "trials": args.trials, "temperature_after_first": args.temperature,
+                    "first_task": args.start, "tasks": len(tasks), "trials": args.trials,
+                    "temperature_after_first": args.temperature,
                     "mode": "ticket (instruction verbatim, every proposal confirmed)", "models": {}}
     for model_name in [m for m in args.models.split(",") if m]:
         name, path = registry.resolve(model_name)
@@ -163,7 +165,8 @@ def main() -> None:
         report["models"][name] = summary
         del agent, model
 
-    table = Table(title=f"τ-bench retail {args.split}, ticket mode, {len(tasks)} tasks × {args.trials} trial(s)")
+    span = f"tasks {args.start}–{args.start + len(tasks) - 1}"
+    table = Table(title=f"τ-bench retail {args.split} {span}, ticket mode, {args.trials} trial(s)")
     for col in ("model", *(f"pass^{k}" for k in range(1, args.trials + 1)), "identified", "writes", "wrong writes",
                 "s / task"):
         table.add_column(col, justify="left" if col == "model" else "right")
