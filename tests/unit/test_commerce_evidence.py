@@ -58,3 +58,24 @@ def test_what_is_said_about_each_product():
     assert {"5", "ft", "glass"} <= said.about(shelf) and "white" not in said.about(shelf)
     assert said.mentions("5 ft", said.about(shelf)) and not said.mentions("white", said.about(shelf))
     assert said.about({"name": "Desk Lamp"}) == said.tokens  # never named: the whole ticket
+
+
+def test_each_order_has_its_own_words():
+    said = Evidence("My email is a@b.co. Cancel order #W1000001 because no longer needed. Cancel #W1000002 because "
+                    "I ordered it by mistake; for #W1000003 use my gift card, and #W7273336 goes on the visa.")
+    assert said.reason("no longer needed", "#W1000002") == "ordered by mistake"
+    assert said.reason("ordered by mistake", "#W1000001") == "no longer needed"
+    assert said.reason("ordered by mistake", "#W9999999") == "ordered by mistake"  # not named: the whole ticket
+    assert "gift card" not in said.part("#W7273336") and "a@b.co" in said.part("#W7273336")  # the opening is shared
+    assert said.method("gift_card_9", ORDER, METHODS) == "credit_card_5"  # the visa, said of this order
+    same = Evidence("For #W7273336, ship to the address of #W1000001. For #W1000001, return the mouse.")
+    assert "ship to" in same.part("#W7273336") and "return" not in same.part("#W7273336")
+    assert Evidence("Cancel #W7273336, a mistake.").part("#W7273336") == "cancel #w7273336, a mistake."
+
+
+def test_items_the_model_left_out_of_an_order_change():
+    said = Evidence("For #W7273336, exchange the gaming mouse to white and the t-shirt to red. For #W1000001, "
+                    "exchange the bookshelf.")
+    assert said.left_out(ORDER, ["1"]) == ["3"]  # the bookshelf is named for another order
+    assert said.left_out(ORDER, ["1", "3"]) == []
+    assert Evidence("exchange the mouse and the t-shirt").left_out(ORDER, ["1"]) == []  # order not given by id

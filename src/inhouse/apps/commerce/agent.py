@@ -128,10 +128,40 @@ class Evidence:
 
     def __init__(self, ticket: str) -> None:
         self.text = ticket.casefold()
-        self.order_ids = {"#" + m for m in re.findall(r"(?<![\w])#?(w\d{7})\b", self.text)}
+        marks = [(m.start(), "#" + m.group(1)) for m in re.finditer(r"(?<![\w])#?(w\d{7})\b", self.text)]
+        self.order_ids = {o for _, o in marks}
+        self._marks: list[tuple[int, str]] = []  # where the words about each named order begin
+        for k, (pos, o) in enumerate(marks):
+            start = self._sentence_start(pos)
+            before = [p for p, other in marks[:k] if other != o and p >= start]
+            if before:  # another order is named earlier in this sentence: from this clause on, when the
+                # clause opens with this order ("…, and #W2 because…"), not when it refers to it ("…as #W2")
+                cuts = [m.end() for m in re.finditer(r"[,:]\s|\band\b|\bbut\b", self.text[:pos])
+                        if m.end() > before[-1]]
+                if cuts and len(re.findall(r"\S+", self.text[cuts[-1]:pos])) <= 3:
+                    start = cuts[-1]
+            self._marks.append((start, o))
         self.tokens = set(_tokens(self.text))
         self.emails = re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", ticket)
         self.heads: set[str] = set()  # the product nouns of the customer's items, once their orders are read
+
+    def _sentence_start(self, pos: int) -> int:
+        cut = max((m.end() for m in re.finditer(r"[.!?;](?:\s|$)|\n", self.text[:pos])), default=0)
+        return cut
+
+    def part(self, order_id: str) -> str:
+        """The ticket's words about one order: each sentence that names it by id, up to the next sentence that
+        names another order, plus what comes before any order is named. The whole ticket when the id is not
+        given, or is the only one given."""
+        oid = order_id.casefold()
+        if oid not in self.order_ids or len(self.order_ids) == 1:
+            return self.text
+        spans = [(0, self._marks[0][0])]
+        for k, (pos, o) in enumerate(self._marks):
+            if o == oid:
+                end = next((p for p, other in self._marks[k + 1:] if other != oid and p > pos), len(self.text))
+                spans.append((pos, end))
+        return " ".join(self.text[a:b] for a, b in spans)
 
     def about(self, item: dict) -> set[str]:
         """The words of the ticket said about `item`: from each mention of its product noun up to the next
@@ -148,9 +178,9 @@ class Evidence:
         needed = _tokens(str(value).casefold())
         return bool(needed) and all(w in (self.tokens if words is None else words) for w in needed)
 
-    def names_item(self, item: dict) -> bool:
+    def names_item(self, item: dict, text: str | None = None) -> bool:
         head = self._head(item)
-        return bool(head) and re.search(rf"\b{re.escape(head)}", self.text) is not None
+        return bool(head) and re.search(rf"\b{re.escape(head)}", self.text if text is None else text) is not None
 
     def _head(self, item: dict) -> str:
         return re.split(r"[\s-]+", item["name"].strip().casefold())[-1]
@@ -171,32 +201,58 @@ class Evidence:
         return order["order_id"].casefold() in self.order_ids or any(self.names_item(i) for i in order["items"])
 
     def items(self, order: dict, item_ids: list[str]) -> list[str]:
-        """The chosen items the ticket names; all of them when it names none but gives the order's id."""
+        """The chosen items the ticket names where it speaks of this order; all of them when it names none but
+        gives the order's id."""
+        text = self.part(order["order_id"])
         by_id = {i["item_id"]: i for i in order["items"]}
-        named = [i for i in item_ids if self.names_item(by_id[i])]
+        named = [i for i in item_ids if self.names_item(by_id[i], text)]
         if named:
             return named
         if order["order_id"].casefold() in self.order_ids:
             return item_ids
-        return [i["item_id"] for i in order["items"] if self.names_item(i)]  # the model missed the named ones
+        return [i["item_id"] for i in order["items"] if self.names_item(i, text)]  # the model missed the named ones
 
-    def reason(self, chosen: Any) -> str:
-        return "ordered by mistake" if chosen == "ordered by mistake" and "mistake" in self.text else CANCEL_REASONS[0]
+    def left_out(self, order: dict, item_ids: list[str]) -> list[str]:
+        """Items of an order the ticket gives by id that its words about that order name but the chosen
+        `item_ids` leave out (one per product): a change to an order is made once, so all of it at once."""
+        if order["order_id"].casefold() not in self.order_ids:
+            return []
+        text = self.part(order["order_id"])
+        heads = {self._head(i) for i in order["items"] if i["item_id"] in item_ids}
+        extra = []
+        for i in order["items"]:
+            if i["item_id"] not in item_ids and self._head(i) not in heads and self.names_item(i, text):
+                heads.add(self._head(i))
+                extra.append(i["item_id"])
+        return extra
 
-    def names_method(self, method: dict) -> bool:
+    def reason(self, chosen: Any, order_id: str = "") -> str:
+        """The cancellation reason the ticket states for this order ("no longer needed" when it states none)."""
+        text = self.part(order_id)
+        mistake = "mistake" in text
+        needless = re.search(r"no longer need|(?:don't|do not|not) need", text) is not None
+        if mistake and needless:
+            return chosen if chosen in CANCEL_REASONS else CANCEL_REASONS[0]
+        return "ordered by mistake" if mistake else CANCEL_REASONS[0]
+
+    def names_method(self, method: dict, text: str | None = None) -> bool:
+        text = self.text if text is None else text
         words = {"paypal": ("paypal",), "gift_card": ("gift card", "gift-card", "giftcard"),
                  "credit_card": ("credit card", "card ending", str(method.get("last_four") or "-"),
                                  str(method.get("brand") or "-").casefold())}[method["source"]]
-        return method["id"].casefold() in self.text or any(w in self.text for w in words)
+        return method["id"].casefold() in text or any(w in text for w in words)
 
     def method(self, chosen: Any, order: dict, methods: dict) -> str:
         """The payment method to use: the one chosen when the ticket names it; else the only one of the
         customer's methods the ticket names; else the one the order was paid with."""
-        if isinstance(chosen, str) and chosen in methods and self.names_method(methods[chosen]):
-            return chosen
-        named = [m for m, v in methods.items() if self.names_method(v)]
-        if len(named) == 1:
-            return named[0]
+        for text in dict.fromkeys((self.part(order["order_id"]), self.text)):  # this order's words first
+            if isinstance(chosen, str) and chosen in methods and self.names_method(methods[chosen], text):
+                return chosen
+            named = [m for m, v in methods.items() if self.names_method(v, text)]
+            if len(named) == 1:
+                return named[0]
+            if named:
+                break
         return order["payment_history"][0]["payment_method_id"] if order["payment_history"] else ""
 
 
@@ -411,7 +467,7 @@ class TicketAgent:
                 notes.append(f"a request about order {r.get('order_id')!r} — no such order of yours")
                 continue
             elif action == "cancel":
-                args = {"order_id": order["order_id"], "reason": said.reason(r.get("reason"))}
+                args = {"order_id": order["order_id"], "reason": said.reason(r.get("reason"), order["order_id"])}
             elif action == "change_payment":
                 method = methods.get(r.get("payment_method_id", ""))
                 if method is None or not said.names_method(method):
@@ -439,6 +495,12 @@ class TicketAgent:
                     notes.append(f"a change to order {order['order_id']} — no available option has exactly what "
                                  "your message asks for; tell us the options you want")
                     continue
+                # Items the ticket also names for this order, with option values it states for them: part of
+                # the same change (an order's items change once). Without such values they are left as they are.
+                for item_id in said.left_out(order, old):
+                    n = self._choose_variant(desk, outcome, context, order, item_id, "", said, temperature)
+                    if n is not None:
+                        old, new = [*old, item_id], [*new, n]
                 args = {"order_id": order["order_id"], "item_ids": old, "new_item_ids": new,
                         "payment_method_id": said.method(r.get("pay_with"), order, methods)}
             calls.append((_RANK[action], args.get("order_id", ""), tool, args))
