@@ -1,4 +1,4 @@
-"""`inhouse commerce …`: a shop's order database and the delivery/return inquiry agent."""
+"""`inhouse commerce …`: a shop's order database, the delivery/return inquiry agent, review summaries."""
 
 from __future__ import annotations
 
@@ -13,8 +13,17 @@ from rich.table import Table
 from inhouse.apps.commerce.agent import TicketAgent
 from inhouse.apps.commerce.desk import Desk, Proposal
 from inhouse.apps.commerce.orders import open_shop
+from inhouse.apps.commerce.reviews import (
+    POLARITIES,
+    Polarity,
+    mine_aspects,
+    open_reviews,
+    read_reviews,
+    star_examples,
+    views,
+)
 from inhouse.apps.commerce.tau import load_shop
-from inhouse.cli.common import emit_json, err, out
+from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings, tenant_dir
 from inhouse.errors import InputError, NotFoundError
 from inhouse.models.registry import Registry
@@ -32,7 +41,7 @@ def _json(f):
 
 @click.group("commerce")
 def commerce() -> None:
-    """A shop's orders and the agent that answers delivery, return and exchange requests."""
+    """A shop's orders, the agent that answers delivery, return and exchange requests, review summaries."""
 
 
 @commerce.command("load")
@@ -137,3 +146,195 @@ def audit(tenant: str, session: str | None, limit: int, as_json: bool) -> None:
     for r in rows:
         table.add_row(str(r["id"]), r["session"], r["actor"], r["action"], r["outcome"], r["detail"][:60])
     out.print(table)
+
+
+# ---- reviews ----------------------------------------------------------------------------------------------
+
+MIN_EXAMPLES = 20  # of each polarity, to train a shop's opinion classifier from its stars
+
+
+@commerce.group("reviews")
+def reviews() -> None:
+    """A shop's reviews: aspects, pros and cons with counts and quotes, per product."""
+
+
+def _mapping(values: tuple[str, ...]) -> dict[str, str]:
+    out_map = {}
+    for v in values:
+        key, sep, column = v.partition("=")
+        if not sep or not key.strip() or not column.strip():
+            raise InputError(f"--map {v!r}: write FIELD=COLUMN, e.g. --map text=review_body.")
+        out_map[key.strip()] = column.strip()
+    return out_map
+
+
+@reviews.command("add")
+@_tenant
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--product", default=None, help="the product every row reviews, when the file has no product column")
+@click.option("--stars-max", type=float, default=5.0, show_default=True, help="the file's star scale (e.g. 100)")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="which column holds text, stars, product_id, review_id or date (repeatable)")
+@_json
+def reviews_add(tenant: str, file: Path, product: str | None, stars_max: float, maps: tuple[str, ...],
+                as_json: bool) -> None:
+    """Add (or update) reviews from a CSV/TSV, JSONL or XLSX FILE, all in one transaction."""
+    tenant_dir("commerce", tenant)
+    rows = read_reviews(file, product=product, stars_max=stars_max, mapping=_mapping(maps))
+    store = open_reviews(tenant, create=True)
+    counts = store.add(rows)
+    if as_json:
+        emit_json({"tenant": tenant, **counts, "reviews": store.count(), "pending": store.pending()})
+    else:
+        out.print(f"tenant {tenant}: {counts['new']} new, {counts['changed']} changed, {counts['unchanged']} "
+                  f"unchanged; {store.count()} reviews in all")
+
+
+def _classifier_path(tenant: str) -> Path:
+    return tenant_dir("commerce", tenant) / "opinions.json"
+
+
+@reviews.command("train")
+@_tenant
+@click.option("--labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV/JSONL/XLSX of text, aspect and polarity (positive/negative/neutral) columns; "
+                   "default: the shop's own reviews labelled by their stars")
+@_json
+def reviews_train(tenant: str, labelled: Path | None, as_json: bool) -> None:
+    """Train the shop's opinion classifier (kept at commerce/<tenant>/opinions.json)."""
+    from inhouse.ingest.loaders import RECORD_READERS
+    from inhouse.models.embedders import load_embedder
+
+    store = open_reviews(tenant)
+    if labelled is None:
+        aspects = store.aspects() or mine_aspects(store.texts())
+        x, y = star_examples(list(store.iter_reviews()), aspects)
+        source = f"{tenant}'s reviews labelled by their stars"
+        short = {p: y.count(p) for p in ("positive", "negative") if y.count(p) < MIN_EXAMPLES}
+        if short:
+            counts = ", ".join(f"{n} {p}" for p, n in short.items())
+            raise InputError(f"too few opinions to learn from the stars ({counts}; at least {MIN_EXAMPLES} each, "
+                             "from 5-star and 1–2-star reviews). Add reviews or pass --labelled FILE.")
+    else:
+        reader = RECORD_READERS.get(labelled.suffix.lower())
+        if reader is None:
+            raise InputError(f"{labelled.name}: labelled opinions are read from .csv, .tsv, .jsonl or .xlsx files.")
+        x, y = [], []
+        for row, rec in reader(labelled.read_bytes(), labelled.name):
+            text, aspect, label = (str(rec.get(k) or "").strip() for k in ("text", "aspect", "polarity"))
+            if label not in POLARITIES or not text or not aspect or aspect.casefold() not in text.casefold():
+                raise InputError(f"{labelled.name} row {row}: needs text, an aspect that occurs in it and a polarity "
+                                 f"({', '.join(POLARITIES)}).")
+            at = text.casefold().index(aspect.casefold())
+            x.append(views(text, (0, len(text)), (at, at + len(aspect)), aspect))
+            y.append(label)
+        source = labelled.name
+    head = Polarity(load_embedder("e5-small")).fit(x, y, trained_on=source)
+    head.save(_classifier_path(tenant))
+    info = {"tenant": tenant, "examples": len(y), "classes": head.classes, "trained_on": source,
+            "path": str(_classifier_path(tenant))}
+    if as_json:
+        emit_json(info)
+    else:
+        out.print(f"opinion classifier for {tenant}: {len(y)} examples ({', '.join(head.classes)}), from {source}")
+
+
+@reviews.command("analyse")
+@_tenant
+@click.option("--aspects", "aspect_count", type=int, default=40, show_default=True,
+              help="how many aspects to mine when the shop has none yet")
+@_json
+def reviews_analyse(tenant: str, aspect_count: int, as_json: bool) -> None:
+    """Analyse new and changed reviews (aspects mined first if the shop has none; the classifier trained from
+    the stars first if it has none). Resumable: an interrupted run keeps what it finished."""
+    from inhouse.models.embedders import load_embedder
+
+    store = open_reviews(tenant)
+    if not store.aspects():
+        mined = mine_aspects(store.texts(), top=aspect_count)
+        if not mined:
+            raise InputError("no aspect is mentioned by enough reviews to mine; add reviews, or name the aspects: "
+                             f"`inhouse commerce reviews aspects --tenant {tenant} --set 배터리,battery,…`.")
+        store.set_aspects(mined)
+    if not _classifier_path(tenant).exists():
+        ctx = click.get_current_context()
+        ctx.invoke(reviews_train, tenant=tenant, labelled=None, as_json=False)
+    head = Polarity.load(_classifier_path(tenant), load_embedder("e5-small"))
+    total = store.pending()
+    with progress_bar(not as_json) as update:
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            update("Analysing reviews", done[0], total)
+
+        n = store.analyse(head, progress=step)
+    info = {"tenant": tenant, "analysed": n, "reviews": store.count(), "aspects": [a.name for a in store.aspects()]}
+    if as_json:
+        emit_json(info)
+    else:
+        out.print(f"{n} reviews analysed; aspects: {', '.join(info['aspects'][:15])}"
+                  f"{' …' if len(info['aspects']) > 15 else ''}")
+
+
+@reviews.command("aspects")
+@_tenant
+@click.option("--set", "names", default=None, help="comma-separated aspects to use instead of the mined ones")
+@click.option("--mine", "mine", is_flag=True, help="mine the aspects again from all the reviews")
+@click.option("--top", type=int, default=40, show_default=True, help="how many to mine")
+@_json
+def reviews_aspects(tenant: str, names: str | None, mine: bool, top: int, as_json: bool) -> None:
+    """Show the shop's aspects, set them (--set), or mine them again (--mine). A change re-analyses every review."""
+    from inhouse.apps.commerce.reviews import Aspect, aspect_terms
+
+    store = open_reviews(tenant)
+    if names is not None and mine:
+        raise InputError("give --set or --mine, not both.")
+    if names is not None:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        store.set_aspects([Aspect(n, aspect_terms(n)) for n in dict.fromkeys(wanted)])
+    elif mine:
+        store.set_aspects(mine_aspects(store.texts(), top=top))
+    found = [a.to_dict() for a in store.aspects()]
+    if as_json:
+        emit_json({"tenant": tenant, "aspects": found, "pending": store.pending()})
+    else:
+        out.print(", ".join(a["name"] for a in found) or "no aspects yet (`reviews analyse` mines them)")
+
+
+@reviews.command("products")
+@_tenant
+@_json
+def reviews_products(tenant: str, as_json: bool) -> None:
+    """The reviewed products, most reviewed first."""
+    rows = open_reviews(tenant).products()
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("product", "reviews", "stars")
+    for r in rows:
+        table.add_row(r["product_id"], str(r["reviews"]), "" if r["stars"] is None else f"{r['stars']:.2f}")
+    out.print(table)
+
+
+@reviews.command("summary")
+@_tenant
+@click.argument("product")
+@click.option("--quotes", type=int, default=3, show_default=True, help="pros and cons quoted per aspect")
+@click.option("--top", type=int, default=10, show_default=True, help="aspects shown")
+@_json
+def reviews_summary(tenant: str, product: str, quotes: int, top: int, as_json: bool) -> None:
+    """PRODUCT's aspects with positive/negative counts and quotes from its reviews."""
+    summary = open_reviews(tenant).summary(product, quotes=quotes)
+    summary.aspects = summary.aspects[:top]
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    stars = "" if summary.stars is None else f", {summary.stars:.1f}★"
+    out.print(f"[bold]{product}[/bold] — {summary.reviews} reviews{stars}")
+    for a in summary.aspects:
+        out.print(f"\n[bold]{a.aspect}[/bold]  +{a.positive} −{a.negative} ·{a.neutral}", highlight=False)
+        for q in a.pros:
+            out.print(f"  [green]+[/green] “{q.text}” [dim]({q.review_id})[/dim]", highlight=False)
+        for q in a.cons:
+            out.print(f"  [red]−[/red] “{q.text}” [dim]({q.review_id})[/dim]", highlight=False)

@@ -315,7 +315,8 @@ def _records(rows: list[tuple[int, dict[str, object]]], kind: str, name: str) ->
     return Loaded(kind, blocks, pages=1)
 
 
-def load_csv(data: bytes, name: str) -> Loaded:
+def csv_records(data: bytes, name: str) -> list[tuple[int, dict[str, object]]]:
+    """(line number, record) for each data row of a CSV/TSV with a header row (delimiter sniffed)."""
     text = decode_text(data, name)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
@@ -330,7 +331,11 @@ def load_csv(data: bytes, name: str) -> Loaded:
             rows.append((n, {k: v for k, v in row.items() if k is not None}))
     except csv.Error as e:
         raise InputError(f"{name}: malformed CSV at line {reader.line_num}: {e}.") from e
-    return _records(rows, "csv", name)
+    return rows
+
+
+def load_csv(data: bytes, name: str) -> Loaded:
+    return _records(csv_records(data, name), "csv", name)
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
@@ -350,7 +355,9 @@ def _json_depth(line: str) -> int:
     return deepest
 
 
-def load_jsonl(data: bytes, name: str) -> Loaded:
+def jsonl_records(data: bytes, name: str) -> list[tuple[int, dict[str, object]]]:
+    """(line number, object) for each non-blank line of a JSONL file; a line that is not an object is
+    {"value": it}."""
     text = decode_text(data, name)
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -367,10 +374,16 @@ def load_jsonl(data: bytes, name: str) -> Loaded:
             raise InputError(f"{name}: line {n} nests JSON too deeply to read; flatten that record or remove "
                              "the line.") from None
         rows.append((n, obj if isinstance(obj, dict) else {"value": obj}))
-    return _records(rows, "jsonl", name)
+    return rows
 
 
-def load_xlsx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
+def load_jsonl(data: bytes, name: str) -> Loaded:
+    return _records(jsonl_records(data, name), "jsonl", name)
+
+
+def xlsx_records(data: bytes, name: str, *, limit: int = UNPACKED) -> list[tuple[int, dict[str, object]]]:
+    """(row number, record) for each non-empty row under each sheet's header row (with a "sheet" field when
+    the workbook has several)."""
     import openpyxl
 
     _check_zip(data, name, "XLSX", limit)
@@ -390,7 +403,15 @@ def load_xlsx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
             if rec:
                 rows.append((n, {"sheet": sheet.title, **rec} if len(wb.worksheets) > 1 else rec))
     wb.close()
-    return _records(rows, "xlsx", name)
+    return rows
+
+
+def load_xlsx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
+    return _records(xlsx_records(data, name, limit=limit), "xlsx", name)
+
+
+RECORD_READERS: dict[str, Callable[[bytes, str], list[tuple[int, dict[str, object]]]]] = {
+    ".csv": csv_records, ".tsv": csv_records, ".jsonl": jsonl_records, ".xlsx": xlsx_records}
 
 
 LOADERS: dict[str, Callable[[bytes, str], Loaded]] = {
