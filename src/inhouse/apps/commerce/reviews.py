@@ -298,22 +298,30 @@ class Polarity:
         self.bias = bias
         self.margin = margin
         self.trained_on = trained_on
-        self._cache: dict[str, np.ndarray] = {}
+
+    # Embeddings by (embedder, text), shared by every classifier in the process: short clauses such as
+    # "배송 빨라요" recur across thousands of reviews, and a retrained classifier reads the same texts.
+    _seen: dict[tuple[str, str], np.ndarray] = {}
+    _SEEN_MAX = 200_000
+
+    @classmethod
+    def forget(cls) -> None:
+        cls._seen.clear()
 
     def features(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """[embedding of the marked sentence, embedding of the window] per mention. Texts seen before in this
-        process are not embedded again (short clauses such as "배송 빨라요" recur across thousands of reviews)."""
-        new = list(dict.fromkeys(t for pair in pairs for t in pair if t not in self._cache))
+        """[embedding of the marked sentence, embedding of the window] per mention."""
+        name = self.embedder.name
+        new = list(dict.fromkeys(t for pair in pairs for t in pair if (name, t) not in self._seen))
         got = dict(zip(new, self.embedder.embed(new), strict=True)) if new else {}
 
         def vec(t: str) -> np.ndarray:
-            return got[t] if t in got else self._cache[t]
+            return got[t] if t in got else self._seen[(name, t)]
 
         x = np.stack([np.concatenate([vec(m), vec(w)]) for m, w in pairs]) if pairs else \
             np.zeros((0, 2 * self.embedder.dim), dtype=np.float32)
-        if len(self._cache) + len(got) > 200_000:
-            self._cache.clear()
-        self._cache.update(got)
+        if len(self._seen) + len(got) > self._SEEN_MAX:
+            self.forget()
+        self._seen.update({(name, t): v for t, v in got.items()})
         return x
 
     def fit(self, pairs: Sequence[tuple[str, str]], labels: Sequence[str], c: float = 1.0,

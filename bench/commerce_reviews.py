@@ -1,0 +1,217 @@
+"""Review summaries: aspect-polarity accuracy on SemEval-2014, quote checks on Korean shopping reviews, speed.
+
+1. SemEval-2014 aspect polarity (laptops, restaurants; positive / negative / neutral): our classifier (e5
+   embeddings of the marked sentence and of the aspect's window, logistic regression; `reviews.Polarity`)
+   trained on each domain's train split, against the majority class and TF-IDF + logistic regression, scored
+   on the gold test split.
+2. Korean reviews with stars (Danawa mouse, Danawa kimchi, Naver Galaxy Buds+; each file one product): the
+   shop's aspects mined, reviews analysed, a summary built (top 10 aspects, 3 pros and 3 cons each). Every
+   quote must be an exact substring of its review. A quote's polarity agrees with its review's stars when a
+   pro comes from a review of 4–5 stars and a con from one of 1–3. Two classifiers: trained on SemEval
+   (English, applied across languages) and trained on the shop's own stars (`star_examples`), cross-fitted:
+   each half of the reviews is analysed by a classifier trained on the other half. Agreement is also given
+   over every positive or negative mention, not only the quotes shown.
+3. Speed: reviews analysed per second (Kiwi, clauses, mentions, embeddings, classifier) on all the Korean
+   reviews above, and the time to bring a summary up to date after 100 new reviews.
+
+    python bench/commerce_reviews.py [--quick]
+
+Writes bench/results/commerce_reviews.json and prints tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inhouse.apps.commerce.reviews import (  # noqa: E402
+    Polarity,
+    Review,
+    ReviewStore,
+    mine_aspects,
+    star_examples,
+    views,
+)
+from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.models.embedders import load_embedder  # noqa: E402
+
+console = Console()
+LABEL = {"-1": "negative", "0": "neutral", "1": "positive"}
+
+
+def semeval(name: str) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """(views, labels, plain sentences) of a SemEval-2014 .seg file (sentence with $T$, aspect, polarity)."""
+    lines = (DATA / "en_absa" / name).read_text("utf-8").splitlines()
+    pairs, labels, plain = [], [], []
+    for i in range(0, len(lines) - 2, 3):
+        sentence, aspect, label = lines[i].strip(), lines[i + 1].strip(), lines[i + 2].strip()
+        left, right = sentence.split("$T$", 1)
+        text = f"{left}{aspect}{right}"
+        pairs.append(views(text, (0, len(text)), (len(left), len(left) + len(aspect)), aspect))
+        labels.append(LABEL[label])
+        plain.append(text)
+    return pairs, labels, plain
+
+
+def korean_sets(limit: int | None) -> dict[str, list[Review]]:
+    """Each file as one product's reviews, stars on 1–5 (kimchi: its 0–4 label_old + 1)."""
+    folder = DATA / "ko_reviews"
+    spec = {"danawa_mouse": ("danawa_mouse_reviews.csv", "review", lambda r: float(r["star_score"]) / 20),
+            "danawa_kimchi": ("danawa_kimchi_reviews.csv", "text", lambda r: float(r["label_old"]) + 1),
+            "naver_galaxybuds": ("naver_shop_galaxybuds_200.csv", "reviews", lambda r: float(r["ratings"]))}
+    out = {}
+    for name, (file, column, stars) in spec.items():
+        with (folder / file).open(encoding="utf-8-sig", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if (r.get(column) or "").strip()]
+        out[name] = [Review(f"{name}:{i}", name, r[column].strip(), stars(r)) for i, r in enumerate(rows[:limit])]
+    return out
+
+
+def quote_checks(store: ReviewStore, product: str, reviews: dict[str, Review]) -> Counter:
+    c: Counter = Counter()
+    summary = store.summary(product, quotes=3)
+    for a in summary.aspects[:10]:
+        for q in [*a.pros, *a.cons]:
+            review = reviews[q.review_id]
+            c["quotes"] += 1
+            c["exact"] += review.text[q.start:q.end] == q.text and q.text in review.text
+            stars = review.stars or 3
+            c["agree"] += (stars >= 4) if q.polarity == "positive" else (stars <= 3)
+    for rid, pol in store._rows("SELECT review_id, polarity FROM mentions WHERE polarity != 'neutral'"):
+        stars = reviews[rid].stars or 3
+        c["mentions"] += 1
+        c["mentions_agree"] += (stars >= 4) if pol == "positive" else (stars <= 3)
+    return c
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="300 reviews per Korean set, no speed run (a smoke test)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "commerce_reviews.json"))
+    args = ap.parse_args()
+    if not (DATA / "en_absa").is_dir() or not (DATA / "ko_reviews").is_dir():
+        sys.exit(f"en_absa/ and ko_reviews/ not found under {DATA}; set INHOUSE_DATA to the shared data folder.")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    embedder = load_embedder("e5-small")
+    report: dict = {"bench": "commerce_reviews", "date": time.strftime("%Y-%m-%d"), "semeval": {}, "korean": {},
+                    "speed": {}}
+
+    # 1. SemEval-2014 ---------------------------------------------------------------------------------------
+    train_all: tuple[list, list] = ([], [])
+    table = Table(title="SemEval-2014 aspect polarity, test accuracy (3 classes)")
+    for col in ("domain", "test aspects", "majority", "TF-IDF + LR", "ours (e5 views + LR)"):
+        table.add_column(col, justify="left" if col == "domain" else "right")
+    for domain in ("Laptops", "Restaurants"):
+        tr_x, tr_y, tr_plain = semeval(f"{domain}_Train.xml.seg")
+        te_x, te_y, te_plain = semeval(f"{domain}_Test_Gold.xml.seg")
+        if args.quick:
+            tr_x, tr_y, tr_plain, te_x, te_y, te_plain = tr_x[:400], tr_y[:400], tr_plain[:400], te_x[:150], \
+                te_y[:150], te_plain[:150]
+        train_all[0].extend(tr_x)
+        train_all[1].extend(tr_y)
+        majority = Counter(tr_y).most_common(1)[0][0]
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        tfidf = LogisticRegression(C=10, max_iter=3000).fit(vec.fit_transform(tr_plain), tr_y)
+        ours = Polarity(embedder).fit(tr_x, tr_y, trained_on=f"SemEval-2014 {domain} train")
+        row = {"test": len(te_y),
+               "majority": float(np.mean([y == majority for y in te_y])),
+               "tfidf_lr": float(np.mean(tfidf.predict(vec.transform(te_plain)) == np.array(te_y))),
+               "ours": float(np.mean([p == y for (p, _), y in zip(ours.predict(te_x), te_y, strict=True)]))}
+        report["semeval"][domain.lower()] = {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+        table.add_row(domain, str(row["test"]), f"{row['majority']:.3f}", f"{row['tfidf_lr']:.3f}",
+                      f"[bold]{row['ours']:.3f}[/bold]")
+    console.print(table)
+    semeval_head = Polarity(embedder).fit(*train_all, trained_on="SemEval-2014 laptops + restaurants train")
+
+    # 2. Korean reviews --------------------------------------------------------------------------------------
+    sets = korean_sets(300 if args.quick else None)
+    table = Table(title="Korean review summaries: quotes exact, polarity agreeing with the review's stars")
+    for col in ("reviews", "classifier", "quotes", "exact", "quotes agree", "mentions", "mentions agree"):
+        table.add_column(col, justify="left" if col in ("reviews", "classifier") else "right")
+    totals: dict[str, Counter] = {}
+    for name, reviews in sets.items():
+        by_id = {r.review_id: r for r in reviews}
+        aspects = mine_aspects(r.text for r in reviews)
+        halves = [reviews[0::2], reviews[1::2]]
+        results = {}
+        for head_name in ("semeval", "shop stars"):
+            c: Counter = Counter()
+            for k, half in enumerate(halves):
+                if head_name == "semeval":
+                    head = semeval_head
+                else:
+                    x, y = star_examples(halves[1 - k], aspects)
+                    head = Polarity(embedder).fit(x, y, trained_on=f"{name} stars, other half")
+                store = ReviewStore(":memory:")
+                store.add(half)
+                store.set_aspects(aspects)
+                store.analyse(head)
+                c += quote_checks(store, name, by_id)
+                store.close()
+            totals.setdefault(head_name, Counter()).update(c)
+            results[head_name] = {"quotes": c["quotes"], "exact": round(c["exact"] / max(c["quotes"], 1), 3),
+                                  "quotes_agree": round(c["agree"] / max(c["quotes"], 1), 3),
+                                  "mentions": c["mentions"],
+                                  "mentions_agree": round(c["mentions_agree"] / max(c["mentions"], 1), 3)}
+            r = results[head_name]
+            table.add_row(f"{name} ({len(reviews)})", head_name, str(r["quotes"]), f"{r['exact']:.0%}",
+                          f"{r['quotes_agree']:.3f}", str(r["mentions"]), f"{r['mentions_agree']:.3f}")
+        report["korean"][name] = {"reviews": len(reviews), "aspects": [a.name for a in aspects[:10]], **results}
+    for head_name, c in totals.items():
+        report["korean"].setdefault("all", {})[head_name] = {
+            "quotes": c["quotes"], "exact": round(c["exact"] / max(c["quotes"], 1), 3),
+            "quotes_agree": round(c["agree"] / max(c["quotes"], 1), 3), "mentions": c["mentions"],
+            "mentions_agree": round(c["mentions_agree"] / max(c["mentions"], 1), 3)}
+        r = report["korean"]["all"][head_name]
+        table.add_row("all", head_name, str(r["quotes"]), f"{r['exact']:.0%}", f"[bold]{r['quotes_agree']:.3f}[/bold]",
+                      str(r["mentions"]), f"{r['mentions_agree']:.3f}")
+    console.print(table)
+
+    # 3. Speed -----------------------------------------------------------------------------------------------
+    if not args.quick:
+        everything = [r for rs in sets.values() for r in rs]
+        head = Polarity(embedder).fit(*train_all)
+        Polarity.forget()  # nothing embedded before: the timing includes every embedding
+        store = ReviewStore(":memory:")
+        store.add(everything[:-100])
+        store.set_aspects(mine_aspects(r.text for r in everything))
+        t0 = time.perf_counter()
+        n = store.analyse(head)
+        full = time.perf_counter() - t0
+        store.add(everything[-100:])
+        t0 = time.perf_counter()
+        store.analyse(head)
+        store.summary("danawa_kimchi")
+        incremental = time.perf_counter() - t0
+        mentions = store._rows("SELECT COUNT(*) FROM mentions")[0][0]
+        report["speed"] = {"reviews": n, "mentions": mentions, "seconds": round(full, 1),
+                           "reviews_per_second": round(n / full, 1),
+                           "projected_100k_minutes": round(100_000 / (n / full) / 60, 1),
+                           "update_after_100_new_seconds": round(incremental, 2), "cores": os.cpu_count()}
+        s = report["speed"]
+        console.print(f"speed: {s['reviews']} reviews ({s['mentions']} mentions) analysed in {s['seconds']} s = "
+                      f"{s['reviews_per_second']} reviews/s on {s['cores']} cores (100k reviews at that rate: "
+                      f"{s['projected_100k_minutes']} min); 100 new reviews and the summary: "
+                      f"{s['update_after_100_new_seconds']} s")
+    if not args.quick:
+        atomic_write_json(Path(args.out), report)
+        console.print(f"wrote {Path(args.out).relative_to(ROOT) if Path(args.out).is_relative_to(ROOT) else args.out}")
+
+
+if __name__ == "__main__":
+    main()
