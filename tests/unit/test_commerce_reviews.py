@@ -186,3 +186,15 @@ def test_star_examples_label_mentions_by_the_reviewers_stars():
                Review("c", "p", "배터리 그럭저럭", 3.0)]
     x, y = star_examples(reviews, [Aspect("배터리", frozenset({"배터리"}))])
     assert sorted(y) == ["negative", "positive"] and all("[배터리]" in m for m, _ in x)
+
+
+def test_a_damaged_store_file_says_what_it_is_and_how_to_rebuild_it(tmp_path):
+    from inhouse.apps.commerce.orders import OrderDB
+
+    for cls, what, fix in ((ReviewStore, "review database", "inhouse commerce reviews add"),
+                           (OrderDB, "order database", "inhouse commerce load")):
+        bad = tmp_path / f"{cls.__name__}.sqlite"
+        bad.write_bytes(b"this is not sqlite" * 100)
+        with pytest.raises(StoreError, match=what) as e:
+            cls(bad)
+        assert fix in str(e.value)

@@ -16,16 +16,13 @@ from __future__ import annotations
 import inspect
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from inhouse.apps.commerce.shopdb import ShopDB
 from inhouse.config import tenant_dir
-from inhouse.errors import InputError, NotFoundError, StoreError
-from inhouse.files import private_db
+from inhouse.errors import InputError, NotFoundError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -89,26 +86,12 @@ def _address(value: Any, where: str) -> dict[str, str]:
     return {k: str(_need(value, k, where)) for k in _ADDRESS_FIELDS}
 
 
-class OrderDB:
+class OrderDB(ShopDB):
     """One shop's orders in SQLite. Thread-safe: one connection, serialised by a lock."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            private_db(self.path)
-        try:
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            if str(path) != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a usable order database ({e}). Move it aside and load the "
-                             "shop's data again with `inhouse commerce orders load`.") from e
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        self._conn.close()
+    SCHEMA = SCHEMA
+    WHAT = "order database"
+    REBUILD = "load the shop's data again with `inhouse commerce load`"
 
     def copy(self, path: Path | str = ":memory:") -> OrderDB:
         """A consistent copy of the whole database (SQLite's online backup), e.g. a fresh shop per benchmark
@@ -117,22 +100,6 @@ class OrderDB:
         with self._lock:
             self._conn.backup(target._conn)
         return target
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; any exception rolls the whole change back."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
 
     # ---- loading -------------------------------------------------------------------------------------------
 

@@ -21,20 +21,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from inhouse.apps.commerce.shopdb import ShopDB
 from inhouse.config import tenant_dir
 from inhouse.errors import InputError, NotFoundError, StoreError
-from inhouse.files import atomic_write_json, private_db
+from inhouse.files import atomic_write_json
 from inhouse.text.analyze import analyze
 from inhouse.text.stem import stem
 
@@ -325,7 +323,9 @@ class Polarity:
         return x
 
     def fit(self, pairs: Sequence[tuple[str, str]], labels: Sequence[str], c: float = 1.0,
-            trained_on: str = "") -> Polarity:
+            trained_on: str = "", balanced: bool = False) -> Polarity:
+        """Train on mentions' `views` and their labels; `balanced` weighs each class alike (for labels whose
+        mix says more about the shop than about the text, such as stars on a shop where most are five)."""
         from sklearn.linear_model import LogisticRegression
 
         bad = sorted(set(labels) - set(POLARITIES))
@@ -333,7 +333,8 @@ class Polarity:
             raise InputError(f"unknown opinion label(s) {bad}; use {', '.join(POLARITIES)}.")
         if not {"positive", "negative"} <= set(labels):
             raise InputError("training the opinion classifier needs positive and negative examples.")
-        clf = LogisticRegression(C=c, max_iter=3000).fit(self.features(pairs), list(labels))
+        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
+        clf.fit(self.features(pairs), list(labels))
         self.classes = [str(k) for k in clf.classes_]
         coef, bias = clf.coef_, clf.intercept_
         if len(self.classes) == 2:  # binary LR keeps one row: make it one row per class
@@ -448,41 +449,12 @@ class Summary:
                 "aspects": [{**asdict(a), "mentions": a.mentions} for a in self.aspects]}
 
 
-class ReviewStore:
+class ReviewStore(ShopDB):
     """One shop's reviews and their cached analysis, in SQLite. Thread-safe: one connection, one lock."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            private_db(self.path)
-        try:
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            if str(path) != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a usable review database ({e}). Move it aside and add the "
-                             "shop's reviews again with `inhouse commerce reviews add`.") from e
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+    SCHEMA = SCHEMA
+    WHAT = "review database"
+    REBUILD = "add the shop's reviews again with `inhouse commerce reviews add`"
 
     def _meta(self, key: str) -> str | None:
         row = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
