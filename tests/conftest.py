@@ -20,6 +20,15 @@ EGRESS = egress.install(allow=())
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+TAU_RETAIL = SHARED_DATA / "commerce" / "tau_retail"
+
+
+def require(path: Path) -> Path:
+    """A data folder the tests need: its absence fails the tests that use it, by name (never a silent skip)."""
+    if not path.is_dir():
+        pytest.fail(f"{path} is missing: these tests read it from ../shared/data, beside the checkout (as on "
+                    "the CI machine).", pytrace=False)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from inhouse.cli.main import main
+from tests.conftest import TAU_RETAIL, require
 
-TAU = Path(__file__).resolve().parents[3] / "shared" / "data" / "commerce" / "tau_retail"
-pytestmark = pytest.mark.skipif(not TAU.is_dir(), reason="needs ../shared/data/commerce/tau_retail")
+TAU = require(TAU_RETAIL)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

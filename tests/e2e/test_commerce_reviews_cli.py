@@ -43,8 +43,9 @@ def test_add_analyse_summarise(capsys, inhouse_home: Path, tmp_path: Path):
     assert code == 0 and json.loads(out)["new"] == 60
     code, out, err = run(capsys, "commerce", "reviews", "analyse", "--tenant", "shop", "--json")
     assert code == 0, err
-    result = json.loads(out.splitlines()[-1])
+    result = json.loads(out)  # --json: nothing but the JSON, training included
     assert result["analysed"] == 60 and {"배터리", "배송", "battery"} <= set(result["aspects"])
+    assert result["trained"]["examples"] >= 40 and result["trained"]["classes"] == ["negative", "positive"]
     assert (inhouse_home / "commerce" / "shop" / "opinions.json").exists()
 
     code, out, _ = run(capsys, "commerce", "reviews", "summary", "--tenant", "shop", "buds", "--json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,9 @@ from inhouse.apps.commerce.orders import OrderDB
 from inhouse.apps.commerce.tau import load_shop, load_tasks
 from inhouse.errors import InputError
 from inhouse.models.chat import ScriptedChat
+from tests.conftest import TAU_RETAIL, require
 
-TAU = Path(__file__).resolve().parents[3] / "shared" / "data" / "commerce" / "tau_retail"
-pytestmark = pytest.mark.skipif(not TAU.is_dir(), reason="needs ../shared/data/commerce/tau_retail")
+TAU = require(TAU_RETAIL)
 
 
 class FormModel(ScriptedChat):

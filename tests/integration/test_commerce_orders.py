@@ -9,16 +9,15 @@ import json
 import sqlite3
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
 from inhouse.apps.commerce.orders import OrderDB
 from inhouse.apps.commerce.tau import load_shop, load_tasks
 from inhouse.errors import InputError
+from tests.conftest import TAU_RETAIL, require
 
-TAU = Path(__file__).resolve().parents[3] / "shared" / "data" / "commerce" / "tau_retail"
-pytestmark = pytest.mark.skipif(not TAU.is_dir(), reason="needs ../shared/data/commerce/tau_retail")
+TAU = require(TAU_RETAIL)
 
 
 def _reference_tools() -> dict:

@@ -15,7 +15,9 @@ from inhouse.apps.commerce.desk import Desk, Proposal
 from inhouse.apps.commerce.orders import open_shop
 from inhouse.apps.commerce.reviews import (
     POLARITIES,
+    Aspect,
     Polarity,
+    aspect_terms,
     mine_aspects,
     open_reviews,
     read_reviews,
@@ -194,19 +196,13 @@ def _classifier_path(tenant: str) -> Path:
     return tenant_dir("commerce", tenant) / "opinions.json"
 
 
-@reviews.command("train")
-@_tenant
-@click.option("--labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV/JSONL/XLSX of text, aspect and polarity (positive/negative/neutral) columns; "
-                   "default: the shop's own reviews labelled by their stars")
-@_json
-def reviews_train(tenant: str, labelled: Path | None, as_json: bool) -> None:
-    """Train the shop's opinion classifier (kept at commerce/<tenant>/opinions.json)."""
+def _train(tenant: str, labelled: Path | None) -> dict:
+    """Train and save the shop's opinion classifier; what it was trained on."""
     from inhouse.ingest.loaders import RECORD_READERS
     from inhouse.models.embedders import load_embedder
 
-    store = open_reviews(tenant)
     if labelled is None:
+        store = open_reviews(tenant)
         aspects = store.aspects() or mine_aspects(store.texts())
         x, y = star_examples(list(store.iter_reviews()), aspects)
         source = f"{tenant}'s reviews labelled by their stars"
@@ -233,12 +229,24 @@ def reviews_train(tenant: str, labelled: Path | None, as_json: bool) -> None:
     # mention positive and finds almost no cons (bench/commerce_reviews.py measures both).
     head = Polarity(load_embedder("e5-small")).fit(x, y, trained_on=source, balanced=labelled is None)
     head.save(_classifier_path(tenant))
-    info = {"tenant": tenant, "examples": len(y), "classes": head.classes, "trained_on": source,
+    return {"tenant": tenant, "examples": len(y), "classes": head.classes, "trained_on": source,
             "path": str(_classifier_path(tenant))}
+
+
+@reviews.command("train")
+@_tenant
+@click.option("--labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV/JSONL/XLSX of text, aspect and polarity (positive/negative/neutral) columns; "
+                   "default: the shop's own reviews labelled by their stars")
+@_json
+def reviews_train(tenant: str, labelled: Path | None, as_json: bool) -> None:
+    """Train the shop's opinion classifier (kept at commerce/<tenant>/opinions.json)."""
+    info = _train(tenant, labelled)
     if as_json:
         emit_json(info)
     else:
-        out.print(f"opinion classifier for {tenant}: {len(y)} examples ({', '.join(head.classes)}), from {source}")
+        out.print(f"opinion classifier for {tenant}: {info['examples']} examples ({', '.join(info['classes'])}), "
+                  f"from {info['trained_on']}")
 
 
 @reviews.command("analyse")
@@ -258,9 +266,7 @@ def reviews_analyse(tenant: str, aspect_count: int, as_json: bool) -> None:
             raise InputError("no aspect is mentioned by enough reviews to mine; add reviews, or name the aspects: "
                              f"`inhouse commerce reviews aspects --tenant {tenant} --set 배터리,battery,…`.")
         store.set_aspects(mined)
-    if not _classifier_path(tenant).exists():
-        ctx = click.get_current_context()
-        ctx.invoke(reviews_train, tenant=tenant, labelled=None, as_json=False)
+    trained = None if _classifier_path(tenant).exists() else _train(tenant, None)
     head = Polarity.load(_classifier_path(tenant), load_embedder("e5-small"))
     total = store.pending()
     with progress_bar(not as_json) as update:
@@ -271,10 +277,13 @@ def reviews_analyse(tenant: str, aspect_count: int, as_json: bool) -> None:
             update("Analysing reviews", done[0], total)
 
         n = store.analyse(head, progress=step)
-    info = {"tenant": tenant, "analysed": n, "reviews": store.count(), "aspects": [a.name for a in store.aspects()]}
+    info = {"tenant": tenant, "analysed": n, "reviews": store.count(), "aspects": [a.name for a in store.aspects()],
+            "trained": trained}
     if as_json:
         emit_json(info)
     else:
+        if trained:
+            out.print(f"opinion classifier trained on {trained['examples']} examples from {trained['trained_on']}")
         out.print(f"{n} reviews analysed; aspects: {', '.join(info['aspects'][:15])}"
                   f"{' …' if len(info['aspects']) > 15 else ''}")
 
@@ -287,8 +296,6 @@ def reviews_analyse(tenant: str, aspect_count: int, as_json: bool) -> None:
 @_json
 def reviews_aspects(tenant: str, names: str | None, mine: bool, top: int, as_json: bool) -> None:
     """Show the shop's aspects, set them (--set), or mine them again (--mine). A change re-analyses every review."""
-    from inhouse.apps.commerce.reviews import Aspect, aspect_terms
-
     store = open_reviews(tenant)
     if names is not None and mine:
         raise InputError("give --set or --mine, not both.")

@@ -80,11 +80,12 @@ _COLUMNS = {
 }
 
 
-def _column(record: dict, field_name: str, mapping: dict[str, str]) -> Any:
-    if field_name in mapping:
-        return record.get(mapping[field_name])
+def _fields(record: dict, mapping: dict[str, str]) -> dict[str, Any]:
+    """The review fields of one record: each from its mapped column, else from the first column whose name
+    (case and spaces aside) is one of the field's usual names."""
     low = {str(k).strip().casefold(): v for k, v in record.items()}
-    return next((low[c] for c in _COLUMNS[field_name] if c in low), None)
+    return {f: record.get(mapping[f]) if f in mapping else next((low[c] for c in names if c in low), None)
+            for f, names in _COLUMNS.items()}
 
 
 def read_reviews(path: Path, product: str | None = None, stars_max: float = 5.0,
@@ -109,14 +110,15 @@ def read_reviews(path: Path, product: str | None = None, stars_max: float = 5.0,
     seen: set[str] = set()
     for row, rec in reader(path.read_bytes(), path.name):
         where = f"{path.name} row {row}"
-        text = _column(rec, "text", mapping)
+        fields = _fields(rec, mapping)
+        text = fields["text"]
         if text is None or not str(text).strip():
             raise InputError(f"{where}: no review text; name the text column with --map text=COLUMN.")
-        pid = _column(rec, "product_id", mapping)
+        pid = fields["product_id"]
         pid = str(pid).strip() if pid not in (None, "") else product
         if not pid:
             raise InputError(f"{where}: no product id; add a product_id column or pass --product ID.")
-        raw = _column(rec, "stars", mapping)
+        raw = fields["stars"]
         stars = None
         if raw not in (None, ""):
             try:
@@ -127,12 +129,12 @@ def read_reviews(path: Path, product: str | None = None, stars_max: float = 5.0,
                 raise InputError(f"{where}: stars {value:g} is outside 0–{stars_max:g}; pass --stars-max with "
                                  "the scale the file uses (e.g. 100).")
             stars = round(max(1.0, value * 5.0 / stars_max), 2)
-        rid = _column(rec, "review_id", mapping)
+        rid = fields["review_id"]
         rid = str(rid).strip() if rid not in (None, "") else f"{pid}:{row}"
         if rid in seen:
             raise InputError(f"{where}: review id {rid!r} appears twice in the file.")
         seen.add(rid)
-        date = _column(rec, "date", mapping)
+        date = fields["date"]
         out.append(Review(rid, pid, str(text).strip(), stars, "" if date is None else str(date).strip()))
     if not out:
         raise InputError(f"{path.name}: no reviews found; check that the file has a header row and data rows.")
@@ -281,6 +283,15 @@ def views(text: str, sentence: tuple[int, int], term: tuple[int, int], aspect: s
     return marked, window
 
 
+def review_mentions(text: str, analysis, aspects: Sequence[Aspect]  # noqa: ANN001 - an Analysis of text
+                    ) -> Iterator[tuple[tuple[int, int], str, tuple[str, str]]]:
+    """Each aspect mention of a review: (its clause's span, the aspect, the classifier's `views` of it)."""
+    for sentence in analysis.sentences:
+        for clause in clauses(text, [sentence]):
+            for name, ts, te in mentions(analysis, clause, aspects):
+                yield clause, name, views(text, sentence, (ts, te), name)
+
+
 # ------------------------------------------------------------------------------------------------ polarity
 
 class Polarity:
@@ -300,7 +311,7 @@ class Polarity:
     # Embeddings by (embedder, text), shared by every classifier in the process: short clauses such as
     # "배송 빨라요" recur across thousands of reviews, and a retrained classifier reads the same texts.
     _seen: dict[tuple[str, str], np.ndarray] = {}
-    _SEEN_MAX = 200_000
+    _SEEN_MAX = 50_000  # 384 float32 each: at most ~75 MB
 
     @classmethod
     def forget(cls) -> None:
@@ -397,10 +408,7 @@ def star_examples(reviews: Sequence[Review], aspects: Sequence[Aspect], per_clas
     pairs: dict[str, list[tuple[str, str]]] = {"positive": [], "negative": []}
     for r, analysis in zip(chosen, analyze([r.text for r in chosen]), strict=True):
         label = "positive" if r.stars >= 4.75 else "negative"
-        for sentence in analysis.sentences:
-            for a, b in clauses(r.text, [sentence]):
-                for name, ts, te in mentions(analysis, (a, b), aspects):
-                    pairs[label].append(views(r.text, sentence, (ts, te), name))
+        pairs[label].extend(v for _clause, _name, v in review_mentions(r.text, analysis, aspects))
     x: list[tuple[str, str]] = []
     y: list[str] = []
     for label, found in pairs.items():
@@ -542,11 +550,9 @@ class ReviewStore(ShopDB):
             found: list[tuple[str, int, int, str]] = []
             pairs: list[tuple[str, str]] = []
             for (rid, text, _sha), analysis in zip(rows, analyze([t for _, t, _ in rows]), strict=True):
-                for sentence in analysis.sentences:
-                    for a, b in clauses(text, [sentence]):
-                        for name, ts, te in mentions(analysis, (a, b), aspects):
-                            found.append((rid, a, b, name))
-                            pairs.append(views(text, sentence, (ts, te), name))
+                for (a, b), name, v in review_mentions(text, analysis, aspects):
+                    found.append((rid, a, b, name))
+                    pairs.append(v)
             labels = polarity.predict(pairs)
             with self.transaction() as c:
                 for rid, _text, sha in rows:
