@@ -13,48 +13,9 @@ from inhouse.apps.commerce.tau import load_shop, load_tasks
 from inhouse.errors import InputError
 from inhouse.models.chat import ScriptedChat
 from tests.conftest import TAU_RETAIL, require
+from tests.forms import FormModel
 
 TAU = require(TAU_RETAIL)
-
-
-class FormModel(ScriptedChat):
-    """Queued JSON replies; records each form's schema, and refuses a reply the schema's enums do not allow."""
-
-    supports_json_schema = True
-
-    def __init__(self, *replies: dict) -> None:
-        super().__init__("forms", [json.dumps(r) for r in replies])
-        self.schemas: list[dict] = []
-
-    def complete(self, messages, *, json_schema=None, **kwargs):  # noqa: ANN001, ANN003
-        self.schemas.append(json_schema)
-        reply = super().complete(messages, **kwargs)
-        _check(json.loads(reply.text), json_schema)
-        return reply
-
-
-def _check(value, schema: dict) -> None:  # noqa: ANN001
-    """The parts of JSON Schema a constrained decoder would enforce: enum, const, anyOf, arrays, objects."""
-    if "anyOf" in schema:
-        errors = []
-        for option in schema["anyOf"]:
-            try:
-                return _check(value, option)
-            except AssertionError as e:
-                errors.append(e)
-        raise AssertionError(f"{value!r} matches no option: {errors}")
-    if "const" in schema:
-        assert value == schema["const"], (value, schema["const"])
-    if "enum" in schema:
-        assert value in schema["enum"], (value, schema["enum"])
-    if schema.get("type") == "object":
-        assert set(value) == set(schema["required"]), (sorted(value), schema["required"])
-        for k, v in value.items():
-            _check(v, schema["properties"][k])
-    if schema.get("type") == "array":
-        assert len(value) >= schema.get("minItems", 0)
-        for v in value:
-            _check(v, schema["items"])
 
 
 @pytest.fixture(scope="module")

@@ -565,6 +565,20 @@ class ReviewStore(ShopDB):
             if progress is not None:
                 progress(len(rows))
 
+    def aspect_counts(self, evidence: int = 3) -> dict[str, dict[str, tuple[int, int, list[str]]]]:
+        """Per product and aspect: positive and negative mentions, and up to `evidence` reviews that say so
+        (the surest first), for search to rank by and cite."""
+        out: dict[str, dict[str, tuple[int, int, list[str]]]] = {}
+        rows = self._rows("SELECT r.product_id, m.aspect, m.polarity, m.review_id FROM mentions m JOIN reviews r "
+                          "ON r.review_id = m.review_id WHERE m.polarity != 'neutral' "
+                          "ORDER BY m.confidence DESC, r.seq")
+        for pid, aspect, pol, rid in rows:
+            pos, neg, ids = out.setdefault(pid, {}).get(aspect, (0, 0, []))
+            if len(ids) < evidence and rid not in ids:
+                ids = [*ids, rid]
+            out[pid][aspect] = (pos + (pol == "positive"), neg + (pol == "negative"), ids)
+        return out
+
     def summary(self, product_id: str, quotes: int = 3, min_mentions: int = 1) -> Summary:
         """The product's aspects, most mentioned first, with counts and up to `quotes` pros and cons each."""
         head = self._rows("SELECT COUNT(*), AVG(stars) FROM reviews WHERE product_id = ?", (product_id,))[0]
