@@ -1,4 +1,5 @@
-"""`inhouse commerce …`: a shop's order database, the delivery/return inquiry agent, review summaries."""
+"""`inhouse commerce …`: a shop's order database, the delivery/return inquiry agent, review summaries, its catalog
+and search by what a shopper means."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import click
 from rich.table import Table
 
 from inhouse.apps.commerce.agent import TicketAgent
+from inhouse.apps.commerce.catalog import open_catalog, read_catalog
+from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
 from inhouse.apps.commerce.desk import Desk, Proposal
 from inhouse.apps.commerce.orders import open_shop
 from inhouse.apps.commerce.reviews import (
@@ -24,6 +27,7 @@ from inhouse.apps.commerce.reviews import (
     star_examples,
     views,
 )
+from inhouse.apps.commerce.search import CatalogSearch, QueryReader
 from inhouse.apps.commerce.tau import load_shop
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings, tenant_dir
@@ -43,7 +47,8 @@ def _json(f):
 
 @click.group("commerce")
 def commerce() -> None:
-    """A shop's orders, the agent that answers delivery, return and exchange requests, review summaries."""
+    """A shop's orders, the agent that answers delivery, return and exchange requests, review summaries, its
+    catalog and search."""
 
 
 @commerce.command("load")
@@ -347,3 +352,97 @@ def reviews_summary(tenant: str, product: str, quotes: int, top: int, as_json: b
             out.print(f"  [green]+[/green] “{q.text}” [dim]({q.review_id})[/dim]", highlight=False)
         for q in a.cons:
             out.print(f"  [red]−[/red] “{q.text}” [dim]({q.review_id})[/dim]", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------------- catalog
+
+@commerce.group("catalog")
+def catalog() -> None:
+    """A shop's products and items (variants with spec options, prices, stock)."""
+
+
+@catalog.command("add")
+@_tenant
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="replace the shop's catalog instead of adding to it")
+@_json
+def catalog_add(tenant: str, file: Path, replace: bool, as_json: bool) -> None:
+    """Add (or update) products and items from a JSON, CSV/TSV, JSONL or XLSX FILE, all in one transaction."""
+    products, items = read_catalog(file)
+    store = open_catalog(tenant, create=True)
+    counts = store.add(products, items, replace=replace)
+    n_products, n_items = store.count()
+    if as_json:
+        emit_json({"tenant": tenant, **counts, "catalog": {"products": n_products, "items": n_items}})
+    else:
+        out.print(f"tenant {tenant}: {counts['products']} products, {counts['items']} items read "
+                  f"({counts['new_items']} new); {n_products} products, {n_items} items in the catalog")
+
+
+@commerce.command("search")
+@_tenant
+@click.argument("query")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="how many items")
+@click.option("--model", default=None, help="registered model that reads the query (default: the tenant's)")
+@click.option("--fast", is_flag=True, help="no model: embeddings, words and filters only")
+@_json
+def search(tenant: str, query: str, k: int, model: str | None, fast: bool, as_json: bool) -> None:
+    """Items of the shop's catalog for QUERY ("조용한 공기청정기 원룸용", "waterproof boots under $250"), each with
+    the spec values and review aspects that matched."""
+    from inhouse.models.embedders import load_embedder
+
+    if k < 1:
+        raise InputError("-k must be at least 1.")
+    store = open_catalog(tenant)
+    reviews_path = tenant_dir("commerce", tenant) / "reviews.sqlite"
+    reviews = open_reviews(tenant) if reviews_path.exists() else None
+    reader = None
+    if not fast:
+        settings = load_settings()
+        reader = QueryReader(Registry().choose(settings, model, "", tenant).chat(settings))
+    engine = CatalogSearch(store, load_embedder("e5-small"), reviews=reviews, reader=reader)
+    parsed, hits = engine.search(query, k=k)
+    if as_json:
+        emit_json({"tenant": tenant, "query": query, "min_price": parsed.min_price, "max_price": parsed.max_price,
+                   "hits": [h.to_dict() for h in hits]})
+        return
+    table = Table(title=f"{query}" + (f"  (price {parsed.min_price or 0:g}–{parsed.max_price or '∞'})"
+                                      if parsed.min_price or parsed.max_price else ""))
+    for col in ("item", "product", "options", "price", "why"):
+        table.add_column(col)
+    for h in hits:
+        why = "; ".join(f"{w['option']}={w['value']}" if w["source"] == "spec" else
+                        f"reviews: {w['aspect']} +{w['positive']} −{w['negative']}" for w in h.why)
+        table.add_row(h.item.item_id, h.product.name, ", ".join(f"{a}: {b}" for a, b in h.item.options.items()),
+                      "" if h.item.price is None else f"{h.item.price:,.2f}" + ("" if h.item.available else " (out)"),
+                      why)
+    out.print(table)
+
+
+@commerce.command("copy")
+@_tenant
+@click.argument("item_id")
+@click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
+@click.option("--tone", default="", help="the shop's tone, in a few words (e.g. '친근하게, 짧게')")
+@click.option("--model", default=None, help="registered model name (default: the tenant's)")
+@_json
+def copy_(tenant: str, item_id: str, lang: str, tone: str, model: str | None, as_json: bool) -> None:
+    """A description of ITEM_ID from its spec: every sentence checked against the spec, the unsupported ones
+    removed, a spec line for what the rest leaves out."""
+    store = open_catalog(tenant)
+    items = store.items()
+    item = next((it for it in items if it.item_id == item_id), None)
+    if item is None:
+        raise NotFoundError(f"no item {item_id!r} in tenant {tenant}'s catalog.")
+    product = store.products()[item.product_id]
+    settings = load_settings()
+    chat = Registry().choose(settings, model, "", tenant).chat(settings)
+    result = write_copy(chat, product, item, siblings_of(items, item.product_id),
+                        features_of(items, item.product_id), lang=lang, tone=tone)
+    if as_json:
+        emit_json({"tenant": tenant, "model": chat.name, **result.to_dict()})
+        return
+    out.print(result.text, highlight=False)
+    for s in result.sentences:
+        if not s.kept:
+            out.print(f"[dim]removed: “{s.text}” — {'; '.join(s.reasons)}[/dim]", highlight=False)
