@@ -208,7 +208,7 @@ def main() -> None:
         console.print(f"the model's reading: {np.mean([r.seconds for r in reader.cache.values()]):.1f} s a query "
                       "(readings cached in bench/.cache/commerce_search; the ms/query column excludes cached ones)")
     test = [q for q in queries if q["split"] == "test"]
-    best = labels[-1]
+    best = "attribute+model" if reader else "attribute"
     a = [rows[best]["per_query"][q["id"]] for q in test]
     b = [rows["bm25"]["per_query"][q["id"]] for q in test]
     lo, hi = bootstrap(a, b)

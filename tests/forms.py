@@ -10,7 +10,8 @@ from inhouse.models.chat import ScriptedChat
 
 
 class FormModel(ScriptedChat):
-    """Queued JSON replies; records each form's schema, and refuses a reply the schema's enums do not allow."""
+    """Queued JSON replies; records each form's schema, and refuses a reply the schema's enums do not allow.
+    A call without a schema gets its queued reply as it is (`enqueue` plain text for it)."""
 
     supports_json_schema = True
 
@@ -19,9 +20,10 @@ class FormModel(ScriptedChat):
         self.schemas: list[dict] = []
 
     def complete(self, messages, *, json_schema=None, **kwargs):  # noqa: ANN001, ANN003
-        self.schemas.append(json_schema)
         reply = super().complete(messages, **kwargs)
-        _check(json.loads(reply.text), json_schema)
+        if json_schema is not None:
+            self.schemas.append(json_schema)
+            _check(json.loads(reply.text), json_schema)
         return reply
 
 

@@ -81,12 +81,12 @@ def home() -> Path:
 _TENANT_DIR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def tenant_dir(area: str, tenant: str) -> Path:
-    """`home()/<area>/<tenant>`: one tenant's files of one feature (recs, commerce). The name is checked first,
-    so no tenant name can reach outside its folder."""
-    if not _TENANT_DIR.match(tenant or ""):
+def tenant_dir(area: str, tenant: str, base: Path | None = None) -> Path:
+    """`home()/<area>/<tenant>` (or under `base`, a server's home): one tenant's files of one feature (recs,
+    commerce). The name is checked first, so no tenant name can reach outside its folder."""
+    if not _TENANT_DIR.fullmatch(tenant or ""):
         raise InputError(f"invalid tenant name {tenant!r}: use letters, digits, '.', '_' or '-' (max 64).")
-    return home() / area / tenant
+    return (base or home()) / area / tenant
 
 
 _SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}

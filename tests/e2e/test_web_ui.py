@@ -179,3 +179,58 @@ def test_leaderboard_page(browser, live: Live, inhouse_home: Path, tmp_path: Pat
     assert rows[1].find_elements(By.CSS_SELECTOR, 'td[data-task="arc_easy"]') == []  # not run: a dash
     assert "한국어" in driver.find_element(By.CSS_SELECTOR, "thead").text
     _shot(driver, tmp_path, "leaderboard")
+
+
+def test_shop_page_search_chips_reviews_and_copy(browser, inhouse_home: Path, tmp_path: Path):
+    """The shop operator's page: a Korean query, its reasons as chips (a value named by a word, one picked by the
+    model), a product's review summary with exact quotes, and checked copy in the editor."""
+    from inhouse.apps.commerce.catalog import Item, Product, open_catalog
+    from inhouse.apps.commerce.reviews import Aspect, Polarity, Review, open_reviews, views
+    from inhouse.models.embedders import HashEmbedder
+    from tests.forms import FormModel
+
+    catalog = open_catalog("acme", create=True, base=inhouse_home)
+    catalog.add([Product("air", "공기청정기"), Product("buds", "무선 이어폰")], [
+        Item("a1", "air", 520000.0, True, {"사용 공간": "소형", "기능": "저소음 운전"}),
+        Item("a2", "air", 480000.0, True, {"사용 공간": "대형", "기능": "스마트 센서"}),
+        Item("e1", "buds", 250000.0, True, {"색상": "블랙", "방수": "IPX7"})])
+    catalog.close()
+    reviews = open_reviews("acme", create=True, base=inhouse_home)
+    texts = ["소음이 거의 없어요. 밤에도 조용해요", "소음이 커서 거슬려요", "소음 없고 좋아요"]
+    reviews.add([Review(f"r{i}", "air", t, 5.0 if "좋" in t or "조용" in t else 2.0) for i, t in enumerate(texts)])
+    reviews.set_aspects([Aspect("소음", frozenset({"소음"}))])
+    pairs = [views(t, (0, len(t)), (t.index("소음"), t.index("소음") + 2), "소음") for t in texts]
+    reviews.analyse(Polarity(HashEmbedder(), margin=0.0).fit(pairs, ["positive", "negative", "positive"], c=10))
+    reviews.close()
+
+    chat = FormModel({"product": "공기청정기"}, {"사용 공간": "소형", "기능": "저소음 운전"})
+    chat.enqueue("소형 공간에 맞는 저소음 운전 공기청정기입니다. 필터는 10년 갑니다.")
+    with running(inhouse_home, tmp_path, chat=chat) as live:
+        driver = browser
+        driver.get(live.url + "/shop?lang=ko")
+        wait = WebDriverWait(driver, 20)
+        wait.until(ec.visibility_of_element_located((By.ID, "key"))).send_keys(live.keys["kim"])
+        driver.find_element(By.ID, "signin").click()
+        query = wait.until(ec.visibility_of_element_located((By.ID, "query")))
+        query.send_keys("원룸에 좋은 조용한 공기청정기 60만원 이하")
+        driver.find_element(By.ID, "search").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#hits .hit"))
+        first = driver.find_elements(By.CSS_SELECTOR, "#hits .hit")[0]
+        assert "공기청정기" in first.text and "520,000" in first.text
+        chips = [c.text for c in first.find_elements(By.CSS_SELECTOR, ".chip.model")]
+        assert "사용 공간: 소형 · 모델" in chips and "기능: 저소음 운전 · 모델" in chips
+        assert "가격 상한 600,000" in driver.find_element(By.ID, "search-note").text
+        _shot(driver, tmp_path, "07-shop-search")
+
+        first.find_element(By.CSS_SELECTOR, ".reviews-button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#summary .aspect"))
+        summary = driver.find_element(By.ID, "summary").text
+        assert "소음" in summary and "“소음이 거의 없어요.”" in summary
+        _shot(driver, tmp_path, "08-shop-reviews")
+
+        first.find_element(By.CSS_SELECTOR, ".copy-button").click()
+        wait.until(lambda d: "공기청정기입니다" in d.find_element(By.ID, "copy-text").get_attribute("value"))
+        assert driver.find_element(By.ID, "copy-text").get_attribute("value") == \
+            "소형 공간에 맞는 저소음 운전 공기청정기입니다."
+        assert "필터는 10년 갑니다" in driver.find_element(By.ID, "copy-removed").text
+        _shot(driver, tmp_path, "09-shop-copy")

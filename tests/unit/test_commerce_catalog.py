@@ -74,6 +74,7 @@ def test_the_tau_json_shape_reads(tmp_path):
     ("name,options\nLamp,color black\n", "has no ':'"),
     ("name,stock\nLamp,maybe\n", "stock 'maybe'"),
     ("name,price\n", "no items found"),
+    ("name,price\nLamp,NaN\n", "row 2: price 'NaN' is not a number"),
 ])
 def test_a_bad_catalog_is_refused_by_row_and_nothing_is_stored(tmp_path, text, message):
     store = _catalog(tmp_path)
@@ -88,6 +89,19 @@ def test_a_bad_catalog_is_refused_by_row_and_nothing_is_stored(tmp_path, text, m
         read_catalog(tmp_path / "x.pdf")
     with pytest.raises(NotFoundError):
         read_catalog(tmp_path / "missing.csv")
+
+
+def test_a_json_catalog_keys_products_by_their_ids_and_names_a_bad_variant(tmp_path):
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"lamp-1": {"name": "Lamp", "variants": {"x": {"price": 1}}}}))
+    (p,), (it,) = read_catalog(path)
+    assert (p.product_id, it.product_id, it.item_id) == ("lamp-1", "lamp-1", "x")
+    path.write_text(json.dumps([{"name": "Lamp", "variants": {"x": {"price": 1}}}]))
+    with pytest.raises(InputError, match="no product_id"):
+        read_catalog(path)
+    path.write_text(json.dumps({"p": {"name": "Lamp", "variants": {"x": "cheap"}}}))
+    with pytest.raises(InputError, match="product 1 item x: a variant is an object"):
+        read_catalog(path)
 
 
 def test_add_updates_items_and_replace_starts_over(tmp_path):
@@ -115,6 +129,13 @@ def test_a_damaged_catalog_names_the_command_that_rebuilds_it(tmp_path):
     ("청소기 10만원대", "청소기", 100_000.0, 199_999.0),
     ("텀블러 $30 이하", "텀블러", None, 30.0),
     ("quiet air purifier", "quiet air purifier", None, None),
+    ("$50-$100 keyboard", "keyboard", 50.0, 100.0),  # the k of "keyboard" is not "thousand"
+    ("under $150 kids boots", "kids boots", None, 150.0),
+    ("$100-$50 lamp", "lamp", 50.0, 100.0),  # reversed bounds mean between them
+    ("3만5천원 이하 이어폰", "이어폰", None, 35_000.0),
+    ("15만원대 청소기", "청소기", 150_000.0, 159_999.0),
+    ("1,300,000원 이하 노트북", "노트북", None, 1_300_000.0),
+    ("1" + "0" * 400 + "원대", "", None, None),  # no price at all, not an error
 ])
 def test_price_bounds_are_read_in_korean_and_english(query, text, lo, hi):
     q = Query.parse(query)

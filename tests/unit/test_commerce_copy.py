@@ -35,6 +35,10 @@ def test_numbers_and_values_not_in_the_spec_are_named():
     assert rules("324,400원에 만나보세요.", KO, KO_ITEM, KO_SIB) == []
     assert rules("32.44만 원이에요.", KO, KO_ITEM, KO_SIB) == []
     assert rules("화이트 색상이 멋져요.", KO, KO_ITEM, KO_SIB) == ["says '화이트', but this item's 색상 is '블랙'"]
+    red = {"색상": ["블랙", "레드"], "배터리 사용시간": ["8시간"]}  # two syllables are a claim too
+    assert rules("레드 색상이에요.", KO, KO_ITEM, red) == ["says '레드', but this item's 색상 is '블랙'"]
+    speaker = Product("s", "블루투스 스피커")
+    assert rules("블루투스 스피커는 블랙이에요.", speaker, KO_ITEM, {"색상": ["블랙", "블루"]}) == []
 
 
 def test_another_products_feature_is_not_claimed_unless_the_spec_states_it():

@@ -10,6 +10,7 @@ column, named by its header. Korean headers (상품명, 가격, 재고 …) are 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ def _price(raw: Any, where: str) -> float | None:
         value = float(text)
     except ValueError:
         raise InputError(f"{where}: price {raw!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: price {raw!r} is not a number.")
     if value < 0:
         raise InputError(f"{where}: price {value:g} is negative.")
     return value
@@ -138,15 +141,22 @@ def _fields(record: dict) -> tuple[dict[str, Any], dict[str, str]]:
 
 def _from_tau(data: Any, name: str) -> tuple[list[Product], list[Item]]:
     products, items = [], []
-    entries = data.values() if isinstance(data, dict) else data
-    for n, p in enumerate(entries, start=1):
+    if not isinstance(data, (dict, list)):
+        raise InputError(f"{name}: a catalog is an object {{product_id: product}} or a list of products.")
+    entries = list(data.items()) if isinstance(data, dict) else [(None, p) for p in data]
+    for n, (key, p) in enumerate(entries, start=1):
         where = f"{name} product {n}"
         if not isinstance(p, dict) or not p.get("name") or not isinstance(p.get("variants"), dict):
             raise InputError(f"{where}: each product needs a name and variants {{item_id: {{options, price}}}}.")
-        pid = str(p.get("product_id") or n)
+        pid = str(p.get("product_id") or key or "").strip()
+        if not pid:
+            raise InputError(f"{where}: no product_id; give each product one (ids keep products apart "
+                             "across files).")
         products.append(Product(pid, str(p["name"]).strip(), str(p.get("category") or ""),
                                 str(p.get("description") or "")))
         for iid, v in p["variants"].items():
+            if not isinstance(v, dict):
+                raise InputError(f"{where} item {iid}: a variant is an object {{options, price, available}}.")
             items.append(Item(str(v.get("item_id") or iid), pid, _price(v.get("price"), f"{where} item {iid}"),
                               _available(v.get("available"), f"{where} item {iid}"),
                               _options(v.get("options"), f"{where} item {iid}")))
@@ -240,9 +250,9 @@ class CatalogStore(ShopDB):
     def count(self) -> tuple[int, int]:
         return (self._rows("SELECT COUNT(*) FROM products")[0][0], self._rows("SELECT COUNT(*) FROM items")[0][0])
 
-    def vectors(self, embedder, texts: Sequence[str], embed) -> np.ndarray:  # noqa: ANN001
-        """Embeddings of `texts` by `embedder`, the cached ones read back and the others computed with
-        `embed(list)` and stored."""
+    def vectors(self, embedder, texts: Sequence[str]) -> np.ndarray:  # noqa: ANN001 - an Embedder
+        """Passage embeddings of `texts` by `embedder`: the cached ones read back, the others computed and
+        stored."""
         uniq = list(dict.fromkeys(texts))
         have: dict[str, np.ndarray] = {}
         for i in range(0, len(uniq), 500):
@@ -252,7 +262,7 @@ class CatalogStore(ShopDB):
             have.update({t: np.frombuffer(v, dtype=np.float32) for t, v in rows})
         new = [t for t in uniq if t not in have]
         if new:
-            got = np.asarray(embed(new), dtype=np.float32)
+            got = np.asarray(embedder.embed(new), dtype=np.float32)
             with self.transaction() as c:
                 c.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
                               [(embedder.name, t, v.tobytes()) for t, v in zip(new, got, strict=True)])
@@ -260,9 +270,9 @@ class CatalogStore(ShopDB):
         return np.stack([have[t] for t in texts]) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
-def open_catalog(tenant: str, create: bool = False) -> CatalogStore:
-    """The tenant's catalog database, `home()/commerce/<tenant>/catalog.sqlite`."""
-    path = tenant_dir("commerce", tenant) / "catalog.sqlite"
+def open_catalog(tenant: str, create: bool = False, base: Path | None = None) -> CatalogStore:
+    """The tenant's catalog database, `home()/commerce/<tenant>/catalog.sqlite` (under `base` if given)."""
+    path = tenant_dir("commerce", tenant, base) / "catalog.sqlite"
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no catalog; add one with "
                             f"`inhouse commerce catalog add --tenant {tenant} FILE`.")

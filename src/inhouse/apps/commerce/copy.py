@@ -85,7 +85,7 @@ def allowed_numbers(product: Product, item: Item) -> set[str]:
     """Numbers the copy may state: those in the product's name, the item's options and its price."""
     allowed = _numbers(product.name) | _numbers(" ".join(f"{k} {v}" for k, v in item.options.items()))
     if item.price is not None:
-        allowed |= _numbers(f"{item.price:.2f}") | _numbers(f"{item.price:,.0f}") | _numbers(f"{item.price:g}")
+        allowed |= _numbers(f"{item.price:.2f}") | _numbers(f"{item.price:,.0f}")
     return allowed
 
 
@@ -114,15 +114,24 @@ def check(sentence: str, product: Product, item: Item, siblings: dict[str, list[
     for n in sorted(_numbers(sentence) - allowed):
         reasons.append(f"the number {n} is not in the spec")
     own = {v.casefold() for v in item.options.values()}
+    # The product's name, its words, the option names and the item's own values are the item's: taken out
+    # before looking for other variants' values ("블루" inside "블루투스 스피커" is not the colour).
+    masked = sentence
+    for said_here in sorted({product.name, *product.name.split(), *item.options, *item.options.values()},
+                            key=len, reverse=True):
+        if said_here.strip():
+            masked = re.sub(re.escape(said_here), " ", masked, flags=re.IGNORECASE)
     for option, values in siblings.items():
         mine = item.options.get(option)
         for v in values:
-            if v == mine or v.casefold() in _GENERIC or len(v) < 3 or v.casefold() in own:
+            # Too short to be a claim of its own: Latin under 3 letters ("M"), Hangul under 2 ("철").
+            if v == mine or v.casefold() in _GENERIC or len(v) < (2 if re.search(r"[가-힣]", v) else 3) \
+                    or v.casefold() in own:
                 continue
             # A sibling value inside the item's own ("Wi-Fi" in "Wi-Fi + Cellular") is the item's.
             if mine and mentions_value(mine, v):
                 continue
-            if mentions_value(sentence, v):
+            if mentions_value(masked, v):
                 reasons.append(f"says {v!r}, but this item's {option} is {mine!r}")
     # What the spec states, word by word: a feature whose words are all here is stated ("HEPA filter" for
     # filter type: HEPA; "battery" for battery life: 8 hours). Numbers are checked above.

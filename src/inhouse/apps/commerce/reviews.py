@@ -617,9 +617,9 @@ def _top(quotes: list[Quote], k: int, key) -> list[Quote]:  # noqa: ANN001
     return out
 
 
-def open_reviews(tenant: str, create: bool = False) -> ReviewStore:
-    """The tenant's review database, `home()/commerce/<tenant>/reviews.sqlite`."""
-    path = tenant_dir("commerce", tenant) / "reviews.sqlite"
+def open_reviews(tenant: str, create: bool = False, base: Path | None = None) -> ReviewStore:
+    """The tenant's review database, `home()/commerce/<tenant>/reviews.sqlite` (under `base` if given)."""
+    path = tenant_dir("commerce", tenant, base) / "reviews.sqlite"
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no reviews; add some with "
                             f"`inhouse commerce reviews add --tenant {tenant} FILE`.")

@@ -5,10 +5,11 @@ ranks the items:
 
 - *which product* — the query's e5 similarity to each product's name, relative to the best product
   (a product the query names by word scores a further point);
-- *which variant* — a spec value the query names by word ("블랙", "wireless") scores a point; with a local
-  model (`QueryReader`), the model reads the query against the best products' options and picks the product
-  and, per option, the value the query asks for or implies ("원룸에 좋은" → 사용 공간: 소형, "earbuds I can
-  swim with" → water resistance: IPX7), or none; each pick the item meets scores;
+- *which variant* — with a local model (`QueryReader`), the model reads the query against the best
+  products' options and picks the product and, per option, the value the query asks for or implies
+  ("원룸에 좋은" → 사용 공간: 소형, "earbuds I can swim with" → water resistance: IPX7), or none; each pick
+  the item meets scores. A spec value the query names by word ("블랙", "wireless") is a reason shown with
+  the hit (its weight, like every weight, is chosen on the benchmark's development queries);
 - *what reviewers say* — when the shop's reviews are analysed, a product gains where its reviews praise an
   aspect the query names, and loses where they criticise it, the reviews cited as evidence;
 - BM25 over the item's text and its e5 similarity, as in document search;
@@ -41,26 +42,44 @@ METHODS = ("attribute", "bm25", "dense", "hybrid")
 WEIGHTS = {"product": 16.0, "named": 1.0, "value": 0.0, "bm25": 0.5, "dense": 4.0, "review": 1.0,
            "pick_product": 0.5, "pick_option": 0.25}
 
-_NUM = r"(\d+(?:[.,]\d+)*)"
+# A number: thousands grouped by commas ("1,300,000") or plain, with an optional decimal part.
+_NUM = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_K = r"(?:\s*(k)\b)?"  # "$1.5k"; the k of a following word is not it ("$50 kids")
 _BELOW = r"\b(?:under|below|less than|cheaper than|up to|at most|max(?:imum)?|within)"
-_EN_MAX = re.compile(rf"{_BELOW}\s*\$\s*{_NUM}\s*(k)?|{_BELOW}\s*{_NUM}\s*(k)?\s*(?:dollars|usd|bucks)", re.IGNORECASE)
-_EN_MIN = re.compile(rf"\b(?:over|above|more than|at least|from|min(?:imum)?)\s*\$\s*{_NUM}\s*(k)?", re.IGNORECASE)
-_EN_RANGE = re.compile(rf"\$\s*{_NUM}\s*(k)?\s*(?:-|–|to)\s*\$?\s*{_NUM}\s*(k)?"
-                       rf"|\bbetween\s*\$\s*{_NUM}\s*(k)?\s*and\s*\$?\s*{_NUM}\s*(k)?", re.IGNORECASE)
+_EN_MAX = re.compile(rf"{_BELOW}\s*\$\s*{_NUM}{_K}|{_BELOW}\s*{_NUM}{_K}\s*(?:dollars|usd|bucks)", re.IGNORECASE)
+_EN_MIN = re.compile(rf"\b(?:over|above|more than|at least|from|min(?:imum)?)\s*\$\s*{_NUM}{_K}", re.IGNORECASE)
+_EN_RANGE = re.compile(rf"\$\s*{_NUM}{_K}\s*(?:-|–|to)\s*\$?\s*{_NUM}{_K}"
+                       rf"|\bbetween\s*\$\s*{_NUM}{_K}\s*and\s*\$?\s*{_NUM}{_K}", re.IGNORECASE)
 _KO_AMOUNT = rf"(?:{_NUM}\s*(만|천)?\s*원|\$\s*{_NUM}|{_NUM}\s*달러)"
 _KO_MAX = re.compile(rf"{_KO_AMOUNT}\s*(?:이하|미만|아래|안쪽|까지|이내|내외로|안으로|밑으로|밑|언더)")
 _KO_MIN = re.compile(rf"{_KO_AMOUNT}\s*(?:이상|초과|넘는|넘게|부터|보다 비싼)")
 _KO_BAND = re.compile(rf"{_NUM}\s*(만|천)?\s*원대")
+# "3만 5천원", "3만5천 원" → "35000원", read as one amount.
+_KO_COMPOUND = re.compile(r"(\d+)\s*만\s*(\d+)\s*천\s*(?=원)")
+_UNITS = {"만": 10_000, "천": 1_000, "k": 1_000, "K": 1_000}
 
 
-def _amount(num: str | None, unit: str | None) -> float:
-    value = float((num or "0").replace(",", ""))
-    return value * {"만": 10_000, "천": 1_000, "k": 1_000, "K": 1_000}.get(unit or "", 1)
+def _amount(num: str | None, unit: str | None) -> float | None:
+    """The amount, or None for a number too large to be a price."""
+    value = float((num or "0").replace(",", "")) * _UNITS.get(unit or "", 1)
+    return value if math.isfinite(value) and value < 1e15 else None
 
 
-def _ko_amount(groups: Sequence[str | None]) -> float:
+def _ko_amount(groups: Sequence[str | None]) -> float | None:
     won, unit, dollars, dollars2 = groups[:4]
     return _amount(won, unit) if won else _amount(dollars or dollars2, None)
+
+
+def _band(num: str, unit: str | None) -> tuple[float, float] | None:
+    """"15만원대" → 150,000–159,999; "10만원대" → 100,000–199,999: one step of the amount's last significant
+    digit."""
+    lo = _amount(num, unit)
+    if lo is None or lo <= 0:
+        return None
+    digits = num.replace(",", "").split(".")[0]
+    zeros = len(digits) - len(digits.rstrip("0"))
+    step = _UNITS.get(unit or "", 1) * 10 ** zeros
+    return lo, lo + step - 1
 
 
 @dataclass
@@ -75,7 +94,7 @@ class Query:
     def parse(cls, query: str) -> Query:
         lo: float | None = None
         hi: float | None = None
-        text = query
+        text = _KO_COMPOUND.sub(lambda m: f"{int(m.group(1)) * 10_000 + int(m.group(2)) * 1_000}", query)
         for rx, kind in ((_EN_RANGE, "range"), (_KO_BAND, "band"), (_EN_MAX, "max"), (_EN_MIN, "min"),
                          (_KO_MAX, "komax"), (_KO_MIN, "komin")):
             for m in rx.finditer(text):
@@ -83,10 +102,8 @@ class Query:
                 if kind == "range":
                     a, ua, b, ub = g[:4] if g[0] else g[4:8]
                     lo, hi = _amount(a, ua), _amount(b, ub)
-                elif kind == "band":  # 10만원대: from 100,000 up to the next order step
-                    lo = _amount(*g)
-                    step = 10 ** int(math.log10(lo)) if lo > 0 else 1
-                    hi = lo + step - 1
+                elif kind == "band":
+                    lo, hi = _band(g[0], g[1]) or (None, None)
                 elif kind == "max":
                     hi = _amount(g[0], g[1]) if g[0] else _amount(g[2], g[3])
                 elif kind == "min":
@@ -96,6 +113,8 @@ class Query:
                 else:
                     lo = _ko_amount(g)
             text = rx.sub(" ", text)
+        if lo is not None and hi is not None and lo > hi:  # "$100-$50": the shopper means between them
+            lo, hi = hi, lo
         return cls(re.sub(r"\s+", " ", text).strip(), lo, hi)
 
     def admits(self, price: float | None) -> bool:
@@ -145,8 +164,8 @@ class CatalogSearch:
         self._terms = [Counter(t) for t in lexical_terms_batch(texts)]
         self._len = np.array([sum(c.values()) for c in self._terms], dtype=np.float64)
         self._df = Counter(t for c in self._terms for t in c)
-        self._vec = store.vectors(embedder, texts, embedder.embed)
-        self._pvec = store.vectors(embedder, [self.products[p].name for p in self.pids], embedder.embed)
+        self._vec = store.vectors(embedder, texts)
+        self._pvec = store.vectors(embedder, [self.products[p].name for p in self.pids])
         self._pterms = [set(lexical_terms(self.products[p].name)) for p in self.pids]
         # Each product's values per option.
         self.values: dict[str, dict[str, list[str]]] = {}
@@ -155,9 +174,8 @@ class CatalogSearch:
                 vals = self.values.setdefault(it.product_id, {}).setdefault(k, [])
                 if v not in vals:
                     vals.append(v)
-        self._value_terms = {v: set(ts) for v, ts in zip(
-            sorted({v for it in self.items for v in it.options.values()}),
-            lexical_terms_batch(sorted({v for it in self.items for v in it.options.values()})), strict=True)}
+        values = sorted({v for it in self.items for v in it.options.values()})
+        self._value_terms = {v: set(ts) for v, ts in zip(values, lexical_terms_batch(values), strict=True)}
         self._reviews = self._review_aspects(reviews)
 
     # ---- parts -----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Public routes: health, Prometheus metrics, the web page, the leaderboard page and their static files."""
+"""Public routes: health, Prometheus metrics, the web pages (chat, shop), the leaderboard page and their static
+files."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def metrics(srv: State) -> PlainTextResponse:
 @router.get("/", include_in_schema=False)
 def index() -> HTMLResponse:
     return HTMLResponse(static.joinpath("index.html").read_text("utf-8"))
+
+
+@router.get("/shop", include_in_schema=False)
+def shop() -> HTMLResponse:
+    """The shop operator's page (catalog search, review summaries, product copy); it signs in with a key."""
+    return HTMLResponse(static.joinpath("shop.html").read_text("utf-8"))
 
 
 @router.get("/leaderboard", include_in_schema=False)

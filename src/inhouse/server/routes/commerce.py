@@ -1,0 +1,121 @@
+"""/api/commerce/…: a shop's catalog search, product copy and review summaries. The key decides the shop (its
+tenant), so no request can reach another shop's catalog; every call is audited. Calls that run the model (a
+search that reads its query, copy) wait in the generation queue like answers do (429 when it is full)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+
+from inhouse.apps.commerce.catalog import open_catalog
+from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
+from inhouse.apps.commerce.reviews import open_reviews
+from inhouse.apps.commerce.search import CatalogSearch, QueryReader
+from inhouse.config import tenant_dir
+from inhouse.errors import NotFoundError
+from inhouse.server.deps import Reader, State
+from inhouse.server.generation import GatedChat
+from inhouse.server.keys import ApiKey
+from inhouse.server.state import Server
+
+router = APIRouter()
+Id = Annotated[str, PathParam(min_length=1, max_length=200)]
+
+
+class CatalogSearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=500)
+    k: int = Field(10, ge=1, le=50)
+    fast: bool = Field(False, description="no model: embeddings, words and filters only")
+
+
+class CopyRequest(BaseModel):
+    item_id: str = Field(min_length=1, max_length=200)
+    lang: Literal["ko", "en"] = "ko"
+    tone: str = Field("", max_length=200)
+
+
+async def _generate(srv: Server, key: ApiKey, work):  # noqa: ANN001, ANN202 - work(chat) -> result
+    """Run `work` with the tenant's model (gated by the request's place in the queue) on a generation thread."""
+    ticket = srv.queue.admit(key.tenant)  # 429 here, before any work starts
+
+    def run():  # noqa: ANN202
+        try:
+            return work(GatedChat(srv.chat_for(key.tenant), ticket, srv.metrics))
+        finally:
+            ticket.finish()
+
+    return await asyncio.get_running_loop().run_in_executor(srv.gen_pool, run)
+
+
+def _reviews(srv: Server, tenant: str):  # noqa: ANN202 - ReviewStore | None
+    path = tenant_dir("commerce", tenant, srv.base) / "reviews.sqlite"
+    return open_reviews(tenant, base=srv.base) if path.exists() else None
+
+
+def _search(srv: Server, key: ApiKey, body: CatalogSearchRequest, chat) -> tuple:  # noqa: ANN001
+    """Runs on a worker thread: the shop's stores are opened, searched and closed there."""
+    store = open_catalog(key.tenant, base=srv.base)
+    reviews = _reviews(srv, key.tenant)
+    try:
+        # A model that cannot answer under a JSON schema cannot read queries: embeddings and words do.
+        reader = QueryReader(chat) if chat is not None and chat.supports_json_schema else None
+        return CatalogSearch(store, srv.embedder, reviews=reviews, reader=reader).search(body.query, k=body.k)
+    finally:
+        store.close()
+        if reviews is not None:
+            reviews.close()
+
+
+@router.post("/api/commerce/search", tags=["commerce"])
+async def commerce_search(body: CatalogSearchRequest, key: Reader, srv: State) -> dict:
+    """Items of the key's shop for a shopper's query, each with the spec values and review aspects that matched."""
+    open_catalog(key.tenant, base=srv.base).close()  # 404 at once for a shop without a catalog
+    if body.fast:
+        parsed, hits = await asyncio.get_running_loop().run_in_executor(None, _search, srv, key, body, None)
+    else:
+        parsed, hits = await _generate(srv, key, lambda chat: _search(srv, key, body, chat))
+    items = [h.item.item_id for h in hits]
+    srv.audit.record(key, "commerce.search", "ok", body.query, "", [], detail=f"items {', '.join(items)}")
+    return {"query": body.query, "min_price": parsed.min_price, "max_price": parsed.max_price,
+            "hits": [h.to_dict() for h in hits]}
+
+
+@router.post("/api/commerce/copy", tags=["commerce"])
+async def commerce_copy(body: CopyRequest, key: Reader, srv: State) -> dict:
+    """A description of one of the shop's items from its spec, every sentence checked against the spec."""
+    store = open_catalog(key.tenant, base=srv.base)
+    try:
+        items = store.items()
+        products = store.products()
+    finally:
+        store.close()
+    item = next((it for it in items if it.item_id == body.item_id), None)
+    if item is None:
+        raise NotFoundError(f"no item {body.item_id!r} in this shop's catalog.")
+
+    def work(chat):  # noqa: ANN001, ANN202
+        return write_copy(chat, products[item.product_id], item, siblings_of(items, item.product_id),
+                          features_of(items, item.product_id), lang=body.lang, tone=body.tone)
+
+    result = await _generate(srv, key, work)
+    srv.audit.record(key, "commerce.copy", "ok", f"{body.item_id} ({body.lang})", result.text, [],
+                     detail=f"{sum(not s.kept for s in result.sentences)} sentence(s) removed")
+    return result.to_dict()
+
+
+@router.get("/api/commerce/products/{product_id}/reviews", tags=["commerce"])
+def commerce_reviews(product_id: Id, key: Reader, srv: State) -> dict:
+    """A product's review summary: per aspect, positive/negative counts and quoted pros and cons."""
+    reviews = _reviews(srv, key.tenant)
+    if reviews is None:
+        raise NotFoundError("this shop has no reviews yet.")
+    try:
+        summary = reviews.summary(product_id)
+    finally:
+        reviews.close()
+    srv.audit.record(key, "commerce.reviews", "ok", product_id)
+    return summary.to_dict()

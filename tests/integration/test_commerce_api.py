@@ -1,0 +1,89 @@
+"""/api/commerce/…: catalog search (with and without the model reading the query), product copy and review
+summaries over a real uvicorn loopback port; the key decides the shop; every call is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from inhouse.apps.commerce.catalog import Item, Product, open_catalog
+from inhouse.config import Settings
+from inhouse.models.chat import ScriptedChat
+from inhouse.models.embedders import load_embedder
+from inhouse.server.app import create_app
+from inhouse.server.db import ServerDB
+from inhouse.server.keys import KeyStore
+from inhouse.server.runner import BackgroundServer
+from tests.forms import FormModel
+
+PRODUCTS = [Product("vac", "Vacuum Cleaner"), Product("buds", "Wireless Earbuds")]
+ITEMS = [Item("v1", "vac", 600.0, True, {"type": "robotic", "features": "cordless"}),
+         Item("v2", "vac", 550.0, True, {"type": "upright", "features": "pet hair removal"}),
+         Item("b1", "buds", 250.0, True, {"color": "black", "water resistance": "IPX7"}),
+         Item("b2", "buds", 230.0, True, {"color": "white", "water resistance": "IPX4"})]
+
+
+@contextmanager
+def running(home: Path, chat: FormModel | ScriptedChat) -> Iterator[tuple[str, dict[str, str], object]]:
+    store = open_catalog("acme", create=True, base=home)
+    store.add(PRODUCTS, ITEMS)
+    store.close()
+    keys = KeyStore(ServerDB(home / "server.db"))
+    made = {"kim": keys.create("acme", "kim", ("staff",))[0], "eve": keys.create("globex", "eve", ("staff",))[0]}
+    app = create_app(chat=chat, embedder=load_embedder("hash"), settings=Settings(embedder="hash"), base=home)
+    with BackgroundServer(app) as server:
+        yield server.url, made, app
+
+
+def _http(url: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def test_search_copy_and_reviews_for_the_keys_shop_only(inhouse_home: Path):
+    chat = FormModel({"product": "Wireless Earbuds"}, {"color": "any", "water resistance": "IPX7"})
+    chat.enqueue("Black earbuds sealed to IPX7. They charge in 10 minutes. A premium pick for audiophiles.")
+    with running(inhouse_home, chat) as (url, keys, app):
+        kim, eve = _http(url, keys["kim"]), _http(url, keys["eve"])
+        r = kim.post("/api/commerce/search", json={"query": "cordless vacuum cleaner", "fast": True, "k": 2})
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert [h["item_id"] for h in hits][0] == "v1"
+        assert {"source": "spec", "option": "features", "value": "cordless", "by": "word"} in hits[0]["why"]
+
+        r = kim.post("/api/commerce/search", json={"query": "earbuds I can swim with under $300", "k": 2})
+        body = r.json()
+        assert r.status_code == 200 and body["max_price"] == 300 and body["hits"][0]["item_id"] == "b1"
+        assert {"source": "spec", "option": "water resistance", "value": "IPX7", "by": "model"} in \
+            body["hits"][0]["why"]
+
+        r = kim.post("/api/commerce/copy", json={"item_id": "b1", "lang": "en"})
+        copy = r.json()
+        assert r.status_code == 200, r.text
+        assert copy["text"] == "Black earbuds sealed to IPX7."
+        assert [s["kept"] for s in copy["sentences"]] == [True, False, False]
+
+        # Another shop's key reaches its own (absent) catalog, never acme's.
+        r = eve.post("/api/commerce/search", json={"query": "cordless vacuum", "fast": True})
+        assert r.status_code == 404 and "has no catalog" in r.json()["error"]["message"]
+        r = eve.post("/api/commerce/copy", json={"item_id": "b1"})
+        assert r.status_code == 404
+        r = kim.get("/api/commerce/products/buds/reviews")
+        assert r.status_code == 404 and "no reviews" in r.json()["error"]["message"]
+        r = kim.post("/api/commerce/search", json={"query": "", "fast": True})
+        assert r.status_code == 400
+        assert httpx.post(url + "/api/commerce/search", json={"query": "x"}).status_code == 401
+
+        actions = [(e.tenant, e.action, e.outcome) for e in app.state.inhouse.audit.query()]
+        assert actions.count(("acme", "commerce.search", "ok")) == 2
+        assert ("acme", "commerce.copy", "ok") in actions
+
+
+def test_a_model_without_json_schemas_still_searches_by_embeddings_and_words(inhouse_home: Path):
+    with running(inhouse_home, ScriptedChat()) as (url, keys, _app):
+        r = _http(url, keys["kim"]).post("/api/commerce/search", json={"query": "black wireless earbuds"})
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert hits[0]["item_id"] == "b1" and all(w["by"] == "word" for h in hits for w in h["why"])
