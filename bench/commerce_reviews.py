@@ -98,7 +98,7 @@ def quote_checks(store: ReviewStore, product: str, reviews: dict[str, Review]) -
                 agree = (stars >= 4) if kind == "pro" else (stars <= 3)
                 c["agree"] += agree
                 c[f"{kind}s_agree"] += agree
-    for rid, pol in store._rows("SELECT review_id, polarity FROM mentions WHERE polarity != 'neutral'"):
+    for rid, pol in store.opinions():
         stars = reviews[rid].stars or 3
         c["mentions"] += 1
         c["mentions_agree"] += (stars >= 4) if pol == "positive" else (stars <= 3)
@@ -225,7 +225,7 @@ def main() -> None:
         store.analyse(head)
         store.summary("danawa_kimchi")
         incremental = time.perf_counter() - t0
-        mentions = store._rows("SELECT COUNT(*) FROM mentions")[0][0]
+        mentions = store.mention_count()
         report["speed"] = {"reviews": n, "mentions": mentions, "seconds": round(full, 1),
                            "reviews_per_second": round(n / full, 1),
                            "projected_100k_minutes": round(100_000 / (n / full) / 60, 1),

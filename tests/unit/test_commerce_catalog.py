@@ -181,6 +181,8 @@ def test_reviews_raise_a_product_whose_reviewers_praise_what_the_query_asks(tmp_
         for rid, pol in (("r1", "positive"), ("r2", "positive"), ("r3", "negative")):
             c.execute("INSERT INTO mentions VALUES (?, 0, 4, 'glow', ?, 0.9)", (rid, pol))
     assert reviews.aspect_counts() == {"lamp": {"glow": (2, 0, ["r1", "r2"])}, "buds": {"glow": (0, 1, ["r3"])}}
+    assert sorted(reviews.opinions()) == [("r1", "positive"), ("r2", "positive"), ("r3", "negative")]
+    assert reviews.mention_count() == 3
     store = _catalog(tmp_path)
     _, plain = CatalogSearch(store, HashEmbedder()).search("soft glow", k=7)
     _, hits = CatalogSearch(store, HashEmbedder(), reviews=reviews).search("soft glow", k=7)

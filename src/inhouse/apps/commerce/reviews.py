@@ -565,6 +565,13 @@ class ReviewStore(ShopDB):
             if progress is not None:
                 progress(len(rows))
 
+    def opinions(self) -> list[tuple[str, str]]:
+        """(review id, polarity) of every positive or negative mention."""
+        return [(r, p) for r, p in self._rows("SELECT review_id, polarity FROM mentions WHERE polarity != 'neutral'")]
+
+    def mention_count(self) -> int:
+        return self._rows("SELECT COUNT(*) FROM mentions")[0][0]
+
     def aspect_counts(self, evidence: int = 3) -> dict[str, dict[str, tuple[int, int, list[str]]]]:
         """Per product and aspect: positive and negative mentions, and up to `evidence` reviews that say so
         (the surest first), for search to rank by and cite."""

@@ -1,4 +1,4 @@
-// InHouse web chat: plain JavaScript, no build step. Talks to the same API as any OpenAI client.
+// InHouse web chat: plain JavaScript, no build step; shared page code in common.js.
 "use strict";
 
 const STRINGS = {
@@ -17,47 +17,12 @@ const STRINGS = {
     passage: "Passage", confirmDelete: "Delete it?", other: "한국어", shopLink: "Shop",
   },
 };
-let lang = new URLSearchParams(location.search).get("lang") || localStorage.getItem("inhouse.lang") ||
-  (navigator.language || "ko").slice(0, 2);
-if (!STRINGS[lang]) lang = "en";
-let key = sessionStorage.getItem("inhouse.key") || "";
+useStrings(STRINGS);
 let me = null;
-const $ = (id) => document.getElementById(id);
-const t = (name) => STRINGS[lang][name];
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
-  $("lang").textContent = t("other");
-}
-
-async function api(path, options = {}) {
-  const headers = Object.assign({ Authorization: "Bearer " + key }, options.headers || {});
-  const r = await fetch(path, Object.assign({}, options, { headers }));
-  if (!r.ok) {
-    let message = r.statusText;
-    try { message = (await r.json()).error.message; } catch (e) { /* not JSON */ }
-    const err = new Error(message);
-    err.status = r.status;
-    throw err;
-  }
-  return r;
-}
 
 async function signIn(candidate) {
-  key = candidate;
-  try {
-    me = await (await api("/api/me")).json();
-  } catch (e) {
-    key = "";
-    sessionStorage.removeItem("inhouse.key");
-    $("signin-error").textContent = t("badKey") + ": " + e.message;
-    return;
-  }
-  sessionStorage.setItem("inhouse.key", key);
-  $("signin-error").textContent = "";
-  $("signin-view").hidden = true;
+  me = await signInWith(candidate);
+  if (!me) return;
   $("app-view").hidden = false;
   $("signout").hidden = false;
   $("whoami").textContent = `${me.user}@${me.tenant} (${me.role})`;
@@ -224,7 +189,7 @@ $("question").onkeydown = (ev) => {
   if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("ask-form").requestSubmit(); }
 };
 $("passage-close").onclick = () => { $("passage").hidden = true; };
-$("lang").onclick = () => { lang = lang === "ko" ? "en" : "ko"; localStorage.setItem("inhouse.lang", lang); applyLanguage(); };
+wireLanguageButton();
 $("signout").onclick = () => { sessionStorage.removeItem("inhouse.key"); location.reload(); };
 $("upload-form").onsubmit = async (ev) => {
   ev.preventDefault();

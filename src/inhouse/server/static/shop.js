@@ -20,12 +20,7 @@ const STRINGS = {
     out: "out of stock", error: "Error", other: "한국어",
   },
 };
-let lang = new URLSearchParams(location.search).get("lang") || localStorage.getItem("inhouse.lang") ||
-  (navigator.language || "ko").slice(0, 2);
-if (!STRINGS[lang]) lang = "en";
-let key = sessionStorage.getItem("inhouse.key") || "";
-const $ = (id) => document.getElementById(id);
-const t = (name) => STRINGS[lang][name];
+useStrings(STRINGS);
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -34,40 +29,16 @@ function el(tag, cls, text) {
   return e;
 }
 
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
-  document.querySelectorAll("[data-i18n-placeholder]").forEach((e) => { e.placeholder = t(e.dataset.i18nPlaceholder); });
-  $("lang").textContent = t("other");
-}
-
-async function api(path, options = {}) {
-  const headers = Object.assign({ Authorization: "Bearer " + key, "Content-Type": "application/json" },
-    options.headers || {});
-  const r = await fetch(path, Object.assign({}, options, { headers }));
-  if (!r.ok) {
-    let message = r.statusText;
-    try { message = (await r.json()).error.message; } catch (e) { /* not JSON */ }
-    const err = new Error(message);
-    err.status = r.status;
-    throw err;
-  }
-  return r.json();
+// The page's calls send and read JSON.
+async function call(path, options = {}) {
+  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
+  return (await api(path, Object.assign({}, options, { headers }))).json();
 }
 
 async function signIn(candidate) {
-  key = candidate;
-  try {
-    const me = await api("/api/me");
-    $("whoami").textContent = `${me.user}@${me.tenant}`;
-  } catch (e) {
-    key = "";
-    sessionStorage.removeItem("inhouse.key");
-    $("signin-error").textContent = t("badKey") + ": " + e.message;
-    return;
-  }
-  sessionStorage.setItem("inhouse.key", key);
-  $("signin-view").hidden = true;
+  const me = await signInWith(candidate);
+  if (!me) return;
+  $("whoami").textContent = `${me.user}@${me.tenant}`;
   $("shop-view").hidden = false;
   $("query").focus();
 }
@@ -85,7 +56,7 @@ async function search(query) {
   $("search-note").textContent = t("searching");
   $("search").disabled = true;
   try {
-    const r = await api("/api/commerce/search", { method: "POST",
+    const r = await call("/api/commerce/search", { method: "POST",
       body: JSON.stringify({ query, k: 10, fast: $("fast").checked }) });
     const bounds = [r.min_price ? `${t("priceFrom")} ${r.min_price.toLocaleString()}` : "",
       r.max_price ? `${t("priceUpTo")} ${r.max_price.toLocaleString()}` : ""].filter(Boolean).join(" · ");
@@ -133,7 +104,7 @@ async function showReviews(h) {
   openDetail(h);
   const mine = shown;
   try {
-    const s = await api(`/api/commerce/products/${encodeURIComponent(h.product_id)}/reviews`);
+    const s = await call(`/api/commerce/products/${encodeURIComponent(h.product_id)}/reviews`);
     if (mine !== shown) return;
     $("summary").appendChild(el("p", "note", `${t("reviews")}: ${s.reviews}` + (s.stars ? ` · ${s.stars}★` : "")));
     s.aspects.forEach((a) => {
@@ -161,7 +132,7 @@ async function writeCopy(h) {
   $("copy-removed").textContent = "";
   const mine = shown;
   try {
-    const c = await api("/api/commerce/copy", { method: "POST", body: JSON.stringify({ item_id: h.item_id, lang }) });
+    const c = await call("/api/commerce/copy", { method: "POST", body: JSON.stringify({ item_id: h.item_id, lang }) });
     if (mine !== shown) return;
     $("copy-text").value = c.text;
     c.sentences.filter((s) => !s.kept).forEach((s) => {
@@ -179,6 +150,6 @@ $("search-form").onsubmit = (ev) => {
   const q = $("query").value.trim();
   if (q) search(q);
 };
-$("lang").onclick = () => { lang = lang === "ko" ? "en" : "ko"; localStorage.setItem("inhouse.lang", lang); applyLanguage(); };
+wireLanguageButton();
 applyLanguage();
 if (key) signIn(key);
