@@ -27,7 +27,7 @@ ITEMS = [Item("v1", "vac", 600.0, True, {"type": "robotic", "features": "cordles
 
 
 @contextmanager
-def running(home: Path, chat: FormModel | ScriptedChat) -> Iterator[tuple[str, dict[str, str], object]]:
+def running(home: Path, chat) -> Iterator[tuple[str, dict[str, str], object]]:  # noqa: ANN001 - a ChatModel
     store = open_catalog("acme", create=True, base=home)
     store.add(PRODUCTS, ITEMS)
     store.close()
@@ -87,3 +87,21 @@ def test_a_model_without_json_schemas_still_searches_by_embeddings_and_words(inh
         assert r.status_code == 200, r.text
         hits = r.json()["hits"]
         assert hits[0]["item_id"] == "b1" and all(w["by"] == "word" for h in hits for w in h["why"])
+
+
+def test_a_client_that_hangs_up_stops_the_copy_it_asked_for(inhouse_home: Path):
+    from tests.e2e.test_server_queue import SlowChat, _wait
+
+    chat = SlowChat(n=220, delay=0.05)  # 11 s of pieces unless stopped
+    chat.gate.set()
+    with running(inhouse_home, chat) as (url, keys, app):
+        try:
+            _http(url, keys["kim"]).post("/api/commerce/copy", json={"item_id": "b1"}, timeout=1.0)
+            raise AssertionError("expected the client to time out")
+        except httpx.ReadTimeout:
+            pass
+        srv = app.state.inhouse
+        assert _wait(lambda: srv.queue.cancelled == 1)
+        assert chat.closed.wait(5) and chat.yielded < 220
+        assert _wait(lambda: [(e.action, e.outcome) for e in srv.audit.query(tenant="acme")] ==
+                     [("commerce.copy", "cancelled")])

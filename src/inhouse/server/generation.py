@@ -1,11 +1,17 @@
-"""What the chat route needs around the model: the queue-gated model, the question and conversation of a
-request, the answer text with its source list, and the SSE chunks of a stream."""
+"""What the routes that run the model need around it: the queue-gated model, a generation thread that stops
+when the client hangs up, the question and conversation of a request, the answer text with its source list,
+and the SSE chunks of a stream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+from fastapi import Request
 
 from inhouse.answer import Answer
 from inhouse.errors import InputError
@@ -78,3 +84,17 @@ def sse_chunk(cid: str, model: str, created: int, delta: dict, finish: str | Non
     body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
     return "data: " + json.dumps(body, ensure_ascii=False) + "\n\n"
+
+
+POLL_S = 0.5  # how often a waiting request checks that its client is still there
+
+
+async def run_gated(pool: Executor, ticket: Ticket, work: Callable[[], Any], request: Request) -> Any:
+    """`work()` on a generation thread of `pool`; a client that hangs up meanwhile cancels the ticket, so the
+    model stops at its next piece and this raises `Cancelled`."""
+    future = asyncio.get_running_loop().run_in_executor(pool, work)
+    while not future.done():
+        await asyncio.wait({future}, timeout=POLL_S)
+        if not future.done() and await request.is_disconnected():
+            ticket.cancel.set()
+    return await future

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from inhouse.apps.commerce.catalog import open_catalog
@@ -18,8 +19,10 @@ from inhouse.apps.commerce.search import CatalogSearch, QueryReader
 from inhouse.config import tenant_dir
 from inhouse.errors import NotFoundError
 from inhouse.server.deps import Reader, State
-from inhouse.server.generation import GatedChat
+from inhouse.server.errors import error_json
+from inhouse.server.generation import GatedChat, run_gated
 from inhouse.server.keys import ApiKey
+from inhouse.server.queue import Cancelled
 from inhouse.server.state import Server
 
 router = APIRouter()
@@ -38,8 +41,9 @@ class CopyRequest(BaseModel):
     tone: str = Field("", max_length=200)
 
 
-async def _generate(srv: Server, key: ApiKey, work):  # noqa: ANN001, ANN202 - work(chat) -> result
-    """Run `work` with the tenant's model (gated by the request's place in the queue) on a generation thread."""
+async def _generate(srv: Server, key: ApiKey, request: Request, work):  # noqa: ANN001, ANN202 - work(chat)
+    """Run `work` with the tenant's model (gated by the request's place in the queue) on a generation thread;
+    a client that hangs up stops it."""
     ticket = srv.queue.admit(key.tenant)  # 429 here, before any work starts
 
     def run():  # noqa: ANN202
@@ -48,7 +52,13 @@ async def _generate(srv: Server, key: ApiKey, work):  # noqa: ANN001, ANN202 - w
         finally:
             ticket.finish()
 
-    return await asyncio.get_running_loop().run_in_executor(srv.gen_pool, run)
+    return await run_gated(srv.gen_pool, ticket, run, request)
+
+
+def _closed(srv: Server, key: ApiKey, action: str, what: str) -> JSONResponse:
+    srv.audit.record(key, action, "cancelled", what, detail="client disconnected")
+    return error_json(499, "the client closed the request; generation stopped.", "invalid_request_error",
+                      "client_closed")
 
 
 def _reviews(srv: Server, tenant: str):  # noqa: ANN202 - ReviewStore | None
@@ -70,22 +80,26 @@ def _search(srv: Server, key: ApiKey, body: CatalogSearchRequest, chat) -> tuple
             reviews.close()
 
 
-@router.post("/api/commerce/search", tags=["commerce"])
-async def commerce_search(body: CatalogSearchRequest, key: Reader, srv: State) -> dict:
+@router.post("/api/commerce/search", tags=["commerce"], response_model=None)
+async def commerce_search(body: CatalogSearchRequest, request: Request, key: Reader, srv: State
+                          ) -> dict | JSONResponse:
     """Items of the key's shop for a shopper's query, each with the spec values and review aspects that matched."""
     open_catalog(key.tenant, base=srv.base).close()  # 404 at once for a shop without a catalog
     if body.fast:
         parsed, hits = await asyncio.get_running_loop().run_in_executor(None, _search, srv, key, body, None)
     else:
-        parsed, hits = await _generate(srv, key, lambda chat: _search(srv, key, body, chat))
+        try:
+            parsed, hits = await _generate(srv, key, request, lambda chat: _search(srv, key, body, chat))
+        except Cancelled:
+            return _closed(srv, key, "commerce.search", body.query)
     items = [h.item.item_id for h in hits]
     srv.audit.record(key, "commerce.search", "ok", body.query, "", [], detail=f"items {', '.join(items)}")
     return {"query": body.query, "min_price": parsed.min_price, "max_price": parsed.max_price,
             "hits": [h.to_dict() for h in hits]}
 
 
-@router.post("/api/commerce/copy", tags=["commerce"])
-async def commerce_copy(body: CopyRequest, key: Reader, srv: State) -> dict:
+@router.post("/api/commerce/copy", tags=["commerce"], response_model=None)
+async def commerce_copy(body: CopyRequest, request: Request, key: Reader, srv: State) -> dict | JSONResponse:
     """A description of one of the shop's items from its spec, every sentence checked against the spec."""
     store = open_catalog(key.tenant, base=srv.base)
     try:
@@ -101,7 +115,10 @@ async def commerce_copy(body: CopyRequest, key: Reader, srv: State) -> dict:
         return write_copy(chat, products[item.product_id], item, siblings_of(items, item.product_id),
                           features_of(items, item.product_id), lang=body.lang, tone=body.tone)
 
-    result = await _generate(srv, key, work)
+    try:
+        result = await _generate(srv, key, request, work)
+    except Cancelled:
+        return _closed(srv, key, "commerce.copy", body.item_id)
     srv.audit.record(key, "commerce.copy", "ok", f"{body.item_id} ({body.lang})", result.text, [],
                      detail=f"{sum(not s.kept for s in result.sentences)} sentence(s) removed")
     return result.to_dict()

@@ -26,7 +26,7 @@ from inhouse.errors import InputError, NotFoundError
 from inhouse.guard.pii import mask
 from inhouse.server.deps import Reader, State
 from inhouse.server.errors import error_body, error_json
-from inhouse.server.generation import GatedChat, conversation, sources_text, sse_chunk, user_question
+from inhouse.server.generation import GatedChat, conversation, run_gated, sources_text, sse_chunk, user_question
 from inhouse.server.queue import Cancelled
 from inhouse.server.schemas import ChatRequest, EmbeddingRequest
 from inhouse.server.state import Server
@@ -119,14 +119,9 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
             ticket.finish()
 
     if not body.stream:
-        future = loop.run_in_executor(srv.gen_pool, work)
-        # A non-streaming client that hangs up also frees the model: poll for the disconnect.
-        while not future.done():
-            await asyncio.wait({future}, timeout=KEEPALIVE_S)
-            if not future.done() and await request.is_disconnected():
-                ticket.cancel.set()
+        # A non-streaming client that hangs up also frees the model.
         try:
-            result = await future
+            result = await run_gated(srv.gen_pool, ticket, work, request)
         except Cancelled:
             return error_json(499, "the client closed the request; generation stopped.", "invalid_request_error",
                               "client_closed")
