@@ -45,20 +45,23 @@ from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.chat import LlamaCppChat  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
+from inhouse.text import split_sentences  # noqa: E402
 
 console = Console()
 CACHE = ROOT / "bench" / ".cache" / "commerce_copy"
 
 
-def violations(text: str, product, item, siblings, features) -> dict:  # noqa: ANN001
-    """Claims in `text` beyond the spec, by the checker's rules, sentence by sentence."""
-    from inhouse.text import split_sentences
-
-    reasons = [r for a, b in split_sentences(text)
-               for r in copywriter.check(" ".join(text[a:b].split()), product, item, siblings, features)]
+def tally(reasons: list[str]) -> dict:
+    """Claims beyond the spec, by kind, from the checker's reasons."""
     return {"numbers": sum(r.startswith("the number") for r in reasons),
             "siblings": sum(r.startswith("says") for r in reasons),
             "features": sum(r.startswith("names") for r in reasons)}
+
+
+def recheck(text: str, product, item, siblings, features) -> list[str]:  # noqa: ANN001
+    """The checker's reasons for the finished copy, read again sentence by sentence."""
+    return [r for a, b in split_sentences(text)
+            for r in copywriter.check(" ".join(text[a:b].split()), product, item, siblings, features)]
 
 
 def main() -> None:
@@ -101,8 +104,8 @@ def main() -> None:
                 seconds = time.perf_counter() - t0
                 atomic_write_json(cached, {"draft": draft, "seconds": round(seconds, 2)})
             c = copywriter.checked(draft, p, it, sib, feats, lang, seconds)
-            raw = violations(draft, p, it, sib, feats)
-            final = violations(c.text, p, it, sib, feats)
+            raw = tally([r for sentence in c.sentences for r in sentence.reasons])
+            final = tally(recheck(c.text, p, it, sib, feats))
             raw_mentions = [v for v in it.options.values() if copywriter.mentions_value(draft, v)]
             rows.append({"lang": lang, "item_id": it.item_id, "product": p.name, "options": it.options,
                          "draft": draft, "text": c.text, "seconds": round(seconds, 2),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from inhouse.apps.commerce.catalog import CatalogStore, Item, Product, read_catalog
-from inhouse.apps.commerce.reviews import Aspect, Review, ReviewStore
+from inhouse.apps.commerce.catalog import CatalogStore, Item, Product, open_catalog, read_catalog
+from inhouse.apps.commerce.reviews import Aspect, Review, ReviewStore, reviews_if_any
 from inhouse.apps.commerce.search import ANY, CatalogSearch, Query, QueryReader
 from inhouse.errors import InputError, NotFoundError, StoreError
 from inhouse.models.chat import ScriptedChat
@@ -192,3 +192,12 @@ def test_reviews_raise_a_product_whose_reviewers_praise_what_the_query_asks(tmp_
     before = {h.item.item_id: h.score for h in plain}
     assert bonus["l1"] - before["l1"] == pytest.approx(0.5)  # (2 − 0) / (2 + 0 + 2)
     assert bonus["b1"] - before["b1"] == pytest.approx(-1 / 3)
+
+
+def test_a_shops_catalog_folder_and_file_are_private(inhouse_home):
+    store = open_catalog("shop", create=True)
+    store.close()
+    folder = inhouse_home / "commerce" / "shop"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "catalog.sqlite").stat().st_mode & 0o777 == 0o600
+    assert reviews_if_any("shop") is None

@@ -24,6 +24,7 @@ from inhouse.apps.commerce.reviews import (
     mine_aspects,
     open_reviews,
     read_reviews,
+    reviews_if_any,
     star_examples,
     views,
 )
@@ -394,8 +395,7 @@ def search(tenant: str, query: str, k: int, model: str | None, fast: bool, as_js
     if k < 1:
         raise InputError("-k must be at least 1.")
     store = open_catalog(tenant)
-    reviews_path = tenant_dir("commerce", tenant) / "reviews.sqlite"
-    reviews = open_reviews(tenant) if reviews_path.exists() else None
+    reviews = reviews_if_any(tenant)
     reader = None
     if not fast:
         settings = load_settings()

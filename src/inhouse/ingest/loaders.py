@@ -410,6 +410,16 @@ def load_xlsx(data: bytes, name: str, *, limit: int = UNPACKED) -> Loaded:
     return _records(xlsx_records(data, name, limit=limit), "xlsx", name)
 
 
+def record_fields(record: dict, columns: dict[str, tuple[str, ...]],
+                  mapping: dict[str, str] | None = None) -> dict[str, object]:
+    """The named fields of one record: each from its mapped column (`mapping`: field → column), else from the
+    first column whose name (case and spaces aside) is one of the field's usual names (`columns`)."""
+    mapping = mapping or {}
+    low = {str(k).strip().casefold(): v for k, v in record.items()}
+    return {f: record.get(mapping[f]) if f in mapping else next((low[c] for c in names if c in low), None)
+            for f, names in columns.items()}
+
+
 RECORD_READERS: dict[str, Callable[[bytes, str], list[tuple[int, dict[str, object]]]]] = {
     ".csv": csv_records, ".tsv": csv_records, ".jsonl": jsonl_records, ".xlsx": xlsx_records}
 

@@ -132,8 +132,9 @@ def _options(raw: Any, where: str) -> dict[str, str]:
 
 def _fields(record: dict) -> tuple[dict[str, Any], dict[str, str]]:
     """The catalog fields of one row, and its other columns (spec options named by their header)."""
-    low = {str(k).strip().casefold(): v for k, v in record.items()}
-    fields = {f: next((low[c] for c in names if c in low), None) for f, names in _COLUMNS.items()}
+    from inhouse.ingest.loaders import record_fields
+
+    fields = record_fields(record, _COLUMNS)
     extra = {str(k).strip(): str(v).strip() for k, v in record.items()
              if str(k).strip().casefold() not in _KNOWN and v not in (None, "") and str(v).strip()}
     return fields, extra
@@ -276,6 +277,4 @@ def open_catalog(tenant: str, create: bool = False, base: Path | None = None) ->
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no catalog; add one with "
                             f"`inhouse commerce catalog add --tenant {tenant} FILE`.")
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
     return CatalogStore(path)

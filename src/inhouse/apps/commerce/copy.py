@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from inhouse.apps.commerce.catalog import Item, Product
 from inhouse.errors import InputError
 from inhouse.text import split_sentences
+from inhouse.verify.support import support
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # Values too generic to be a claim of their own ("no", "none", "M"): not used to spot a sibling's value; and
@@ -107,8 +108,6 @@ def check(sentence: str, product: Product, item: Item, siblings: dict[str, list[
     """Why `sentence` is not supported by the item's spec ([] when it is). `siblings`: the product's values of
     each option across its variants; `features`: the option values of the shop's other products;
     `min_support`: the least share of its content words the spec must hold."""
-    from inhouse.verify.support import support
-
     reasons = []
     allowed = allowed_numbers(product, item)
     for n in sorted(_numbers(sentence) - allowed):

@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -80,21 +79,13 @@ _COLUMNS = {
 }
 
 
-def _fields(record: dict, mapping: dict[str, str]) -> dict[str, Any]:
-    """The review fields of one record: each from its mapped column, else from the first column whose name
-    (case and spaces aside) is one of the field's usual names."""
-    low = {str(k).strip().casefold(): v for k, v in record.items()}
-    return {f: record.get(mapping[f]) if f in mapping else next((low[c] for c in names if c in low), None)
-            for f, names in _COLUMNS.items()}
-
-
 def read_reviews(path: Path, product: str | None = None, stars_max: float = 5.0,
                  mapping: dict[str, str] | None = None) -> list[Review]:
     """Reviews from a CSV/TSV, JSONL or XLSX file. Columns are found by name (text/review/리뷰, stars/rating/
     별점, product_id/sku/상품, review_id/id, date/작성일) or given in `mapping` (field → column). Without a
     product column, `product` names the one product every row reviews. Stars are rescaled from 0–`stars_max`
     to 1–5. A bad row stops the read with its row number: nothing is half-read."""
-    from inhouse.ingest.loaders import RECORD_READERS
+    from inhouse.ingest.loaders import RECORD_READERS, record_fields
 
     path = Path(path)
     reader = RECORD_READERS.get(path.suffix.lower())
@@ -110,7 +101,7 @@ def read_reviews(path: Path, product: str | None = None, stars_max: float = 5.0,
     seen: set[str] = set()
     for row, rec in reader(path.read_bytes(), path.name):
         where = f"{path.name} row {row}"
-        fields = _fields(rec, mapping)
+        fields = record_fields(rec, _COLUMNS, mapping)
         text = fields["text"]
         if text is None or not str(text).strip():
             raise InputError(f"{where}: no review text; name the text column with --map text=COLUMN.")
@@ -622,6 +613,12 @@ def _top(quotes: list[Quote], k: int, key) -> list[Quote]:  # noqa: ANN001
         if len(out) >= k:
             break
     return out
+
+
+def reviews_if_any(tenant: str, base: Path | None = None) -> ReviewStore | None:
+    """The tenant's review database, or None when it has no reviews (search works without them)."""
+    path = tenant_dir("commerce", tenant, base) / "reviews.sqlite"
+    return ReviewStore(path) if path.exists() else None
 
 
 def open_reviews(tenant: str, create: bool = False, base: Path | None = None) -> ReviewStore:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inhouse.apps.commerce.catalog import CatalogStore, Item, Product
+from inhouse.apps.commerce.reviews import mentions
 from inhouse.errors import InputError
 from inhouse.text import lexical_terms, lexical_terms_batch
 from inhouse.text.analyze import analyze
@@ -202,8 +203,6 @@ class CatalogSearch:
     def _query_aspects(self, text: str) -> list[str]:
         if not self._reviews:
             return []
-        from inhouse.apps.commerce.reviews import mentions
-
         return [name for name, _, _ in mentions(analyze([text])[0], (0, len(text)), self._aspects)]
 
     # ---- search ----------------------------------------------------------------------------------------
@@ -310,7 +309,6 @@ def _options_task(query: str, name: str, options: dict[str, list[str]]) -> str:
     lines = "\n".join(f"- {o}: {', '.join(v)}" for o, v in options.items())
     return (f"Query: {query}\nProduct: {name}\nIts options and their values:\n{lines}\nFor each option, choose "
             f"the value the query asks for or clearly implies; choose \"{ANY}\" when the query does not say.")
-
 
 
 class QueryReader:

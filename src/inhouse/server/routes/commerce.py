@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field
 
 from inhouse.apps.commerce.catalog import open_catalog
 from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
-from inhouse.apps.commerce.reviews import open_reviews
+from inhouse.apps.commerce.reviews import reviews_if_any
 from inhouse.apps.commerce.search import CatalogSearch, QueryReader
-from inhouse.config import tenant_dir
 from inhouse.errors import NotFoundError
 from inhouse.server.deps import Reader, State
 from inhouse.server.errors import error_json
@@ -61,15 +60,10 @@ def _closed(srv: Server, key: ApiKey, action: str, what: str) -> JSONResponse:
                       "client_closed")
 
 
-def _reviews(srv: Server, tenant: str):  # noqa: ANN202 - ReviewStore | None
-    path = tenant_dir("commerce", tenant, srv.base) / "reviews.sqlite"
-    return open_reviews(tenant, base=srv.base) if path.exists() else None
-
-
 def _search(srv: Server, key: ApiKey, body: CatalogSearchRequest, chat) -> tuple:  # noqa: ANN001
     """Runs on a worker thread: the shop's stores are opened, searched and closed there."""
     store = open_catalog(key.tenant, base=srv.base)
-    reviews = _reviews(srv, key.tenant)
+    reviews = reviews_if_any(key.tenant, srv.base)
     try:
         # A model that cannot answer under a JSON schema cannot read queries: embeddings and words do.
         reader = QueryReader(chat) if chat is not None and chat.supports_json_schema else None
@@ -127,7 +121,7 @@ async def commerce_copy(body: CopyRequest, request: Request, key: Reader, srv: S
 @router.get("/api/commerce/products/{product_id}/reviews", tags=["commerce"])
 def commerce_reviews(product_id: Id, key: Reader, srv: State) -> dict:
     """A product's review summary: per aspect, positive/negative counts and quoted pros and cons."""
-    reviews = _reviews(srv, key.tenant)
+    reviews = reviews_if_any(key.tenant, srv.base)
     if reviews is None:
         raise NotFoundError("this shop has no reviews yet.")
     try:
