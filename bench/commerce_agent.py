@@ -11,11 +11,20 @@ database compared whole; no retail task asks for an answer text). A write is wro
 write that is not one of the gold writes (same tool, same arguments, item lists compared as multisets).
 pass^k (τ-bench's estimator): for each task with c passes in n trials, C(c, k) / C(n, k), averaged.
 
+Korean (`--lang ko`): the customer's message is a hand translation of the task's instruction
+(bench/data/commerce/tickets_ko.jsonl: train 40–79, product names and option values as the shop's Korean catalog
+shows them, bench/data/commerce/tau_catalog_ko.json, which the shop's order database also holds as its Korean
+names). The gold actions and the database are the same.
+
+Policy citations: the shop's knowledge base holds τ-bench's policy and its Korean translation; each reply line
+cites a passage (`inhouse.apps.commerce.agent.cite`), counted right when it lies in the section that governs the
+line's action, in the ticket's language (bench/commerce_policy.py measures the lookup alone on every gold action).
+
 Each model runs the same tasks: the default model and the packaged 0.5B as the baseline (`--models`). The first
 trial is greedy; later trials sample at `--temperature`. Every finished (model, task, trial) is appended to a
 JSONL checkpoint under bench/.cache (named by the agent code's hash): an interrupted run resumes where it stopped.
 
-    python bench/commerce_agent.py [--split dev] [--start 0] [--limit 20] [--trials 1]
+    python bench/commerce_agent.py [--split dev] [--start 0] [--limit 20] [--trials 1] [--lang en|ko]
                                    [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b]
 
 Writes bench/results/commerce_agent.json and prints a table.
@@ -27,6 +36,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from math import comb
@@ -36,19 +46,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
 TAU = DATA / "commerce" / "tau_retail"
+KO = ROOT / "bench" / "data" / "commerce"
 
+from commerce_policy import GOVERNS, POLICY_KO  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from inhouse.apps.commerce.agent import TicketAgent, always_yes  # noqa: E402
+from inhouse.apps.commerce.agent import TicketAgent, always_yes, policy_lookup  # noqa: E402
 from inhouse.apps.commerce.desk import WRITES, Desk  # noqa: E402
 from inhouse.apps.commerce.orders import OrderDB  # noqa: E402
 from inhouse.apps.commerce.tau import load_shop, load_tasks  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.ingest.pipeline import embed_pending, ingest  # noqa: E402
 from inhouse.models.chat import LlamaCppChat  # noqa: E402
+from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
+from inhouse.store.sqlite import SQLiteStore  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "commerce_agent"
 console = Console(width=160)
@@ -85,17 +100,21 @@ def pass_hat_k(passes: list[int], n: int, k: int) -> float:
     return sum(comb(c, k) / comb(n, k) for c in passes) / len(passes)
 
 
-def run_one(agent: TicketAgent, template: OrderDB, task, gold: tuple[dict, list[str]], temperature: float  # noqa: ANN001
-            ) -> dict:
+def run_one(agent: TicketAgent, template: OrderDB, task, ticket: str, gold: tuple[dict, list[str]],  # noqa: ANN001
+            temperature: float, lang: str) -> dict:
     desk = Desk(template.copy(), confirm=always_yes, session=f"task-{task.index}")
-    out = agent.handle(task.instruction, desk, temperature=temperature)
+    out = agent.handle(ticket, desk, temperature=temperature)
+    cited = {c.n: c for c in out.citations}
+    lines = [{"status": ln.status, "tool": ln.tool, "cited": cited[ln.cite].heading if ln.cite else "",
+              "right": bool(ln.cite) and cited[ln.cite].heading.split(" › ")[-1] == GOVERNS[lang][ln.tool]}
+             for ln in out.lines if ln.tool]
     state, gold_writes = gold
     done = [normal(name, args) for name, args, _ in desk.writes]
     wrong = [w for w in done if w not in gold_writes]
     return {"task": task.index, "passed": desk.db.export() == state, "writes": len(done), "wrong_writes": len(wrong),
             "gold_writes": len(gold_writes), "identified": out.user_id == task.user_id,
             "forms": sum(1 for s in out.steps if s.kind == "form"), "seconds": out.seconds,
-            "reply": out.reply, "requests": out.requests, "wrong": wrong}
+            "reply": out.reply, "requests": out.requests, "wrong": wrong, "lines": lines}
 
 
 def main() -> None:
@@ -107,6 +126,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=0.7, help="for trials after the first")
     ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--lang", default="en", choices=("en", "ko"), help="ko: the hand-translated Korean tickets")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "commerce_agent.json"))
     args = ap.parse_args()
     if not TAU.is_dir():
@@ -115,18 +135,34 @@ def main() -> None:
     template = OrderDB(":memory:")
     template.load(*load_shop(TAU))
     tasks = load_tasks(TAU, args.split)[args.start: args.start + args.limit]
+    tickets = {t.index: t.instruction for t in tasks}
+    if args.lang == "ko":
+        template.load_names(json.loads((KO / "tau_catalog_ko.json").read_text("utf-8")), "ko")
+        rows = [json.loads(line) for line in (KO / "tickets_ko.jsonl").read_text("utf-8").splitlines()]
+        korean = {r["task"]: r["ko"] for r in rows if r["split"] == args.split}
+        tasks = [t for t in tasks if t.index in korean]
+        if not tasks:
+            sys.exit(f"no Korean tickets for {args.split} {args.start}–{args.start + args.limit - 1}; "
+                     f"{KO / 'tickets_ko.jsonl'} has train {min(korean, default=0)}–{max(korean, default=0)}.")
+        tickets = {t.index: korean[t.index] for t in tasks}
     golds = {t.index: gold_state(template, t) for t in tasks}
     CACHE.mkdir(parents=True, exist_ok=True)
     registry, settings = Registry(), Settings()
+    kb_dir = tempfile.TemporaryDirectory()
+    kb = SQLiteStore(Path(kb_dir.name) / "kb.db")
+    ingest(kb, settings, [TAU / "policy.md", POLICY_KO], "shop")
+    embedder = load_embedder("e5-small")
+    embed_pending(kb, embedder)
+    policy = policy_lookup(kb, "shop", settings, embedder)
     report: dict = {"bench": "commerce_agent", "date": time.strftime("%Y-%m-%d"), "split": args.split,
-                    "first_task": args.start, "tasks": len(tasks), "trials": args.trials,
+                    "lang": args.lang, "first_task": args.start, "tasks": len(tasks), "trials": args.trials,
                     "temperature_after_first": args.temperature,
                     "mode": "ticket (instruction verbatim, every proposal confirmed)", "models": {}}
     for model_name in [m for m in args.models.split(",") if m]:
         name, path = registry.resolve(model_name)
         model = LlamaCppChat(path, name=name, n_ctx=max(settings.n_ctx, 6144), n_threads=args.threads)
-        agent = TicketAgent(model)
-        ckpt = CACHE / f"{args.split}_{name}_{code_version()}.jsonl"
+        agent = TicketAgent(model, policy=policy)
+        ckpt = CACHE / f"{args.split}_{args.lang}_{name}_{code_version()}.jsonl"
         rows = {}
         if ckpt.exists():
             for line in ckpt.read_text("utf-8").splitlines():
@@ -136,7 +172,8 @@ def main() -> None:
         with Progress(console=console, transient=True) as bar, ckpt.open("a", encoding="utf-8") as f:
             job = bar.add_task(f"{name}: {len(todo)} runs", total=len(todo))
             for task, trial in todo:
-                row = run_one(agent, template, task, golds[task.index], 0.0 if trial == 0 else args.temperature)
+                row = run_one(agent, template, task, tickets[task.index], golds[task.index],
+                              0.0 if trial == 0 else args.temperature, args.lang)
                 row["trial"] = trial
                 rows[(task.index, trial)] = row
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -145,6 +182,7 @@ def main() -> None:
         got = [rows[(t.index, k)] for t in tasks for k in range(args.trials)]
         passes = [sum(rows[(t.index, k)]["passed"] for k in range(args.trials)) for t in tasks]
         writes = sum(r["writes"] for r in got)
+        lines = [ln for r in got for ln in r["lines"]]
         summary = {
             "pass^1": round(pass_hat_k(passes, args.trials, 1), 3),
             **{f"pass^{k}": round(pass_hat_k(passes, args.trials, k), 3) for k in range(2, args.trials + 1)},
@@ -153,6 +191,9 @@ def main() -> None:
             "wrong_write_rate": round(sum(r["wrong_writes"] for r in got) / writes, 3) if writes else 0.0,
             "gold_writes": sum(r["gold_writes"] for r in got),
             "seconds_per_task": round(sum(r["seconds"] for r in got) / len(got), 1),
+            "reply_lines": len(lines),
+            "lines_citing_policy": round(sum(bool(ln["cited"]) for ln in lines) / len(lines), 3) if lines else 0.0,
+            "citations_right": round(sum(ln["right"] for ln in lines) / len(lines), 3) if lines else 0.0,
             "by_first_gold_write": {},
         }
         by_kind: dict[str, Counter] = {}
@@ -165,15 +206,17 @@ def main() -> None:
         report["models"][name] = summary
         del agent, model
 
+    kb.close()
+    kb_dir.cleanup()
     span = f"tasks {args.start}–{args.start + len(tasks) - 1}"
-    table = Table(title=f"τ-bench retail {args.split} {span}, ticket mode, {args.trials} trial(s)")
+    table = Table(title=f"τ-bench retail {args.split} {span} ({args.lang}), ticket mode, {args.trials} trial(s)")
     for col in ("model", *(f"pass^{k}" for k in range(1, args.trials + 1)), "identified", "writes", "wrong writes",
-                "s / task"):
+                "policy cited right", "s / task"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, s in report["models"].items():
         table.add_row(name, *(f"{s[f'pass^{k}']:.2f}" for k in range(1, args.trials + 1)), f"{s['identified']:.2f}",
                       str(s["writes"]), f"{s['wrong_writes']} ({s['wrong_write_rate']:.1%})",
-                      f"{s['seconds_per_task']:.0f}")
+                      f"{s['citations_right']:.2f} of {s['reply_lines']}", f"{s['seconds_per_task']:.0f}")
     console.print(table)
     atomic_write_json(Path(args.out), report)
     console.print(f"wrote {Path(args.out).relative_to(ROOT) if Path(args.out).is_relative_to(ROOT) else args.out}")

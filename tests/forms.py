@@ -10,7 +10,7 @@ from inhouse.models.chat import ScriptedChat
 
 
 class FormModel(ScriptedChat):
-    """Queued JSON replies; records each form's schema, and refuses a reply the schema's enums do not allow.
+    """Queued JSON replies; records each form's prompt and schema, and refuses a reply the schema's enums do not allow.
     A call without a schema gets its queued reply as it is (`enqueue` plain text for it)."""
 
     supports_json_schema = True
@@ -18,8 +18,10 @@ class FormModel(ScriptedChat):
     def __init__(self, *replies: dict) -> None:
         super().__init__("forms", [json.dumps(r) for r in replies])
         self.schemas: list[dict] = []
+        self.prompts: list[str] = []  # each call's last message
 
     def complete(self, messages, *, json_schema=None, **kwargs):  # noqa: ANN001, ANN003
+        self.prompts.append(messages[-1]["content"])
         reply = super().complete(messages, **kwargs)
         if json_schema is not None:
             self.schemas.append(json_schema)

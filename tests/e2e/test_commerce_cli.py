@@ -9,6 +9,7 @@ from inhouse.cli.main import main
 from tests.conftest import TAU_RETAIL, require
 
 TAU = require(TAU_RETAIL)
+KO = Path(__file__).resolve().parents[2] / "bench" / "data" / "commerce"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -26,6 +27,11 @@ def test_load_order_ticket_audit(capsys, inhouse_home: Path):
 
     code, out, _ = run(capsys, "commerce", "order", "--tenant", "shop", "#W5442520", "--json")
     assert code == 0 and json.loads(out)["status"] == "pending"
+    code, out, _ = run(capsys, "commerce", "names", "--tenant", "shop", str(KO / "tau_catalog_ko.json"), "--json")
+    assert code == 0 and json.loads(out)["names"] > 300
+    # The shop's policy, readable by customers (no groups): the agent's replies cite it.
+    code, _, _ = run(capsys, "ingest", str(TAU / "policy.md"), "--tenant", "shop")
+    assert code == 0
 
     # No terminal and no --yes: whatever the model proposes is declined, so nothing changes.
     ticket = ("Hi, I'm Olivia Ito, zip code 80218. Please cancel my order #W5442520, I no longer need it and want "
@@ -35,6 +41,9 @@ def test_load_order_ticket_audit(capsys, inhouse_home: Path):
     result = json.loads(out)
     assert code == 0 and result["user_id"] == "olivia_ito_3591" and result["model"] == "qwen2.5-coder-0.5b"
     assert {s["kind"] for s in result["steps"]} == {"form", "tool"}
+    cancel = [ln for ln in result["lines"] if ln["tool"] == "cancel_pending_order"]
+    assert cancel and cancel[0]["status"] == "not done" and cancel[0]["cite"] == 1
+    assert result["citations"][0]["heading"].endswith("Cancel pending order")
     code, out, _ = run(capsys, "commerce", "order", "--tenant", "shop", "#W5442520", "--json")
     assert json.loads(out)["status"] == "pending"
 
@@ -50,6 +59,8 @@ def test_errors_name_the_problem_and_the_fix(capsys, tmp_path: Path):
         (("commerce", "load", "--tenant", "../up", str(TAU)), "invalid tenant name"),
         (("commerce", "load", "--tenant", "shop", str(tmp_path)), "users.json is missing"),
         (("commerce", "ticket", "--tenant", "shop"), "give the customer's message"),
+        (("commerce", "names", "--tenant", "nobody", str(KO / "tau_catalog_ko.json")),
+         "inhouse commerce load --tenant nobody"),
     ]
     for args, message in cases:
         code, _, err = run(capsys, *args)

@@ -234,3 +234,55 @@ def test_shop_page_search_chips_reviews_and_copy(browser, inhouse_home: Path, tm
             "소형 공간에 맞는 저소음 운전 공기청정기입니다."
         assert "필터는 10년 갑니다" in driver.find_element(By.ID, "copy-removed").text
         _shot(driver, tmp_path, "09-shop-copy")
+
+
+def test_desk_page_ticket_transcript_and_confirmation(browser, inhouse_home: Path, tmp_path: Path):
+    """The inquiry desk: a Korean customer message, the agent's transcript (forms and tool calls), its Korean reply
+    citing the shop's Korean policy, and the customer's yes relayed: the change commits only then."""
+    import json
+
+    from inhouse.apps.commerce.orders import open_shop
+    from inhouse.apps.commerce.tau import load_shop
+    from inhouse.ingest.pipeline import embed_pending, ingest
+    from inhouse.models.embedders import load_embedder
+    from tests.conftest import TAU_RETAIL
+    from tests.forms import FormModel
+    from tests.integration.test_commerce_agent import KO_TICKET
+
+    data = ROOT / "bench" / "data" / "commerce"
+    shop = open_shop("acme", create=True, base=inhouse_home)
+    shop.load(*load_shop(TAU_RETAIL))
+    shop.load_names(json.loads((data / "tau_catalog_ko.json").read_text("utf-8")), "ko")
+    chat = FormModel(
+        {"email": "omar.lopez1868@example.com", "first_name": "", "last_name": "", "zip": ""},
+        {"wants": "교환", "requests": [{"action": "exchange", "order_id": "#W7273336", "pay_with": "original",
+                                       "items": [{"item_id": "8214883393", "wanted": "화이트, 광학"}]}]})
+    with running(inhouse_home, tmp_path, chat=chat) as live:
+        store = live.app.state.inhouse.store
+        ingest(store, live.app.state.inhouse.settings, [data / "tau_policy_ko.md"], "acme")
+        embed_pending(store, load_embedder("hash"))
+        driver = browser
+        driver.get(live.url + "/desk?lang=ko")
+        wait = WebDriverWait(driver, 20)
+        wait.until(ec.visibility_of_element_located((By.ID, "key"))).send_keys(live.keys["kim"])
+        driver.find_element(By.ID, "signin").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "ticket"))).send_keys(KO_TICKET)
+        driver.find_element(By.ID, "run").click()
+        wait.until(lambda d: d.find_element(By.ID, "reply").text)
+        reply = driver.find_element(By.ID, "reply").text
+        assert reply.startswith("확인 필요: 주문 #W7273336의 품목 8214883393, 8018699955")
+        assert "배송 완료 주문 교환" in reply  # the Korean policy's section, cited
+        steps = [s.find_element(By.TAG_NAME, "strong").text for s in driver.find_elements(By.CSS_SELECTOR, ".step")]
+        assert steps[:3] == ["양식 · identity", "도구 · find_user_id_by_email", "도구 · get_user_details"]
+        assert "양식 · requests" in steps and "도구 · exchange_delivered_order_items" in steps
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#proposals .proposal")) == 1
+        assert shop.order("#W7273336")["status"] == "delivered"  # nothing written before the yes
+        _shot(driver, tmp_path, "10-desk-ticket")
+
+        driver.find_element(By.ID, "confirm").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".settled.committed"))
+        assert shop.order("#W7273336")["status"] == "exchange requested"
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".step.staff"))
+        assert "staff:kim · exchange_delivered_order_items · ok" in driver.find_element(By.ID, "transcript").text
+        _shot(driver, tmp_path, "11-desk-confirmed")
+    shop.close()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from inhouse.apps.commerce.agent import TicketAgent, always_yes
+from inhouse.apps.commerce.agent import TicketAgent, always_yes, policy_lookup
 from inhouse.apps.commerce.desk import Desk
 from inhouse.apps.commerce.orders import OrderDB
 from inhouse.apps.commerce.tau import load_shop, load_tasks
+from inhouse.config import Settings
 from inhouse.errors import InputError
+from inhouse.ingest.pipeline import ingest
 from inhouse.models.chat import ScriptedChat
+from inhouse.store.sqlite import SQLiteStore
 from tests.conftest import TAU_RETAIL, require
 from tests.forms import FormModel
 
 TAU = require(TAU_RETAIL)
+KO_DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "commerce"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +82,52 @@ def test_an_exchange_ticket_reaches_the_gold_state(template, tasks):
     # form was needed.
     assert len(model.schemas) == 2
     assert [s.name for s in out.calls][:2] == ["find_user_id_by_email", "get_user_details"]
+
+
+KO_TICKET = ("제 이름은 Omar Lopez이고 이메일은 omar.lopez1868@example.com입니다. 주문 #W7273336으로 "
+             "블랙 레이저 게이밍 마우스와 메탈 책장을 받았어요. 마우스 색이 컴퓨터와 어울리지 않아서 화이트로, "
+             "레이저 대신 광학으로 교환하고 싶어요. 유선이든 무선이든 상관없고 더 저렴한 쪽이면 됩니다. 책장은 "
+             "120cm라 너무 낮아서 150cm 유리 책장, 색상은 브라운으로 교환해 주세요.")
+
+
+def test_a_korean_ticket_with_the_shops_korean_names_and_its_policy_cited(template, tasks, tmp_path):
+    """The same exchange as above, written in Korean with the names the shop's Korean catalog shows: the gold state,
+    a Korean reply, and the Korean policy's exchange section cited (words-only lookup over a real store)."""
+    db = template.copy()
+    db.load_names(json.loads((KO_DATA / "tau_catalog_ko.json").read_text("utf-8")), "ko")
+    store = SQLiteStore(tmp_path / "kb.db")
+    ingest(store, Settings(), [TAU / "policy.md", KO_DATA / "tau_policy_ko.md"], "shop")
+    model = FormModel(
+        {**NO_ONE, "email": "omar.lopez1868@example.com"},
+        {"wants": "교환", "requests": [{"action": "exchange", "order_id": "#W7273336", "pay_with": "original",
+                                       "items": [{"item_id": "8214883393", "wanted": "화이트, 광학"}]}]})
+    desk = Desk(db, confirm=always_yes)
+    out = TicketAgent(model, policy=policy_lookup(store, "shop", Settings())).handle(KO_TICKET, desk)
+    assert desk.db.export() == _gold(template, tasks[1])  # the bookshelf the model left out joins the change
+    assert out.lang == "ko" and out.reply.startswith("완료: 주문 #W7273336의 품목 8214883393, 8018699955")
+    assert "[1]" in out.reply and "정책:" in out.reply
+    assert out.citations[0].doc_path == "tau_policy_ko.md" and out.citations[0].heading.endswith("배송 완료 주문 교환")
+    # The model saw the shop's Korean names beside the records.
+    assert "Gaming Mouse [게이밍 마우스]" in model.prompts[1] and "black [블랙]" in model.prompts[1]
+    # Another shop's tenant, or a document behind an access group, is never cited to a customer.
+    assert policy_lookup(store, "other", Settings())("교환 정책") == []
+
+
+def test_a_deferred_desk_replies_with_what_waits_for_the_customers_yes(template, tasks):
+    task = tasks[1]
+    model = FormModel(
+        {**NO_ONE, "email": "omar.lopez1868@example.com"},
+        {"wants": "exchanges", "requests": [{"action": "exchange", "order_id": "#W7273336", "pay_with": "original",
+                                             "items": [{"item_id": "8214883393", "wanted": "white, optical"},
+                                                       {"item_id": "8018699955", "wanted": "glass, 5 feet, brown"}]}]})
+    db = template.copy()
+    before = db.export()
+    desk = Desk(db, defer=True)
+    out = TicketAgent(model).handle(task.instruction, desk)
+    assert db.export() == before and [ln.status for ln in out.lines] == ["to confirm"]
+    assert out.reply.startswith("To confirm: Exchange items 8214883393, 8018699955 of order #W7273336")
+    settled = Desk.resume(db, desk.session).settle({desk.proposals[0].id})
+    assert settled[0]["status"] == "committed" and db.export() == _gold(template, task)
 
 
 def test_an_identity_the_ticket_does_not_contain_is_never_looked_up(template, tasks):

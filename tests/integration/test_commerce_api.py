@@ -10,13 +10,18 @@ from pathlib import Path
 import httpx
 
 from inhouse.apps.commerce.catalog import Item, Product, open_catalog
+from inhouse.apps.commerce.orders import open_shop
+from inhouse.apps.commerce.tau import load_shop, load_tasks
 from inhouse.config import Settings
+from inhouse.ingest.pipeline import embed_pending, ingest
 from inhouse.models.chat import ScriptedChat
 from inhouse.models.embedders import load_embedder
 from inhouse.server.app import create_app
 from inhouse.server.db import ServerDB
 from inhouse.server.keys import KeyStore
 from inhouse.server.runner import BackgroundServer
+from inhouse.store import open_store
+from tests.conftest import TAU_RETAIL
 from tests.forms import FormModel
 
 PRODUCTS = [Product("vac", "Vacuum Cleaner"), Product("buds", "Wireless Earbuds")]
@@ -105,3 +110,60 @@ def test_a_client_that_hangs_up_stops_the_copy_it_asked_for(inhouse_home: Path):
         assert chat.closed.wait(5) and chat.yielded < 220
         assert _wait(lambda: [(e.action, e.outcome) for e in srv.audit.query(tenant="acme")] ==
                      [("commerce.copy", "cancelled")])
+
+
+def test_a_ticket_over_http_proposes_and_the_customers_yes_commits(inhouse_home: Path):
+    """The agent over HTTP: nothing is written until the customer's yes is relayed; the reply cites the shop's
+    policy; another shop's key reaches neither the conversation nor its proposals; everything is audited."""
+    task = load_tasks(TAU_RETAIL, "dev")[1]  # Omar Lopez: a white optical mouse and a 5 ft brown glass bookshelf
+    db = open_shop("acme", create=True, base=inhouse_home)
+    db.load(*load_shop(TAU_RETAIL))
+    db.close()
+    store = open_store(inhouse_home)
+    ingest(store, Settings(embedder="hash"), [TAU_RETAIL / "policy.md"], "acme")
+    internal = inhouse_home / "internal.md"  # for staff only: never cited to a customer
+    internal.write_text("# Exchange delivered order\n\nStaff note: exchange delivered order items of any order; "
+                        "exchange items freely, the price difference is waived.\n", "utf-8")
+    ingest(store, Settings(embedder="hash"), [internal], "acme", groups=["staff"])
+    embed_pending(store, load_embedder("hash"))
+    store.close()
+    model = FormModel(
+        {"email": "omar.lopez1868@example.com", "first_name": "", "last_name": "", "zip": ""},
+        {"wants": "exchanges", "requests": [{"action": "exchange", "order_id": "#W7273336", "pay_with": "original",
+                                             "items": [{"item_id": "8214883393", "wanted": "white, optical"},
+                                                       {"item_id": "8018699955", "wanted": "glass, 5 feet, brown"}]}]})
+    with running(inhouse_home, model) as (url, keys, app):
+        kim, eve = _http(url, keys["kim"]), _http(url, keys["eve"])
+        r = kim.post("/api/commerce/tickets", json={"message": task.instruction})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["reply"].startswith("To confirm: Exchange items 8214883393, 8018699955 of order #W7273336")
+        assert body["citations"][0]["heading"].endswith("Exchange delivered order")
+        assert {c["doc_path"] for c in body["citations"]} == {"policy.md"}
+        assert [s["name"] for s in body["steps"] if s["kind"] == "form"] == ["identity", "requests"]
+        (proposal,) = body["proposals"]
+        assert proposal["tool"] == "exchange_delivered_order_items"
+        shop = open_shop("acme", base=inhouse_home)
+        assert shop.order("#W7273336")["status"] == "delivered"  # nothing written yet
+
+        session = body["session"]
+        assert eve.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": [proposal["id"]]}
+                        ).status_code == 404  # globex's key reaches globex's (absent) shop only
+        assert eve.get(f"/api/commerce/tickets/{session}").status_code == 404
+        r = kim.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": ["nope"]})
+        assert r.status_code == 400 and "no proposal nope" in r.json()["error"]["message"]
+        r = kim.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": [proposal["id"]]})
+        assert r.status_code == 200 and [s["status"] for s in r.json()["settled"]] == ["committed"]
+        assert shop.order("#W7273336")["status"] == "exchange requested"
+        again = kim.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": [proposal["id"]]})
+        assert again.status_code == 200 and again.json()["settled"] == []
+
+        log = kim.get(f"/api/commerce/tickets/{session}").json()
+        rows = [(a["actor"], a["action"], a["outcome"]) for a in log["audit"]]
+        assert ("agent", "exchange_delivered_order_items", "proposed") in rows
+        assert ("staff:kim", "exchange_delivered_order_items", "ok") in rows
+        assert log["proposals"][0]["status"] == "committed"
+        assert kim.get("/api/commerce/tickets/bad%20id").status_code == 400
+        shop.close()
+        actions = [(e.tenant, e.action, e.outcome) for e in app.state.inhouse.audit.query()]
+        assert ("acme", "commerce.ticket", "ok") in actions and ("acme", "commerce.confirm", "ok") in actions

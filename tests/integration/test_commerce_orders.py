@@ -14,7 +14,7 @@ import pytest
 
 from inhouse.apps.commerce.orders import OrderDB
 from inhouse.apps.commerce.tau import load_shop, load_tasks
-from inhouse.errors import InputError
+from inhouse.errors import InputError, NotFoundError
 from tests.conftest import TAU_RETAIL, require
 
 TAU = require(TAU_RETAIL)
@@ -171,7 +171,7 @@ def test_the_audit_log_is_append_only(shop):
 
 # ---- the desk: identity first, one customer, confirmation, audit ---------------------------------------------
 
-from inhouse.apps.commerce.desk import NOT_FOUND, TOOLS, Desk, calculate  # noqa: E402
+from inhouse.apps.commerce.desk import NOT_FOUND, PENDING, TOOLS, Desk, calculate  # noqa: E402
 
 
 def _yes(_proposal) -> bool:
@@ -268,6 +268,61 @@ def test_a_write_waits_for_the_customers_yes(db, shop):
     assert json.loads(yes.call("modify_user_address", args))["address"]["city"] == "Austin"
     assert [(r["action"], r["outcome"]) for r in db.audit(yes.session)] == [
         ("find_user_id_by_email", "ok"), ("modify_user_address", "ok")]
+
+
+def test_deferred_writes_wait_as_proposals_and_settle_once(db, shop):
+    users, orders, _ = shop
+    uid = "omar_lopez_3107"
+    desk = Desk(db, defer=True, actor="agent")
+    desk.call("find_user_id_by_email", {"email": users[uid]["email"]})
+    before = db.export()
+    home = {"user_id": uid, "address1": "1 Main St", "address2": "", "city": "Austin", "state": "TX",
+            "country": "USA", "zip": "73301"}
+    away = {**home, "city": "Boston", "zip": "02101"}
+    assert desk.call("modify_user_address", home) == PENDING
+    assert desk.call("modify_user_address", away) == PENDING
+    assert db.export() == before  # nothing changes until the customer answers
+    first, second = (p.id for p in desk.proposals)
+    assert [r["status"] for r in db.proposals(desk.session)] == ["pending", "pending"]
+
+    later = Desk.resume(db, desk.session)
+    assert later.user_id == uid
+    with pytest.raises(InputError, match="no proposal nope"):
+        later.settle({"nope"})
+    settled = later.settle({first})
+    assert [(s["id"], s["status"]) for s in settled] == [(first, "committed"), (second, "declined")]
+    assert db.user(uid)["address"]["city"] == "Austin"
+    assert later.settle({first, second}) == []  # settled once: asking again changes nothing
+    assert db.user(uid)["address"]["city"] == "Austin"
+    assert [(r["action"], r["outcome"]) for r in db.audit(desk.session)] == [
+        ("find_user_id_by_email", "ok"), ("modify_user_address", "proposed"), ("modify_user_address", "proposed"),
+        ("modify_user_address", "ok"), ("modify_user_address", "declined")]
+    with pytest.raises(NotFoundError):
+        Desk.resume(db, "no-such-session")
+
+
+def test_a_proposal_is_checked_again_when_it_commits(db, shop):
+    users, orders, _ = shop
+    uid = next(u for u in users if any(orders[o]["status"] == "pending" for o in users[u]["orders"]))
+    order = _pending_order_of(shop, uid)
+    desk = Desk(db, defer=True)
+    desk.call("find_user_id_by_email", {"email": users[uid]["email"]})
+    desk.call("cancel_pending_order", {"order_id": order, "reason": "no longer needed"})
+    desk.call("cancel_pending_order", {"order_id": order, "reason": "ordered by mistake"})
+    settled = Desk.resume(db, desk.session).settle({p.id for p in desk.proposals})
+    assert [s["status"] for s in settled] == ["committed", "failed"]  # the order is no longer pending
+    assert settled[1]["result"].startswith("Error")
+
+
+def test_the_shops_names_in_another_language(db):
+    assert db.load_names({"products": {"Water Bottle": "물병"}, "values": {"red": "빨간색"}}, "ko") == 2
+    assert db.names("ko")["products"] == {"water bottle": "물병"} and db.names("en")["values"] == {}
+    for bad, lang in (({"products": {"Water Bottle": ""}}, "ko"), ({"colours": {}}, "ko"),
+                      ({"products": ["물병"]}, "ko"), ({"products": {}}, "korean")):
+        with pytest.raises(InputError):
+            db.load_names(bad, lang)
+    assert db.names("ko")["values"] == {"red": "빨간색"}  # a refused file changes nothing
+    assert db.copy().names("ko")["products"] == {"water bottle": "물병"}
 
 
 def test_arguments_are_checked_against_the_schema(db):

@@ -79,3 +79,33 @@ def test_items_the_model_left_out_of_an_order_change():
     assert said.left_out(ORDER, ["1"]) == ["3"]  # the bookshelf is named for another order
     assert said.left_out(ORDER, ["1", "3"]) == []
     assert Evidence("exchange the mouse and the t-shirt").left_out(ORDER, ["1"]) == []  # order not given by id
+
+
+KO_NAMES = {"products": {"gaming mouse": "게이밍 마우스", "bookshelf": "책장", "t-shirt": "티셔츠"},
+            "values": {"white": "화이트", "5 ft": "150cm", "glass": "유리", "red": "레드"}}
+
+
+def test_a_korean_ticket_read_with_the_shops_korean_names():
+    said = Evidence("주문 #W7273336을 확인해 주세요. 게이밍 마우스를 화이트로 바꾸고, 책장은 150cm 유리로 "
+                    "교환해 주세요.", KO_NAMES)
+    said.know(ORDER["items"])
+    mouse, shelf, shirt = ORDER["items"]
+    assert said.lang == "ko" and said.order_ids == {"#w7273336"}  # the particle does not hide the id
+    assert said.names_item(mouse) and said.names_item(shelf) and not said.names_item(shirt)
+    assert said.mentions("white", said.about(mouse)) and not said.mentions("white", said.about(shelf))
+    assert said.mentions("5 ft", said.about(shelf)) and said.mentions("glass", said.about(shelf))
+    assert not said.mentions("red")  # never said, in either language
+    assert said.items(ORDER, ["3"]) == ["3"]  # the id is given: the model's choice stands …
+    assert said.left_out(ORDER, ["1"]) == ["2"]  # … and the named bookshelf joins the mouse in one change
+    assert Evidence("실수로 주문해서 취소하려고 합니다").reason("no longer needed") == "ordered by mistake"
+    assert Evidence("더 이상 필요하지 않아서 취소합니다").reason("ordered by mistake") == "no longer needed"
+    assert Evidence("기프트카드로 환불해 주세요").method("original", ORDER, METHODS) == "gift_card_9"
+    assert Evidence("페이팔로 결제").method("credit_card_5", ORDER, METHODS) == "paypal_1"
+    # Without the shop's Korean names a Korean product name names nothing: nothing is guessed.
+    assert not Evidence("게이밍 마우스를 화이트로 바꿔 주세요").names_item(mouse)
+
+
+def test_the_cheaper_one_in_korean():
+    said = Evidence("게이밍 마우스는 유선이든 무선이든 더 저렴한 쪽으로 주세요. 책장은 비싼 것도 괜찮아요.", KO_NAMES)
+    mouse, shelf, _ = ORDER["items"]
+    assert said.prefers_cheaper(mouse, ORDER) and not said.prefers_cheaper(shelf, ORDER)

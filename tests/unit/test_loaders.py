@@ -76,6 +76,9 @@ def test_csv_jsonl_xlsx_one_record_per_row(tmp_path: Path):
     jl.write_text(json.dumps({"sku": "B1", "name": "침대"}, ensure_ascii=False) + "\n\n"
                   + json.dumps({"sku": "B2"}) + "\n", "utf-8")
     assert [b.text for b in load_file(jl).blocks] == ["sku: B1\nname: 침대", "sku: B2"]
+    tsv = tmp_path / "t.tsv"  # a carriage return pasted inside a review, as in NSMC
+    tsv.write_bytes("id\treview\n1\t재미있다\r 또 보고 싶다\n2\t별로\n".encode())
+    assert [b.text for b in load_file(tsv).blocks] == ["id: 1\nreview: 재미있다 또 보고 싶다", "id: 2\nreview: 별로"]
     xl = load_file(make_xlsx(tmp_path / "x.xlsx"))
     assert [b.text for b in xl.blocks] == [
         "sku: S-100\nname: 오슬로 소파\nprice_krw: 890000", "sku: S-200\nname: Bergen chair\nprice_krw: 129000"

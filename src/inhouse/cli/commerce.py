@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from inhouse.apps.commerce.agent import TicketAgent
+from inhouse.apps.commerce import AGENT_CONTEXT
+from inhouse.apps.commerce.agent import TicketAgent, policy_lookup
 from inhouse.apps.commerce.catalog import open_catalog, read_catalog
 from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
 from inhouse.apps.commerce.desk import Desk, Proposal
@@ -33,9 +34,9 @@ from inhouse.apps.commerce.tau import load_shop
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings, tenant_dir
 from inhouse.errors import InputError, NotFoundError
+from inhouse.models.embedders import load_embedder
 from inhouse.models.registry import Registry
-
-AGENT_CONTEXT = 6144  # tokens: the ticket, the customer's records and one form
+from inhouse.store import open_store
 
 
 def _tenant(f):
@@ -71,6 +72,30 @@ def load(tenant: str, folder: Path, replace: bool, as_json: bool) -> None:
     else:
         out.print(f"tenant {tenant}: {counts['users']} customers, {counts['orders']} orders, "
                   f"{counts['products']} products loaded")
+
+
+@commerce.command("names")
+@_tenant
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="ko", show_default=True, help="the customers' language of these names")
+@_json
+def names(tenant: str, path: Path, lang: str, as_json: bool) -> None:
+    """The shop's product names, option names and values as customers see them in another language (JSON:
+    {"products": {"Water Bottle": "물병"}, "options": {...}, "values": {"red": "레드"}}); the agent reads tickets in
+    that language with them. Replaces that language's names in one transaction."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path} is not UTF-8 JSON ({e}).") from e
+    db = open_shop(tenant)
+    try:
+        count = db.load_names(data, lang)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"tenant": tenant, "lang": lang, "names": count})
+    else:
+        out.print(f"tenant {tenant}: {count} {lang} names loaded")
 
 
 @commerce.command("order")
@@ -117,8 +142,9 @@ def _asker(yes: bool):  # noqa: ANN202 - Callable[[Proposal], bool]
 @_json
 def ticket(tenant: str, message: str | None, path: Path | None, model: str | None, yes: bool,
            as_json: bool) -> None:
-    """Handle a customer's MESSAGE: identify the customer, read their orders, propose the changes asked for
-    (each confirmed before it commits) and reply. Every step is in the shop's audit log."""
+    """Handle a customer's MESSAGE (English or Korean): identify the customer, read their orders, propose the
+    changes asked for (each confirmed before it commits) and reply, each line citing the tenant's policy
+    documents that customers may read (those ingested without groups). Every step is in the shop's audit log."""
     if (message is None) == (path is None):
         raise InputError("give the customer's message as an argument or with --file, not both.")
     text = message if message is not None else path.read_text("utf-8")  # type: ignore[union-attr]
@@ -127,7 +153,12 @@ def ticket(tenant: str, message: str | None, path: Path | None, model: str | Non
     settings = dataclasses.replace(settings, n_ctx=max(settings.n_ctx, AGENT_CONTEXT))
     chat = Registry().choose(settings, model, "", tenant).chat(settings)
     desk = Desk(db, confirm=_asker(yes), actor="agent")
-    outcome = TicketAgent(chat).handle(text, desk)
+    store = open_store()
+    try:
+        policy = policy_lookup(store, tenant, settings, load_embedder(settings.embedder))
+        outcome = TicketAgent(chat, policy=policy).handle(text, desk)
+    finally:
+        store.close()
     if as_json:
         emit_json({"tenant": tenant, "session": desk.session, "model": chat.name, **outcome.to_dict()})
         return
@@ -205,7 +236,6 @@ def _classifier_path(tenant: str) -> Path:
 def _train(tenant: str, labelled: Path | None) -> dict:
     """Train and save the shop's opinion classifier; what it was trained on."""
     from inhouse.ingest.loaders import RECORD_READERS
-    from inhouse.models.embedders import load_embedder
 
     if labelled is None:
         store = open_reviews(tenant)
@@ -263,7 +293,6 @@ def reviews_train(tenant: str, labelled: Path | None, as_json: bool) -> None:
 def reviews_analyse(tenant: str, aspect_count: int, as_json: bool) -> None:
     """Analyse new and changed reviews (aspects mined first if the shop has none; the classifier trained from
     the stars first if it has none). Resumable: an interrupted run keeps what it finished."""
-    from inhouse.models.embedders import load_embedder
 
     store = open_reviews(tenant)
     if not store.aspects():
@@ -390,7 +419,6 @@ def catalog_add(tenant: str, file: Path, replace: bool, as_json: bool) -> None:
 def search(tenant: str, query: str, k: int, model: str | None, fast: bool, as_json: bool) -> None:
     """Items of the shop's catalog for QUERY ("조용한 공기청정기 원룸용", "waterproof boots under $250"), each with
     the spec values and review aspects that matched."""
-    from inhouse.models.embedders import load_embedder
 
     if k < 1:
         raise InputError("-k must be at least 1.")

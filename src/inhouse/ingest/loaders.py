@@ -318,6 +318,8 @@ def _records(rows: list[tuple[int, dict[str, object]]], kind: str, name: str) ->
 def csv_records(data: bytes, name: str) -> list[tuple[int, dict[str, object]]]:
     """(line number, record) for each data row of a CSV/TSV with a header row (delimiter sniffed)."""
     text = decode_text(data, name)
+    if "\n" in text:  # a lone carriage return inside a field (pasted text) is not a line break: a space
+        text = re.sub(r"\r(?!\n)", " ", text)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:

@@ -25,12 +25,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inhouse.apps.commerce.desk import Desk, Proposal, describe
+from inhouse.apps.commerce.desk import PENDING, Desk, Proposal, describe
 from inhouse.apps.commerce.orders import CANCEL_REASONS
+from inhouse.config import Settings
 from inhouse.errors import InputError
+from inhouse.protocols import Embedder, Store
+from inhouse.retrieve import search
+from inhouse.text.analyze import detect_language
+from inhouse.types import Hit, Principal
 
 SYSTEM = (
     "You are the service desk of an online shop. You read a customer's message and fill in forms as JSON, "
@@ -62,6 +68,32 @@ class Step:
 
 
 @dataclass
+class Line:
+    """One line of the reply: a change done, not done (and why), or waiting for the customer's yes; the tool it
+    is about, and the number of the policy passage cited for it (0: none)."""
+
+    status: str  # "done" | "not done" | "to confirm"
+    text: str
+    tool: str = ""
+    cite: int = 0
+
+
+@dataclass
+class Citation:
+    """A passage of the shop's policy documents, cited by number in the reply."""
+
+    n: int
+    doc_path: str
+    heading: str
+    snippet: str
+    chunk_id: int
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_path": self.doc_path, "heading": self.heading, "snippet": self.snippet,
+                "chunk_id": self.chunk_id}
+
+
+@dataclass
 class Outcome:
     """What one ticket led to: the customer found (or not), the requests read, the steps, and the reply."""
 
@@ -70,15 +102,83 @@ class Outcome:
     steps: list[Step] = field(default_factory=list)
     reply: str = ""
     seconds: float = 0.0
+    lang: str = "en"
+    lines: list[Line] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
 
     @property
     def calls(self) -> list[Step]:
         return [s for s in self.steps if s.kind == "tool"]
 
     def to_dict(self) -> dict:
-        return {"user_id": self.user_id, "requests": self.requests, "reply": self.reply, "seconds": self.seconds,
+        return {"user_id": self.user_id, "lang": self.lang, "requests": self.requests, "reply": self.reply,
+                "seconds": self.seconds,
+                "lines": [{"status": ln.status, "text": ln.text, "tool": ln.tool, "cite": ln.cite}
+                          for ln in self.lines],
+                "citations": [c.to_dict() for c in self.citations],
                 "steps": [{"kind": s.kind, "name": s.name, "args": s.args, "result": s.result,
                            "seconds": round(s.seconds, 2)} for s in self.steps]}
+
+
+# What the agent says, in the ticket's language.
+_SAYINGS = {
+    "done": {"en": "Done: {text}", "ko": "완료: {text}"},
+    "not done": {"en": "Not done: {text}", "ko": "처리하지 못함: {text}"},
+    "to confirm": {"en": "To confirm: {text}", "ko": "확인 필요: {text}"},
+    "because": {"en": "{text} — {why}", "ko": "{text} — {why}"},
+    "handed": {"en": "Handed to a person", "ko": "상담원에게 넘겼습니다"},
+    "policy": {"en": "Policy:", "ko": "정책:"},
+    "nothing_asked": {"en": "I found your account but no change to make in your message. What would you like to do?",
+                      "ko": "계정은 찾았지만 메시지에서 처리할 변경 사항을 찾지 못했습니다. 무엇을 도와드릴까요?"},
+    "no_account": {"en": "I could not find your account. Please send the email address of your account, or your "
+                         "first name, last name and zip code.",
+                   "ko": "계정을 찾을 수 없습니다. 계정의 이메일 주소, 또는 이름(first name), 성(last name)과 "
+                         "우편번호를 보내 주세요."},
+    "unreadable": {"en": "I could not read the request ({error}). A person will look at it.",
+                   "ko": "요청을 읽지 못했습니다({error}). 상담원이 확인하겠습니다."},
+    "unnamed_order": {"en": "a change to order {order} — your message does not name that order or an item in it",
+                      "ko": "주문 {order} 변경 — 메시지에 그 주문이나 그 주문의 상품이 언급되지 않았습니다"},
+    "address_unwritten": {"en": "{what} — the new address must be written out in full in your message",
+                          "ko": "{what} — 새 주소를 메시지에 빠짐없이 적어 주셔야 합니다"},
+    "no_such_order": {"en": "a request about order {order!r} — no such order of yours",
+                      "ko": "주문 {order!r}에 대한 요청 — 고객님의 주문이 아닙니다"},
+    "which_method": {"en": "paying order {order} another way — your message does not say which of your payment "
+                           "methods to use",
+                     "ko": "주문 {order}의 결제 수단 변경 — 어떤 결제 수단을 쓸지 메시지에 없습니다"},
+    "return_no_items": {"en": "a return from order {order} — your message names none of its items",
+                        "ko": "주문 {order} 반품 — 메시지에 그 주문의 상품이 언급되지 않았습니다"},
+    "change_no_items": {"en": "a change to order {order} — your message names none of its items",
+                        "ko": "주문 {order} 변경 — 메시지에 그 주문의 상품이 언급되지 않았습니다"},
+    "no_option": {"en": "a change to order {order} — no available option has exactly what your message asks for; "
+                        "tell us the options you want",
+                  "ko": "주문 {order} 변경 — 요청하신 옵션과 정확히 맞는 구매 가능한 상품이 없습니다. 원하시는 옵션을 "
+                        "알려 주세요"},
+}
+
+
+# What each tool does, in the words a shop's policy uses for it: the query for the passage a reply line cites.
+_TOPICS = {
+    "cancel_pending_order": {"en": "cancel a pending order, the reason and the refund",
+                             "ko": "대기 중인 주문 취소, 취소 사유와 환불"},
+    "modify_pending_order_address": {"en": "modify the shipping address of a pending order",
+                                     "ko": "대기 중인 주문의 배송지 주소 변경"},
+    "modify_pending_order_items": {"en": "modify items of a pending order to other options of the same product; "
+                                         "the price difference",
+                                   "ko": "대기 중인 주문의 품목을 같은 상품의 다른 옵션으로 변경, 차액"},
+    "modify_pending_order_payment": {"en": "modify the payment method of a pending order",
+                                     "ko": "대기 중인 주문의 결제 수단 변경"},
+    "return_delivered_order_items": {"en": "return items of a delivered order and the refund",
+                                     "ko": "배송 완료된 주문의 품목 반품과 환불"},
+    "exchange_delivered_order_items": {"en": "exchange items of a delivered order for other options; the price "
+                                             "difference", "ko": "배송 완료된 주문의 품목 교환, 차액"},
+    "modify_user_address": {"en": "modify the user's default address", "ko": "고객의 기본 배송지 주소 변경"},
+    "transfer_to_human_agents": {"en": "transfer the user to a human agent", "ko": "상담원(사람)에게 연결"},
+}
+
+
+def _say(key: str, lang: str, **values: Any) -> str:
+    forms = _SAYINGS[key]
+    return forms.get(lang, forms["en"]).format(**values)
 
 
 def _obj(properties: dict, required: list[str] | None = None) -> dict:
@@ -101,8 +201,15 @@ def _money(x: float) -> str:
     return f"${x:,.2f}"
 
 
-def _options(options: dict) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in options.items())
+def _local(term: str, names: dict) -> str:
+    """`term` with the shop's name for it in the ticket's language, when there is one: "Water Bottle [물병]"."""
+    name = names.get(str(term).strip().casefold()) if names else None
+    return f"{term} [{name}]" if name else str(term)
+
+
+def _options(options: dict, names: dict | None = None) -> str:
+    values = (names or {}).get("values", {})
+    return ", ".join(f"{k}: {_local(v, values)}" for k, v in options.items())
 
 
 def _method_line(mid: str, m: dict) -> str:
@@ -126,9 +233,14 @@ class Evidence:
     names (by id, or by an item in it), for items it names, with a cancellation reason and a payment method it
     supports. The model proposes; the ticket decides (as the answer verifier checks claims against sources)."""
 
-    def __init__(self, ticket: str) -> None:
+    def __init__(self, ticket: str, names: dict[str, dict[str, str]] | None = None) -> None:
         self.text = ticket.casefold()
-        marks = [(m.start(), "#" + m.group(1)) for m in re.finditer(r"(?<![\w])#?(w\d{7})\b", self.text)]
+        # The shop's names in the ticket's language (OrderDB.names): a Korean ticket says 물병, the records
+        # say Water Bottle.
+        self.names = names or {}
+        self.lang = detect_language(ticket)
+        # An id may carry a Korean particle (#W5101035을); no Latin letter or digit may touch it.
+        marks = [(m.start(), "#" + m.group(1)) for m in re.finditer(r"(?<![a-z0-9])#?(w\d{7})(?![a-z0-9_])", self.text)]
         self.order_ids = {o for _, o in marks}
         self._marks: list[tuple[int, str]] = []  # where the words about each named order begin
         for k, (pos, o) in enumerate(marks):
@@ -144,6 +256,29 @@ class Evidence:
         self.tokens = set(_tokens(self.text))
         self.emails = re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", ticket)
         self.heads: set[str] = set()  # the product nouns of the customer's items, once their orders are read
+        self.forms: dict[str, list[str]] = {}  # each noun's forms in the ticket's language (`know`)
+
+    def know(self, items: list[dict]) -> None:
+        """The customer's items, once their orders are read: their product nouns, in every language the shop
+        names them."""
+        self.heads = {self._head(i) for i in items}
+        for i in items:
+            self.forms.setdefault(self._head(i), [])
+            self.forms[self._head(i)] = list(dict.fromkeys([*self.forms[self._head(i)], *self._forms_of(i)]))
+
+    def _forms_of(self, item: dict) -> list[str]:
+        """How the ticket may name `item`'s product: its English head noun, and the shop's local name for the
+        product in full and by its last word (무선 이어폰, 이어폰)."""
+        local = self.names.get("products", {}).get(item["name"].strip().casefold(), "").casefold().split()
+        return list(dict.fromkeys([self._head(item), *([" ".join(local), local[-1]] if local else [])]))
+
+    @staticmethod
+    def _pattern(form: str) -> str:
+        """An English noun starts a word; a Korean one may sit inside a compound or before a particle."""
+        return rf"\b{re.escape(form)}" if form.isascii() else re.escape(form)
+
+    def _found(self, forms: list[str], text: str) -> bool:
+        return any(re.search(self._pattern(f), text) for f in forms if f)
 
     def _sentence_start(self, pos: int) -> int:
         cut = max((m.end() for m in re.finditer(r"[.!?;](?:\s|$)|\n", self.text[:pos])), default=0)
@@ -167,20 +302,26 @@ class Evidence:
         """The words of the ticket said about `item`: from each mention of its product noun up to the next
         mention of another of the customer's products (the whole ticket when the noun is never used)."""
         mine = self._head(item)
-        heads = self.heads | {mine}
-        marks = sorted((m.start(), h) for h in heads for m in re.finditer(rf"\b{re.escape(h)}", self.text))
+        forms = {h: self.forms.get(h, [h]) for h in self.heads} | {mine: self._forms_of(item)}
+        marks = sorted({(m.start(), h) for h, fs in forms.items() for f in fs
+                        for m in re.finditer(self._pattern(f), self.text)})
         parts = [self.text[pos: marks[k + 1][0] if k + 1 < len(marks) else len(self.text)]
                  for k, (pos, h) in enumerate(marks) if h == mine]
         return set(_tokens(" ".join(parts))) if parts else self.tokens
 
     def mentions(self, value: Any, words: set[str] | None = None) -> bool:
         """Every word and number of an option value (such as "5 ft" or "1.5L") is in the ticket (or `words`)."""
+        pool = self.tokens if words is None else words
         needed = _tokens(str(value).casefold())
-        return bool(needed) and all(w in (self.tokens if words is None else words) for w in needed)
+        if needed and all(w in pool for w in needed):
+            return True
+        local = _tokens(self.names.get("values", {}).get(str(value).strip().casefold(), "").casefold())
+        # A Korean word may carry a particle in the ticket (레드로): a word that begins with it counts.
+        return bool(local) and all(w in pool or (not w.isascii() and any(p.startswith(w) for p in pool))
+                                   for w in local)
 
     def names_item(self, item: dict, text: str | None = None) -> bool:
-        head = self._head(item)
-        return bool(head) and re.search(rf"\b{re.escape(head)}", self.text if text is None else text) is not None
+        return self._found(self._forms_of(item), self.text if text is None else text)
 
     def _head(self, item: dict) -> str:
         return re.split(r"[\s-]+", item["name"].strip().casefold())[-1]
@@ -188,11 +329,11 @@ class Evidence:
     def prefers_cheaper(self, item: dict, order: dict) -> bool:
         """The ticket says "cheaper" (or "cheapest") about this item: the nearest product named before the word
         is this one ("…an optical mouse. I don't care if wired or not, whichever is cheaper")."""
-        heads = {self._head(i) for i in order["items"]}
+        forms = {self._head(i): self._forms_of(i) for i in order["items"]}
         mine = self._head(item)
-        for m in re.finditer(r"\bcheap", self.text):
-            before = [(h.start(), head) for head in heads for h in re.finditer(rf"\b{re.escape(head)}",
-                                                                               self.text[: m.start()])]
+        for m in re.finditer(r"\bcheap|저렴|(?<!비)싼", self.text):
+            before = [(h.start(), head) for head, fs in forms.items() for f in fs
+                      for h in re.finditer(self._pattern(f), self.text[: m.start()])]
             if before and max(before)[1] == mine:
                 return True
         return False
@@ -229,17 +370,20 @@ class Evidence:
     def reason(self, chosen: Any, order_id: str = "") -> str:
         """The cancellation reason the ticket states for this order ("no longer needed" when it states none)."""
         text = self.part(order_id)
-        mistake = "mistake" in text
-        needless = re.search(r"no longer need|(?:don't|do not|not) need", text) is not None
+        mistake = "mistake" in text or "실수" in text
+        needless = re.search(r"no longer need|(?:don't|do not|not) need|필요\s*(?:없|하지\s*않|치\s*않)",
+                             text) is not None
         if mistake and needless:
             return chosen if chosen in CANCEL_REASONS else CANCEL_REASONS[0]
         return "ordered by mistake" if mistake else CANCEL_REASONS[0]
 
     def names_method(self, method: dict, text: str | None = None) -> bool:
         text = self.text if text is None else text
-        words = {"paypal": ("paypal",), "gift_card": ("gift card", "gift-card", "giftcard"),
-                 "credit_card": ("credit card", "card ending", str(method.get("last_four") or "-"),
-                                 str(method.get("brand") or "-").casefold())}[method["source"]]
+        words = {"paypal": ("paypal", "페이팔"),
+                 "gift_card": ("gift card", "gift-card", "giftcard", "기프트카드", "기프트 카드", "상품권"),
+                 "credit_card": ("credit card", "card ending", "신용카드", "신용 카드",
+                                 str(method.get("last_four") or "-"), str(method.get("brand") or "-").casefold())
+                 }[method["source"]]
         return method["id"].casefold() in text or any(w in text for w in words)
 
     def method(self, chosen: Any, order: dict, methods: dict) -> str:
@@ -259,12 +403,16 @@ class Evidence:
 class TicketAgent:
     """Handles one ticket at a time with `model` (any `ChatModel` that supports `json_schema`)."""
 
-    def __init__(self, model, max_requests: int = 6) -> None:  # noqa: ANN001 - ChatModel
+    def __init__(self, model, max_requests: int = 6,  # noqa: ANN001 - ChatModel
+                 policy: Callable[[str], list[Hit]] | None = None) -> None:
+        """`policy(query)` searches the shop's policy documents (the hits a customer may read, best first): each
+        line of a reply cites the passage found for it."""
         if not getattr(model, "supports_json_schema", False):
             raise InputError(f"model {getattr(model, 'name', model)!r} cannot constrain its output to a JSON "
                              "schema; the agent needs one that can (llama.cpp, or an engine with json_schema).")
         self.model = model
         self.max_requests = max_requests
+        self.policy = policy
 
     # ---- the model's forms ---------------------------------------------------------------------------------
 
@@ -289,11 +437,11 @@ class TicketAgent:
         if not ticket or not ticket.strip():
             raise InputError("the ticket is empty; give the customer's message.")
         t0 = time.perf_counter()
-        outcome = Outcome(None)
+        outcome = Outcome(None, lang=detect_language(ticket))
         try:
             self._handle(ticket, desk, outcome, temperature)
         except _FormFailed as e:
-            outcome.reply = f"I could not read the request ({e}). A person will look at it."
+            outcome.reply = _say("unreadable", outcome.lang, error=e)
             self._call(desk, outcome, "transfer_to_human_agents", {"summary": f"unreadable ticket: {e}"})
         outcome.seconds = round(time.perf_counter() - t0, 2)
         return outcome
@@ -312,8 +460,9 @@ class TicketAgent:
                          IDENTITY_SCHEMA, max_tokens=120, temperature=temperature)
         who = {k: str(v).strip() for k, v in who.items() if isinstance(v, str) and _in_ticket(str(v).strip(), ticket)}
         user_id = None
+        lang = outcome.lang
         # The email the model copied first, then any other the ticket gives (a customer may list several).
-        said = Evidence(ticket)
+        said = Evidence(ticket, desk.db.names(lang) if lang != "en" else None)
         for email in dict.fromkeys([who.get("email", ""), *said.emails]):
             if email and user_id is None:
                 found = self._call(desk, outcome, "find_user_id_by_email", {"email": email})
@@ -323,8 +472,7 @@ class TicketAgent:
                                {k: who[k] for k in ("first_name", "last_name", "zip")})
             user_id = None if found.startswith("Error") else found
         if user_id is None:
-            outcome.reply = ("I could not find your account. Please send the email address of your account, or your "
-                             "first name, last name and zip code.")
+            outcome.reply = _say("no_account", lang)
             return
         outcome.user_id = user_id
         profile = json.loads(self._call(desk, outcome, "get_user_details", {"user_id": user_id}))
@@ -333,9 +481,9 @@ class TicketAgent:
             orders[order_id] = json.loads(self._call(desk, outcome, "get_order_details", {"order_id": order_id}))
         # The orders the ticket names (by id, or by an item in them) are the ones shown and offered; all of
         # them when it names none.
-        said.heads = {said._head(i) for o in orders.values() for i in o["items"]}
+        said.know([i for o in orders.values() for i in o["items"]])
         shown = {k: o for k, o in orders.items() if said.names_order(o)} or orders
-        records = self._records(profile, shown)
+        records = self._records(profile, shown, said.names)
         context = f"{context}\n\nThe customer's records:\n{records}"
         schema = self._request_schema(profile, shown)
         form = self._form(outcome, "requests", context, self._requests_task(), schema, max_tokens=700,
@@ -344,33 +492,43 @@ class TicketAgent:
         requests = requests[: self.max_requests]
         outcome.requests = requests
         calls, notes = self._plan(requests, said, context, profile, orders, desk, outcome, temperature)
-        done, not_done = [], list(notes)
+        made, failed = [], []
         for tool, args in calls:
             result = self._call(desk, outcome, tool, args)
-            text = "Handed to a person" if tool == "transfer_to_human_agents" else describe(tool, args)
-            (not_done if result.startswith("Error") else done).append(
-                f"{text} — {result[len('Error: '):]}" if result.startswith("Error") else text)
-        outcome.reply = self._reply(done, not_done, bool(requests))
+            text = _say("handed", lang) if tool == "transfer_to_human_agents" else describe(tool, args, lang)
+            if result.startswith("Error"):
+                failed.append(Line("not done", _say("because", lang, text=text, why=result[len("Error: "):]), tool))
+            else:
+                made.append(Line("to confirm" if result == PENDING else "done", text, tool))
+        outcome.lines = made + [Line("not done", text, tool) for tool, text in notes] + failed
+        if self.policy is not None:
+            cite(outcome, self.policy)
+        outcome.reply = self._reply(outcome) if requests and outcome.lines else _say("nothing_asked", lang)
 
     @staticmethod
-    def _reply(done: list[str], not_done: list[str], asked: bool) -> str:
-        if not asked:
-            return "I found your account but no change to make in your message. What would you like to do?"
-        lines = [f"Done: {d}" for d in done] + [f"Not done: {n}" for n in not_done]
-        return "\n".join(lines)
+    def _reply(outcome: Outcome) -> str:
+        lang = outcome.lang
+        rows = [_say(ln.status, lang, text=ln.text) + (f" [{ln.cite}]" if ln.cite else "") for ln in outcome.lines]
+        if outcome.citations:
+            rows += ["", _say("policy", lang)]
+            rows += [f"[{c.n}] {c.doc_path} › {c.heading}: {c.snippet}" for c in outcome.citations]
+        return "\n".join(rows)
 
     # ---- the records and the request form ------------------------------------------------------------------
 
     @staticmethod
-    def _records(profile: dict, orders: dict) -> str:
+    def _records(profile: dict, orders: dict, names: dict | None = None) -> str:
+        """The customer's payment methods and orders, with the shop's names in the ticket's language beside
+        product names and option values when it has them."""
+        local = (names or {}).get("products", {})
         lines = ["Payment methods:"]
         lines += [_method_line(mid, m) for mid, m in profile["payment_methods"].items()]
         lines.append("Orders:")
         for order_id, o in orders.items():
             paid = o["payment_history"][0]["payment_method_id"] if o["payment_history"] else "nothing"
             lines.append(f"Order {order_id} ({o['status']}), paid with {paid}:")
-            lines += [f"  - item {it['item_id']}: {it['name']} ({_options(it['options'])}) {_money(it['price'])}"
-                      for it in o["items"]]
+            lines += [f"  - item {it['item_id']}: {_local(it['name'], local)} ({_options(it['options'], names)}) "
+                      f"{_money(it['price'])}" for it in o["items"]]
         return "\n".join(lines)
 
     @staticmethod
@@ -427,9 +585,10 @@ class TicketAgent:
     # ---- requests → tool calls -----------------------------------------------------------------------------
 
     def _plan(self, requests: list[dict], said: Evidence, context: str, profile: dict, orders: dict, desk: Desk,
-              outcome: Outcome, temperature: float) -> tuple[list[tuple[str, dict]], list[str]]:
-        """The tool calls the requests make, in the order they run, and the requests that cannot be made."""
-        notes: list[str] = []
+              outcome: Outcome, temperature: float) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
+        """The tool calls the requests make, in the order they run, and the requests that cannot be made (each
+        with its tool and why, in the ticket's language)."""
+        notes: list[tuple[str, str]] = []
         merged: dict[tuple[str, str], dict] = {}
         for r in requests:
             action = r.get("action")
@@ -449,36 +608,34 @@ class TicketAgent:
             order = orders.get(r.get("order_id", ""))
             tool = _TOOL_FOR[action]
             if order is not None and not said.names_order(order):
-                notes.append(f"a change to order {order['order_id']} — your message does not name that order or "
-                             "an item in it")
+                notes.append((tool, _say("unnamed_order", said.lang, order=order["order_id"])))
                 continue
             if action in ("change_order_address", "change_default_address"):
                 address = {k: str(r.get(k, "")).strip() for k in _ADDRESS_KEYS}
                 missing = [k for k in _ADDRESS_KEYS if address[k] and address[k].casefold() not in said.text]
                 if missing or not all(address[k] for k in ("address1", "city", "zip")):
-                    notes.append(f"{describe(tool, {**address, 'order_id': r.get('order_id', '')})} — the new "
-                                 "address must be written out in full in your message")
+                    notes.append((tool, _say("address_unwritten", said.lang, what=describe(
+                        tool, {**address, "order_id": r.get("order_id", "")}, said.lang))))
                     continue
                 args = {"order_id": r["order_id"], **address} if action == "change_order_address" else \
                     {"user_id": desk.user_id or "", **address}
             elif action == "human":
                 args = {"summary": str(r.get("summary", "")) or "the customer asked for a person"}
             elif order is None:
-                notes.append(f"a request about order {r.get('order_id')!r} — no such order of yours")
+                notes.append((tool, _say("no_such_order", said.lang, order=r.get("order_id"))))
                 continue
             elif action == "cancel":
                 args = {"order_id": order["order_id"], "reason": said.reason(r.get("reason"), order["order_id"])}
             elif action == "change_payment":
                 method = methods.get(r.get("payment_method_id", ""))
                 if method is None or not said.names_method(method):
-                    notes.append(f"paying order {order['order_id']} another way — your message does not say "
-                                 "which of your payment methods to use")
+                    notes.append((tool, _say("which_method", said.lang, order=order["order_id"])))
                     continue
                 args = {"order_id": order["order_id"], "payment_method_id": r["payment_method_id"]}
             elif action == "return":
                 items = said.items(order, self._items_of(order, r.get("item_ids", [])))
                 if not items:
-                    notes.append(f"a return from order {order['order_id']} — your message names none of its items")
+                    notes.append((tool, _say("return_no_items", said.lang, order=order["order_id"])))
                     continue
                 args = {"order_id": order["order_id"], "item_ids": items,
                         "payment_method_id": said.method(r.get("refund_to"), order, methods)}
@@ -487,13 +644,12 @@ class TicketAgent:
                 old = said.items(order, self._items_of(order, [c.get("item_id", "") for c in changes]))
                 wanted = {c.get("item_id"): str(c.get("wanted", "")) for c in changes}
                 if not old:
-                    notes.append(f"a change to order {order['order_id']} — your message names none of its items")
+                    notes.append((tool, _say("change_no_items", said.lang, order=order["order_id"])))
                     continue
                 new = [self._choose_variant(desk, outcome, context, order, item_id, wanted.get(item_id, ""), said,
                                             temperature) for item_id in old]
                 if any(n is None for n in new):
-                    notes.append(f"a change to order {order['order_id']} — no available option has exactly what "
-                                 "your message asks for; tell us the options you want")
+                    notes.append((tool, _say("no_option", said.lang, order=order["order_id"])))
                     continue
                 # Items the ticket also names for this order, with option values it states for them: part of
                 # the same change (an order's items change once). Without such values they are left as they are.
@@ -545,8 +701,10 @@ class TicketAgent:
             best = [v for v in best if v["price"] == cheapest]
         if len(best) == 1:
             return best[0]["item_id"]
-        listing = "\n".join(f"- item {v['item_id']}: {_options(v['options'])} {_money(v['price'])}" for v in best)
-        task = (f"Form: the customer wants to change item {item_id}, {item['name']} ({_options(item['options'])}, "
+        listing = "\n".join(f"- item {v['item_id']}: {_options(v['options'], said.names)} {_money(v['price'])}"
+                            for v in best)
+        task = (f"Form: the customer wants to change item {item_id}, {item['name']} "
+                f"({_options(item['options'], said.names)}, "
                 f"{_money(item['price'])}). What they want instead: \"{wanted}\".\nAvailable options of the same "
                 f"product:\n{listing}\nPick the one the customer asks for.")
         form = self._form(outcome, "option", context, task, _obj({"item_id": _enum([v["item_id"] for v in best])}),
@@ -558,6 +716,41 @@ class TicketAgent:
 class _FormFailed(Exception):
     """The model's reply to a form was not the JSON the form asks for (cut short, or a backend without
     constraints)."""
+
+
+def cite(outcome: Outcome, lookup: Callable[[str], list[Hit]]) -> None:
+    """Each line of `outcome` cites the policy passage `lookup` finds first for it, queried with what its tool
+    does and the line's words (not its ids), in the reply's language; one number per passage."""
+    by_chunk: dict[int, Citation] = {}
+    for line in outcome.lines:
+        if not line.tool:
+            continue
+        words = " ".join(w for w in line.text.split() if not re.search(r"[\d_#]", w))  # ids say nothing of policy
+        topic = _TOPICS[line.tool]
+        hits = lookup(f"{topic.get(outcome.lang, topic['en'])}. {words}")
+        if not hits:
+            continue
+        hit = hits[0]
+        if hit.chunk_id not in by_chunk:
+            text = re.sub(r"\s+", " ", hit.text.lstrip("-• ")).strip()
+            by_chunk[hit.chunk_id] = Citation(len(by_chunk) + 1, hit.doc_path, " › ".join(hit.heading_path),
+                                              text[:200] + ("…" if len(text) > 200 else ""), hit.chunk_id)
+        line.cite = by_chunk[hit.chunk_id].n
+    outcome.citations = list(by_chunk.values())
+
+
+def policy_lookup(store: Store, tenant: str, settings: Settings, embedder: Embedder | None = None
+                  ) -> Callable[[str], list[Hit]]:
+    """The agent's search of the shop's documents: the tenant's documents its customers may read (those
+    ingested without access groups), through the reader view like every search; hybrid when an embedder is
+    given, words only otherwise."""
+    principal = Principal(tenant, "commerce-agent")
+    mode = "hybrid" if embedder is not None else "lexical"
+
+    def lookup(query: str) -> list[Hit]:
+        return search(store, principal, query, settings, k=1, mode=mode, embedder=embedder).hits
+
+    return lookup
 
 
 def always_yes(_proposal: Proposal) -> bool:

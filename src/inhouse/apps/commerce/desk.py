@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from inhouse.apps.commerce.orders import CANCEL_REASONS, OrderDB
+from inhouse.errors import InputError, NotFoundError
 
 _ORDER = {"type": "string", "description": "The order id, such as '#W0000000' (with the leading '#')."}
 _ITEMS = {"type": "array", "items": {"type": "string"}, "description": "Item ids such as '1008292230'; repeat an id "
@@ -79,6 +80,8 @@ TOOLS: list[dict] = [
 TOOL_BY_NAME = {t["name"]: t for t in TOOLS}
 WRITES = frozenset(t["name"] for t in TOOLS if t["kind"] == "write")
 NOT_FOUND = "Error: not found for this customer"
+DECLINED = "Error: the customer did not confirm; nothing was changed"
+PENDING = "Pending: proposed to the customer, waiting for a yes"
 
 
 def schema_errors(tool: dict, args: Any) -> list[str]:
@@ -111,23 +114,35 @@ class Proposal:
     summary: str
 
 
-def describe(tool: str, args: dict) -> str:
-    """The confirmation text a customer reads before a write."""
+def describe(tool: str, args: dict, lang: str = "en") -> str:
+    """The confirmation text a customer reads before a write, in English or Korean."""
     order = args.get("order_id", "")
     items = ", ".join(args.get("item_ids", []))
     new = ", ".join(args.get("new_item_ids", []))
     address = ", ".join(args[k] for k in ("address1", "address2", "city", "state", "zip", "country")
                         if args.get(k)) if "address1" in args else ""
+    method, reason = args.get("payment_method_id"), args.get("reason")
+    if lang == "ko":
+        return {
+            "cancel_pending_order": f"주문 {order}을(를) 취소하고(사유: {reason}) 결제 금액을 환불합니다.",
+            "modify_pending_order_address": f"주문 {order}의 배송지를 {address}(으)로 바꿉니다.",
+            "modify_pending_order_items": f"주문 {order}에서 품목 {items}을(를) {new}(으)로 바꾸고, 차액은 {method}"
+                                          "(으)로 정산합니다. 이 변경은 한 번만 할 수 있습니다.",
+            "modify_pending_order_payment": f"주문 {order}의 결제 수단을 {method}(으)로 바꿉니다.",
+            "return_delivered_order_items": f"주문 {order}의 품목 {items}을(를) 반품하고 {method}(으)로 환불합니다.",
+            "exchange_delivered_order_items": f"주문 {order}의 품목 {items}을(를) {new}(으)로 교환하고, 차액은 "
+                                              f"{method}(으)로 정산합니다.",
+            "modify_user_address": f"기본 배송지를 {address}(으)로 바꿉니다.",
+        }[tool]
     return {
-        "cancel_pending_order": f"Cancel order {order} (reason: {args.get('reason')}) and refund its payments.",
+        "cancel_pending_order": f"Cancel order {order} (reason: {reason}) and refund its payments.",
         "modify_pending_order_address": f"Ship order {order} to {address}.",
         "modify_pending_order_items": f"In order {order}, change items {items} to {new}; the price difference "
-                                      f"is settled with {args.get('payment_method_id')}. This can be done once.",
-        "modify_pending_order_payment": f"Pay order {order} with {args.get('payment_method_id')} instead.",
-        "return_delivered_order_items": f"Return items {items} of order {order}; refund to "
-                                        f"{args.get('payment_method_id')}.",
+                                      f"is settled with {method}. This can be done once.",
+        "modify_pending_order_payment": f"Pay order {order} with {method} instead.",
+        "return_delivered_order_items": f"Return items {items} of order {order}; refund to {method}.",
         "exchange_delivered_order_items": f"Exchange items {items} of order {order} for {new}; the price "
-                                          f"difference is settled with {args.get('payment_method_id')}.",
+                                          f"difference is settled with {method}.",
         "modify_user_address": f"Change the default address to {address}.",
     }[tool]
 
@@ -184,17 +199,60 @@ def calculate(expression: str) -> str:
 
 class Desk:
     """One conversation with one customer over `db`. `confirm(proposal) -> bool` asks the customer; without
-    it every write is declined (a read-only desk)."""
+    it every write is declined (a read-only desk). With `defer`, writes are not asked about at once: each is
+    kept as a pending proposal (in the database, audited "proposed") and answered with `PENDING`; the customer's
+    yes or no comes later (`Desk.resume(db, session).settle(ids)`), as over HTTP."""
 
     def __init__(self, db: OrderDB, confirm: Callable[[Proposal], bool] | None = None, actor: str = "agent",
-                 session: str | None = None) -> None:
+                 session: str | None = None, defer: bool = False) -> None:
         self.db = db
         self.confirm = confirm
         self.actor = actor
         self.session = session or uuid.uuid4().hex[:12]
+        self.defer = defer
         self.user_id: str | None = None
         self.handed_off = False
         self.writes: list[tuple[str, dict, str]] = []
+        self.proposals: list[Proposal] = []
+
+    @classmethod
+    def resume(cls, db: OrderDB, session: str, actor: str = "agent") -> Desk:
+        """The conversation `session` again, with the customer it identified, to settle what it proposed."""
+        rows = db.proposals(session)
+        if not rows:
+            raise NotFoundError(f"no conversation {session!r} with proposed changes in this shop.")
+        desk = cls(db, actor=actor, session=session)
+        desk.user_id = rows[0]["user_id"]
+        return desk
+
+    def settle(self, yes: Iterable[str]) -> list[dict]:
+        """The customer's answer to this conversation's pending proposals: the ones in `yes` commit (in the
+        order proposed, each checked again by every rule, as if asked now), the others are declined. A
+        proposal is settled once; asking again changes nothing."""
+        yes = set(yes)
+        rows = self.db.proposals(self.session)
+        unknown = yes - {r["id"] for r in rows}
+        if unknown:
+            raise InputError(f"no proposal {', '.join(sorted(unknown))} in conversation {self.session}; its "
+                             f"proposals: {', '.join(r['id'] for r in rows)}.")
+        out = []
+        for r in rows:
+            if r["status"] != "pending" or not self.db.claim_proposal(r["id"]):
+                continue
+            if r["id"] in yes:
+                self.confirm = lambda _p: True
+                try:
+                    result = self.call(r["tool"], r["args"])
+                finally:
+                    self.confirm = None
+                status = "failed" if result.startswith("Error") else "committed"
+            else:
+                result = self._deny(r["tool"], r["args"], DECLINED, "declined")
+                status = "declined"
+            self.db.settle_proposal(r["id"], status, result)
+            out.append({"id": r["id"], "tool": r["tool"], "summary": r["summary"], "status": status,
+                        "result": result})
+        return out
 
     def _deny(self, name: str, args: dict, message: str, outcome: str = "denied") -> str:
         self.db.record(self.actor, self.session, name, args, outcome, message)
@@ -262,8 +320,12 @@ class Desk:
 
     def _write(self, name: str, args: dict) -> str:
         proposal = Proposal(uuid.uuid4().hex[:12], name, args, describe(name, args))
+        if self.defer:
+            self.db.propose(self.actor, self.session, self.user_id or "", proposal.id, name, args, proposal.summary)
+            self.proposals.append(proposal)
+            return PENDING
         if self.confirm is None or not self.confirm(proposal):
-            return self._deny(name, args, "Error: the customer did not confirm; nothing was changed", "declined")
+            return self._deny(name, args, DECLINED, "declined")
         result = self.db.write(name, args, actor=self.actor, session=self.session)
         if not result.startswith("Error"):
             self.writes.append((name, args, result))

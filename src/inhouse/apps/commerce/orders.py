@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -59,6 +60,14 @@ CREATE TABLE IF NOT EXISTS order_requests (
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, actor TEXT NOT NULL, session TEXT NOT NULL,
   action TEXT NOT NULL, args TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS names (
+  kind TEXT NOT NULL CHECK (kind IN ('products', 'options', 'values')), term TEXT NOT NULL, lang TEXT NOT NULL,
+  name TEXT NOT NULL, PRIMARY KEY (kind, term, lang));
+CREATE TABLE IF NOT EXISTS proposals (
+  id TEXT PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, user_id TEXT NOT NULL, tool TEXT NOT NULL,
+  args TEXT NOT NULL, summary TEXT NOT NULL, ts REAL NOT NULL, result TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL CHECK (status IN ('pending', 'settling', 'committed', 'declined', 'failed')));
+CREATE INDEX IF NOT EXISTS proposals_session ON proposals (session, seq);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -66,6 +75,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 """
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+NAME_KINDS = ("products", "options", "values")
 _ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
 
 
@@ -164,6 +174,37 @@ class OrderDB(ShopDB):
             c.execute("INSERT INTO audit (ts, actor, session, action, args, outcome, detail) VALUES (?,?,?,?,?,?,?)",
                       (time.time(), "loader", "", "load", _dumps(counts), "ok", ""))
         return counts
+
+    def load_names(self, names: Any, lang: str) -> int:
+        """The shop's product names, option names and option values in the customers' language `lang` (as a
+        shop shows them), e.g. {"products": {"Water Bottle": "물병"}, "options": {"color": "색상"}, "values":
+        {"red": "빨간색"}}; replaces that language's names in one transaction. The agent reads a ticket in that
+        language with them."""
+        if not re.fullmatch(r"[a-z]{2}", lang or ""):
+            raise InputError(f"language {lang!r}: give a two-letter code such as ko.")
+        if not isinstance(names, dict) or not any(k in names for k in NAME_KINDS):
+            raise InputError(f"names: expected an object with {', '.join(NAME_KINDS)}, each mapping the shop's "
+                             "term to its name in the language.")
+        rows = []
+        for kind in NAME_KINDS:
+            table = names.get(kind, {})
+            if not isinstance(table, dict):
+                raise InputError(f"names[{kind!r}]: expected an object mapping terms to names.")
+            for term, name in table.items():
+                if not isinstance(name, str) or not name.strip() or not str(term).strip():
+                    raise InputError(f"names[{kind!r}][{term!r}]: a name must be non-empty text.")
+                rows.append((kind, str(term).strip().casefold(), lang, name.strip()))
+        with self.transaction() as c:
+            c.execute("DELETE FROM names WHERE lang = ?", (lang,))
+            c.executemany("INSERT OR REPLACE INTO names VALUES (?,?,?,?)", rows)
+        return len(rows)
+
+    def names(self, lang: str) -> dict[str, dict[str, str]]:
+        """{kind: {term (casefolded): name}} in `lang`; empty tables when the shop has none."""
+        out: dict[str, dict[str, str]] = {k: {} for k in NAME_KINDS}
+        for kind, term, name in self._rows("SELECT kind, term, name FROM names WHERE lang = ?", (lang,)):
+            out[kind][term] = name
+        return out
 
     # ---- reads (the τ-bench shapes) ------------------------------------------------------------------------
 
@@ -267,6 +308,35 @@ class OrderDB(ShopDB):
                detail: str) -> None:
         c.execute("INSERT INTO audit (ts, actor, session, action, args, outcome, detail) VALUES (?,?,?,?,?,?,?)",
                   (time.time(), actor, session, action, _dumps(args), outcome, detail))
+
+    # ---- proposals: writes waiting for the customer's yes (Desk(defer=True)) -----------------------------
+
+    def propose(self, actor: str, session: str, user_id: str, proposal_id: str, tool: str, args: dict,
+                summary: str) -> None:
+        """Keep a proposed write for the customer's answer; audited "proposed" in the same transaction."""
+        with self.transaction() as c:
+            seq = c.execute("SELECT count(*) FROM proposals WHERE session = ?", (session,)).fetchone()[0]
+            c.execute("INSERT INTO proposals (id, session, seq, user_id, tool, args, summary, ts, status) "
+                      "VALUES (?,?,?,?,?,?,?,?,'pending')",
+                      (proposal_id, session, seq, user_id, tool, _dumps(args), summary, time.time()))
+            self._audit(c, actor, session, tool, args, "proposed", proposal_id)
+
+    def proposals(self, session: str) -> list[dict]:
+        return [{"id": i, "seq": q, "user_id": u, "tool": t, "args": json.loads(a), "summary": m, "status": st,
+                 "result": r}
+                for i, q, u, t, a, m, st, r in self._rows(
+                    "SELECT id, seq, user_id, tool, args, summary, status, result FROM proposals WHERE session = ? "
+                    "ORDER BY seq", (session,))]
+
+    def claim_proposal(self, proposal_id: str) -> bool:
+        """Take a pending proposal to settle it; False when another request took it first."""
+        with self.transaction() as c:
+            return c.execute("UPDATE proposals SET status = 'settling' WHERE id = ? AND status = 'pending'",
+                             (proposal_id,)).rowcount == 1
+
+    def settle_proposal(self, proposal_id: str, status: str, result: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE proposals SET status = ?, result = ? WHERE id = ?", (status, result, proposal_id))
 
     # ---- writes: τ-bench's rules; each one transaction with its audit row ----------------------------------
 
@@ -441,9 +511,9 @@ class OrderDB(ShopDB):
         return self.order(order_id)  # type: ignore[return-value]  # same connection: sees this transaction's writes
 
 
-def open_shop(tenant: str, create: bool = False) -> OrderDB:
-    """The tenant's order database, `home()/commerce/<tenant>/orders.sqlite`."""
-    path = tenant_dir("commerce", tenant) / "orders.sqlite"
+def open_shop(tenant: str, create: bool = False, base: Path | None = None) -> OrderDB:
+    """The tenant's order database, `home()/commerce/<tenant>/orders.sqlite` (under `base` if given)."""
+    path = tenant_dir("commerce", tenant, base) / "orders.sqlite"
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no order database; load one with "
                             f"`inhouse commerce load --tenant {tenant} FOLDER`.")

@@ -1,6 +1,12 @@
-"""/api/commerce/…: a shop's catalog search, product copy and review summaries. The key decides the shop (its
-tenant), so no request can reach another shop's catalog; every call is audited. Calls that run the model (a
-search that reads its query, copy) wait in the generation queue like answers do (429 when it is full)."""
+"""/api/commerce/…: a shop's catalog search, product copy, review summaries and the inquiry agent. The key decides
+the shop (its tenant), so no request can reach another shop's catalog or orders; every call is audited. Calls
+that run the model (a search that reads its query, copy, a ticket) wait in the generation queue like answers do
+(429 when it is full).
+
+A ticket runs the agent with a deferring desk: every change it would make is kept as a proposal (nothing is
+written) and the reply says what waits for the customer's yes. `POST /api/commerce/tickets/{session}/confirm`
+relays the customer's answer: the confirmed proposals commit, each checked again by the shop's rules, the others
+are declined. The shop's audit log holds the conversation (`GET /api/commerce/tickets/{session}`)."""
 
 from __future__ import annotations
 
@@ -12,11 +18,15 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from inhouse.apps.commerce import AGENT_CONTEXT
+from inhouse.apps.commerce.agent import TicketAgent, policy_lookup
 from inhouse.apps.commerce.catalog import open_catalog
 from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
+from inhouse.apps.commerce.desk import Desk
+from inhouse.apps.commerce.orders import open_shop
 from inhouse.apps.commerce.reviews import reviews_if_any
 from inhouse.apps.commerce.search import CatalogSearch, QueryReader
-from inhouse.errors import NotFoundError
+from inhouse.errors import InputError, NotFoundError
 from inhouse.server.deps import Reader, State
 from inhouse.server.errors import error_json
 from inhouse.server.generation import GatedChat, run_gated
@@ -26,6 +36,7 @@ from inhouse.server.state import Server
 
 router = APIRouter()
 Id = Annotated[str, PathParam(min_length=1, max_length=200)]
+Session = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class CatalogSearchRequest(BaseModel):
@@ -38,6 +49,15 @@ class CopyRequest(BaseModel):
     item_id: str = Field(min_length=1, max_length=200)
     lang: Literal["ko", "en"] = "ko"
     tone: str = Field("", max_length=200)
+
+
+class TicketRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=8000, description="the customer's whole message")
+
+
+class ConfirmRequest(BaseModel):
+    confirm: list[str] = Field(default_factory=list, max_length=50,
+                               description="ids of the proposals the customer said yes to; the others are declined")
 
 
 async def _generate(srv: Server, key: ApiKey, request: Request, work):  # noqa: ANN001, ANN202 - work(chat)
@@ -130,3 +150,70 @@ def commerce_reviews(product_id: Id, key: Reader, srv: State) -> dict:
         reviews.close()
     srv.audit.record(key, "commerce.reviews", "ok", product_id)
     return summary.to_dict()
+
+
+def _ticket(srv: Server, key: ApiKey, body: TicketRequest, chat) -> dict:  # noqa: ANN001
+    """Runs on a generation thread: the agent over the shop's orders with a deferring desk, citing the tenant's
+    documents that customers may read."""
+    db = open_shop(key.tenant, base=srv.base)
+    try:
+        desk = Desk(db, actor="agent", defer=True)
+        policy = policy_lookup(srv.store, key.tenant, srv.settings, srv.embedder)
+        try:
+            outcome = TicketAgent(chat, policy=policy).handle(body.message, desk)
+        except ValueError as e:  # llama.cpp: the ticket and the customer's records exceed the context window
+            if "context window" not in str(e):
+                raise
+            raise InputError(f"this customer's records do not fit the model's context ({e}); start the server "
+                             f"with n_ctx = {AGENT_CONTEXT} or more (INHOUSE_N_CTX).") from e
+    finally:
+        db.close()
+    # Each pending proposal is a "to confirm" line of the reply, in the same order, in the customer's language.
+    asking = [ln.text for ln in outcome.lines if ln.status == "to confirm"]
+    proposals = [{"id": p.id, "tool": p.tool, "args": p.args, "summary": text}
+                 for p, text in zip(desk.proposals, asking, strict=True)]
+    return {"session": desk.session, **outcome.to_dict(), "proposals": proposals}
+
+
+@router.post("/api/commerce/tickets", tags=["commerce"], response_model=None)
+async def commerce_ticket(body: TicketRequest, request: Request, key: Reader, srv: State) -> dict | JSONResponse:
+    """The inquiry agent on a customer's message: the forms the model filled, the tool calls made, the reply
+    (each line citing the shop's policy) and the changes proposed. Nothing is written until confirmed."""
+    open_shop(key.tenant, base=srv.base).close()  # 404 at once for a shop without orders
+    try:
+        result = await _generate(srv, key, request, lambda chat: _ticket(srv, key, body, chat))
+    except Cancelled:
+        return _closed(srv, key, "commerce.ticket", body.message[:200])
+    srv.audit.record(key, "commerce.ticket", "ok", body.message[:500], result["reply"], [],
+                     detail=f"session {result['session']}, {len(result['proposals'])} proposal(s)")
+    return result
+
+
+@router.post("/api/commerce/tickets/{session}/confirm", tags=["commerce"])
+def commerce_confirm(session: Session, body: ConfirmRequest, key: Reader, srv: State) -> dict:
+    """The customer's answer to a ticket's proposals: the confirmed ones commit (each checked again by the shop's
+    rules; one that no longer applies fails and changes nothing), the others are declined. Each is settled once."""
+    db = open_shop(key.tenant, base=srv.base)
+    try:
+        settled = Desk.resume(db, session, actor=f"staff:{key.user}").settle(body.confirm)
+    finally:
+        db.close()
+    srv.audit.record(key, "commerce.confirm", "ok", session, "", [],
+                     detail=", ".join(f"{s['id']} {s['status']}" for s in settled) or "nothing pending")
+    return {"session": session, "settled": settled}
+
+
+@router.get("/api/commerce/tickets/{session}", tags=["commerce"])
+def commerce_conversation(session: Session, key: Reader, srv: State) -> dict:
+    """One conversation of the shop's agent as its audit log holds it: every lookup, refusal, proposal and change,
+    and the proposals with their state."""
+    db = open_shop(key.tenant, base=srv.base)
+    try:
+        proposals = db.proposals(session)
+        audit = db.audit(session)
+    finally:
+        db.close()
+    if not audit:
+        raise NotFoundError(f"no conversation {session!r} in this shop.")
+    srv.audit.record(key, "commerce.conversation", "ok", session)
+    return {"session": session, "proposals": proposals, "audit": audit}

@@ -1,4 +1,4 @@
-"""Public routes: health, Prometheus metrics, the web pages (chat, shop), the leaderboard page and their static
+"""Public routes: health, Prometheus metrics, the web pages (chat, shop, desk), the leaderboard page and their static
 files."""
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def index() -> HTMLResponse:
 def shop() -> HTMLResponse:
     """The shop operator's page (catalog search, review summaries, product copy); it signs in with a key."""
     return HTMLResponse(static.joinpath("shop.html").read_text("utf-8"))
+
+
+@router.get("/desk", include_in_schema=False)
+def desk() -> HTMLResponse:
+    """The inquiry desk: a customer's message handled by the shop's agent, its transcript, reply and proposals."""
+    return HTMLResponse(static.joinpath("desk.html").read_text("utf-8"))
 
 
 @router.get("/leaderboard", include_in_schema=False)

@@ -4,7 +4,7 @@
 
 const STRINGS = {
   ko: {
-    shop: "상점", chatLink: "문서 질문", keyLabel: "API 키", signin: "로그인", badKey: "키가 올바르지 않습니다",
+    shop: "상점", chatLink: "문서 질문", deskLink: "고객 문의", keyLabel: "API 키", signin: "로그인", badKey: "키가 올바르지 않습니다",
     searchPlaceholder: "예: 원룸에 좋은 조용한 공기청정기 60만원 이하", fast: "빠르게 (모델 없이)",
     searchButton: "검색", searching: "검색 중…", priceUpTo: "가격 상한", priceFrom: "가격 하한", noHits: "결과 없음", writeCopy: "상품 설명 쓰기",
     writing: "설명을 쓰는 중…", copyTitle: "상품 설명 (사양으로 검증됨)", removed: "삭제된 문장", reviews: "리뷰",
@@ -12,7 +12,7 @@ const STRINGS = {
     error: "오류", other: "English",
   },
   en: {
-    shop: "Shop", chatLink: "Ask documents", keyLabel: "API key", signin: "Sign in", badKey: "The key is not valid",
+    shop: "Shop", chatLink: "Ask documents", deskLink: "Inquiries", keyLabel: "API key", signin: "Sign in", badKey: "The key is not valid",
     searchPlaceholder: "e.g. quiet air purifier for a small bedroom under $600", fast: "Fast (no model)",
     searchButton: "Search", searching: "Searching…", priceUpTo: "price up to", priceFrom: "price from", noHits: "No items", writeCopy: "Write copy",
     writing: "Writing…", copyTitle: "Product copy (checked against the spec)", removed: "Removed sentences",
