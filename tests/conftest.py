@@ -7,12 +7,13 @@ session any recorded outbound attempt fails the run (tests/unit/test_egress.py s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from inhouse.config import Settings
-from inhouse.guard import egress
+from inhouse.guard import copies, egress
 from inhouse.store import SQLiteStore
 
 # Loopback only, whatever the environment says: the suite must not need the network.
@@ -32,10 +33,11 @@ def require(path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def inhouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def inhouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("INHOUSE_HOME", str(home))
-    return home
+    yield home
+    copies.install(None)  # a copy guard a test's server or command installed ends with the test
 
 
 @pytest.fixture

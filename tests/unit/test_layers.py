@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "inhouse"
 LAYERS = [
     {"types", "errors", "files"},
-    {"__init__", "protocols", "config"},
+    {"__init__", "protocols", "config", "dbfile"},
     {"text", "guard", "store"},
     {"ingest", "retrieve", "models", "verify"},
     {"answer"},
-    {"evals", "apps.__init__", "apps.recommend", "apps.commerce", "tune"},
+    {"evals", "apps.__init__", "apps.recommend", "apps.commerce", "tune", "consortium"},
     {"server"},
     {"redteam"},
     {"cli"},

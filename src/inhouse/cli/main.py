@@ -13,6 +13,7 @@ import click
 from inhouse import __version__
 from inhouse.cli.answer import ask, models
 from inhouse.cli.commerce import commerce
+from inhouse.cli.consortium import consortium
 from inhouse.cli.evals import eval_group
 from inhouse.cli.guard import doctor, pii, redteam
 from inhouse.cli.kb import docs, embed, ingest, search, status
@@ -35,7 +36,7 @@ def cli(log_level: str | None) -> None:
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
-                eval_group, tune, commerce):
+                eval_group, tune, commerce, consortium):
     cli.add_command(command)
 
 

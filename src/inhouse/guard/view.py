@@ -9,7 +9,8 @@ surface can forget to mask. The view does, for one principal:
   (member of the `pii` group); vault tokens are masked for uncleared readers and kept for cleared ones;
 - questions: hidden characters removed, attempts to override the rules refused (`question`);
 - model output: links to hosts outside the sources and the config stripped, PII masked or tokens revealed
-  (`answer`, `text`, `stream`).
+  (`answer`, `text`, `stream`), and withheld when it repeats text contributed for training only
+  (inhouse.guard.copies, whenever a copy guard is installed).
 
 `ReaderView.unguarded(principal)` switches the screening and masking off (store permissions stay on):
 the red-team bench's baseline, never a product path.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace as dc_replace
 from functools import lru_cache
 
+from inhouse.guard import copies
 from inhouse.guard.injection import kinds, neutralize, strip_links
 from inhouse.guard.pii import mask
 from inhouse.guard.policy import cleared, for_reader
@@ -81,6 +83,7 @@ class ReaderView:
 
     def text(self, text: str) -> str:
         """Model output or any other text shown as it is (claims, drafts): PII masked unless cleared."""
+        text = copies.screen(text)
         return reader_text(text, self.principal) if self.masks else text
 
     def written(self, text: str, hosts: set[str]) -> str:
@@ -88,7 +91,7 @@ class ReaderView:
         unlisted hosts stripped, PII masked unless cleared. A removed claim is shown too, and a client that
         renders it as Markdown would otherwise fetch its image."""
         if not self.screens and not self.masks:
-            return text
+            return copies.screen(text)
         return self.text(strip_links(text, hosts)[0] if self.screens else text)
 
     def revealed(self, text: str, vault: Vault | None = None) -> str:
@@ -99,6 +102,7 @@ class ReaderView:
 
     def answer(self, text: str, hosts: set[str], screening: Screening, vault: Vault | None = None) -> str:
         """An answer as this reader may see it: unlisted links stripped, PII masked or tokens revealed."""
+        text = copies.screen(text)
         if not self.screens and not self.masks:
             return text
         return screen_answer(text, self.principal, hosts, screening, vault)
@@ -106,7 +110,15 @@ class ReaderView:
     def stream(
         self, on_token: Callable[[str], None], hosts: set[str]
     ) -> tuple[Callable[[str], None], Callable[[], None]]:
-        """A token callback whose text is screened word by word (see screening.streaming_filter)."""
+        """A token callback whose text is screened word by word (see screening.streaming_filter) after the copy
+        guard has held it back (see copies.streaming)."""
         if not self.screens and not self.masks:
-            return on_token, lambda: None
-        return streaming_filter(on_token, self.principal, hosts)
+            return copies.streaming(on_token)
+        screened, flush_screened = streaming_filter(on_token, self.principal, hosts)
+        feed, flush_copies = copies.streaming(screened)
+
+        def flush() -> None:
+            flush_copies()
+            flush_screened()
+
+        return feed, flush

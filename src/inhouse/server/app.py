@@ -24,8 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inhouse import __version__
 from inhouse.config import Settings, home, load_settings
+from inhouse.consortium import copy_filter
 from inhouse.errors import InHouseError
-from inhouse.guard import egress
+from inhouse.guard import copies, egress
 from inhouse.protocols import ChatModel, Embedder
 from inhouse.server.edge import RequestEdge
 from inhouse.server.errors import error_json, error_response
@@ -72,6 +73,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     base = base or home()
     settings = settings or load_settings(base)
     egress.install_default()  # the server never reaches past loopback and egress_allow, however it is started
+    copies.install(copy_filter(base))  # no reply repeats text partners contributed for training only
     if embedder is None:
         from inhouse.models.embedders import load_embedder
 

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from inhouse.answer import AnswerPolicy, answer_question
 from inhouse.errors import InputError, NotFoundError
+from inhouse.guard import copies
 from inhouse.guard.pii import mask
 from inhouse.server.deps import Reader, State
 from inhouse.server.errors import error_body, error_json
@@ -107,10 +108,16 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                 return {"content": sources_text(a), "inhouse": js, "tokens": gated.tokens, "finish": "stop"}
             params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                       "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
+            # A reply that repeats text contributed for training only is withheld (inhouse.guard.copies).
+            feed, flush = copies.streaming(emit) if body.stream else (None, None)
             reply = gated.complete([{"role": m.role, "content": m.text()} for m in body.messages],
-                                   on_piece=emit if body.stream else None, **params)
-            srv.audit.record(key, "chat", "ok", conversation(body), reply.text, [], model)
-            return {"content": reply.text, "inhouse": None, "tokens": reply.tokens, "finish": reply.finish}
+                                   on_piece=feed, **params)
+            if flush is not None:
+                flush()
+            content = copies.screen(reply.text)
+            srv.audit.record(key, "chat", "withheld" if content != reply.text else "ok", conversation(body),
+                             content, [], model)
+            return {"content": content, "inhouse": None, "tokens": reply.tokens, "finish": reply.finish}
         except Cancelled:
             srv.audit.record(key, "answer" if rag else "chat", "cancelled",
                              question if rag else conversation(body), "", [], model, detail="client disconnected")

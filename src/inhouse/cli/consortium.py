@@ -1,0 +1,187 @@
+"""`inhouse consortium …`: partners' contributions for training only; cleaning and dedup decisions, the token
+ledger and revenue shares, withdrawals, training exports, and the copy filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from inhouse.cli.common import emit_json, err, out, progress_bar
+from inhouse.config import load_settings
+from inhouse.consortium import Cleaner, CopyFilter, open_consortium
+from inhouse.consortium.contribute import contribute, export
+from inhouse.errors import InputError
+from inhouse.models.registry import Registry
+from inhouse.models.tokenizer import Tokenizer
+
+
+def _json(f):
+    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")(f)
+
+
+@click.group("consortium")
+def consortium() -> None:
+    """Text that partners contribute for training only: never searchable, never quoted."""
+
+
+@consortium.command("add")
+@click.option("--partner", required=True, help="the contributing partner")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--text-column", default=None, help="the column holding the text, for CSV/TSV/JSONL/XLSX files")
+@click.option("--model", default=None, help="the model whose tokenizer counts tokens (default: the served one)")
+@click.option("--min-chars", type=int, default=20, show_default=True, help="shorter texts are filtered")
+@click.option("--threshold", type=float, default=0.4, show_default=True,
+              help="estimated Jaccard similarity (character 4-grams) from which a text is a near-duplicate")
+@_json
+def add(partner: str, files: tuple[Path, ...], text_column: str | None, model: str | None, min_chars: int,
+        threshold: float, as_json: bool) -> None:
+    """Add FILES as contributions of PARTNER: each text cleaned, deduplicated against everything contributed so
+    far, the kept ones counted in the served model's tokens and credited in the ledger (one transaction per
+    file)."""
+    if not 0.0 < threshold <= 1.0:
+        raise InputError("--threshold must be in (0, 1].")
+    name, path = Registry().resolve(model or load_settings().model or None)
+    tokenizer = Tokenizer(path, name)
+    db = open_consortium(create=True)
+    results = []
+    try:
+        with progress_bar(not as_json) as progress:
+            for f in files:
+                results.append(contribute(db, partner, f, tokenizer.count, Cleaner(min_chars=min_chars),
+                                          threshold=threshold, text_column=text_column, progress=progress))
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"partner": partner, "tokenizer": name, "contributions": results})
+        return
+    table = Table("contribution", "file", "texts", "kept", "duplicate", "near-dup", "filtered", "tokens", "PII")
+    for r in results:
+        table.add_row(str(r["id"]), r["source"], str(r["texts"]), str(r["kept"]), str(r["duplicate"]),
+                      str(r["near-duplicate"]), str(r["filtered"]), f"{r['tokens']:,}", str(r["pii_masked"]))
+    out.print(table)
+    out.print(f"[dim]tokens counted with {name}'s tokenizer[/dim]")
+
+
+@consortium.command("list")
+@click.option("--partner", default=None)
+@_json
+def list_(partner: str | None, as_json: bool) -> None:
+    """Contributions, each with its partner, file and state."""
+    db = open_consortium()
+    try:
+        rows = db.contributions(partner)
+        decisions = db.decisions()
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"contributions": rows, "decisions": decisions})
+        return
+    table = Table("id", "partner", "file", "added", "withdrawn")
+    for r in rows:
+        table.add_row(str(r["id"]), r["partner"], r["source"], r["added"], r["withdrawn"] or "")
+    out.print(table)
+    out.print(", ".join(f"{n} {d}" for d, n in decisions.items()))
+
+
+@consortium.command("texts")
+@click.argument("contribution", type=int)
+@click.option("--decision", type=click.Choice(["kept", "duplicate", "near-duplicate", "filtered"]), default=None)
+@_json
+def texts(contribution: int, decision: str | None, as_json: bool) -> None:
+    """Every text of one contribution with the decision made about it and why."""
+    db = open_consortium()
+    try:
+        rows = [t for t in db.texts(contribution) if decision is None or t["decision"] == decision]
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"contribution": contribution, "texts": rows})
+        return
+    table = Table("text", "decision", "reason", "tokens", "begins")
+    for t in rows:
+        table.add_row(str(t["id"]), t["decision"], t["reason"], str(t["tokens"]), t["text"][:50])
+    out.print(table)
+
+
+@consortium.command("report")
+@click.option("--period", required=True, help="the month, YYYY-MM")
+@click.option("--revenue", type=int, required=True, help="the period's revenue to share, in whole units")
+@_json
+def report(period: str, revenue: int, as_json: bool) -> None:
+    """Each partner's tokens in training at the end of PERIOD and its share of REVENUE, from the verified ledger
+    (the same ledger always gives the same report)."""
+    db = open_consortium()
+    try:
+        result = db.report(period, revenue)
+    finally:
+        db.close()
+    if as_json:
+        emit_json(result)
+        return
+    table = Table("partner", "tokens", "texts", "credited", "withdrawn", "share", "revenue",
+                  title=f"{period}: {revenue:,} shared by {result['total_tokens']:,} tokens")
+    for p in result["partners"]:
+        table.add_row(p["partner"], f"{p['tokens']:,}", str(p["texts"]), f"{p['credited_in_period']:,}",
+                      f"{p['withdrawn_in_period']:,}", p["share"], f"{p['revenue']:,}")
+    out.print(table)
+    out.print(f"[dim]ledger: {result['ledger_rows']} rows, head {result['ledger_head'][:16]}…[/dim]")
+
+
+@consortium.command("withdraw")
+@click.option("--partner", required=True)
+@click.option("--contribution", type=int, default=None, help="one contribution (default: all of the partner's)")
+@_json
+def withdraw(partner: str, contribution: int | None, as_json: bool) -> None:
+    """Withdraw a partner's contributions: out of every export from now on, debited in the ledger."""
+    db = open_consortium()
+    try:
+        done = db.withdraw(partner, contribution)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"withdrawn": done})
+        return
+    for d in done:
+        out.print(f"withdrew contribution {d['id']} ({d['source']}): {d['tokens']:,} tokens, {d['texts']} texts")
+
+
+@consortium.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--shard-texts", type=int, default=10_000, show_default=True)
+@_json
+def export_(folder: Path, shard_texts: int, as_json: bool) -> None:
+    """Training shards (JSONL with provenance) of every kept text of active contributions, with a manifest."""
+    db = open_consortium()
+    try:
+        manifest = export(db, folder, shard_texts)
+    finally:
+        db.close()
+    if as_json:
+        emit_json(manifest)
+        return
+    out.print(f"{manifest['texts']:,} texts ({manifest['tokens']:,} tokens) from {len(manifest['partners'])} "
+              f"partner(s) in {len(manifest['shards'])} shard(s) under {folder}")
+
+
+@consortium.command("check")
+@click.argument("text")
+@click.option("--min-chars", type=int, default=50, show_default=True)
+@_json
+def check(text: str, min_chars: int, as_json: bool) -> None:
+    """Whether TEXT reproduces MIN_CHARS or more characters of contributed text (the output filter)."""
+    db = open_consortium()
+    try:
+        f = CopyFilter(min_chars)
+        f.add(db.all_texts())
+    finally:
+        db.close()
+    catch = f.check(text)
+    if as_json:
+        emit_json({"blocked": catch is not None, **({"text_id": catch.text_id, "length": catch.length}
+                                                    if catch else {})})
+    elif catch:
+        err.print(f"blocked: {catch.length} characters copied from contributed text {catch.text_id}")
+    else:
+        out.print("no copy of contributed text")

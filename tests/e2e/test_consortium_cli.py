@@ -1,0 +1,99 @@
+"""`inhouse consortium`: add partners' files (real tokenizer), see the decisions, report shares twice the same,
+withdraw, export, check the filter; clear errors that change nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from inhouse.cli.main import main
+
+REVIEWS = ["배우들의 연기가 정말 좋았고 음악도 장면마다 잘 어울렸다. 특히 마지막 장면의 여운이 오래 남아서 "
+           "극장을 나와서도 한참을 생각했다. 다시 보고 싶은 영화.",
+           "각본이 엉성해서 후반부로 갈수록 지루했고 결말도 허무했다. 추천하지 않습니다.",
+           "아이와 함께 봤는데 아이가 무서워해서 중간에 나왔습니다. 어린이는 피하세요.",
+           "좋아요"]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _csv(path: Path, texts: list[str]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "review", "stars"])
+        w.writerows([i, t, 5] for i, t in enumerate(texts))
+    return path
+
+
+def test_add_report_withdraw_export_check(capsys, tmp_path: Path, inhouse_home: Path):
+    press = _csv(tmp_path / "press.csv", REVIEWS)
+    shop = _csv(tmp_path / "shop.csv", [REVIEWS[0].replace(" ", ""), REVIEWS[1].replace("지루했고", "너무나 지루했고"),
+                                        "배송이 빨라서 좋았고 포장도 꼼꼼했습니다. 다음에도 이 가게에서 살게요."])
+    code, out, _ = run(capsys, "consortium", "add", "--partner", "press", str(press), "--model",
+                       "qwen2.5-coder-0.5b", "--json")
+    added = json.loads(out)["contributions"][0]
+    assert code == 0 and (added["kept"], added["filtered"]) == (3, 1) and added["tokens"] > 30
+    assert (inhouse_home / "consortium").stat().st_mode & 0o077 == 0
+    code, out, _ = run(capsys, "consortium", "add", "--partner", "shop", str(shop), "--model",
+                       "qwen2.5-coder-0.5b", "--json")
+    second = json.loads(out)["contributions"][0]
+    assert (second["kept"], second["duplicate"], second["near-duplicate"]) == (1, 1, 1)
+    code, out, _ = run(capsys, "consortium", "texts", str(second["id"]), "--json")
+    reasons = [t["reason"] for t in json.loads(out)["texts"]]
+    assert reasons[0].startswith("the same text as text 1") and "near-duplicate of text 2" in reasons[1]
+
+    args = ("consortium", "report", "--period", "2099-12", "--revenue", "1000000", "--json")
+    _, first_report, _ = run(capsys, *args)
+    _, again, _ = run(capsys, *args)
+    assert first_report == again  # bit-identical from the same ledger
+    shares = {p["partner"]: p["revenue"] for p in json.loads(first_report)["partners"]}
+    assert sum(shares.values()) == 1_000_000 and shares["press"] > shares["shop"] > 0
+
+    code, out, _ = run(capsys, "consortium", "check", "답변: " + REVIEWS[0], "--json")
+    assert code == 0 and json.loads(out)["blocked"] is True
+    code, out, _ = run(capsys, "consortium", "check", "반품은 14일 안에 신청하세요.", "--json")
+    assert json.loads(out)["blocked"] is False
+
+    code, out, _ = run(capsys, "consortium", "withdraw", "--partner", "press", "--json")
+    assert code == 0 and json.loads(out)["withdrawn"][0]["texts"] == 3
+    _, out, _ = run(capsys, *args)
+    report = json.loads(out)
+    assert {p["partner"]: p["revenue"] for p in report["partners"]} == {"press": 0, "shop": 1_000_000}
+    assert report["partners"][0]["tokens"] == 0
+    code, out, _ = run(capsys, "consortium", "export", str(tmp_path / "shards"), "--json")
+    manifest = json.loads(out)
+    assert code == 0 and manifest["partners"] == ["shop"] and manifest["texts"] == 1
+    line = json.loads((tmp_path / "shards" / "consortium-00000.jsonl").read_text("utf-8"))
+    assert line["partner"] == "shop" and line["source"] == "shop.csv"
+    # Withdrawn text stays guarded: a model trained before the withdrawal may still know it.
+    code, out, _ = run(capsys, "consortium", "check", "답변: " + REVIEWS[0], "--json")
+    assert json.loads(out)["blocked"] is True
+
+
+def test_errors_name_the_problem_and_change_nothing(capsys, tmp_path: Path):
+    code, _, err = run(capsys, "consortium", "report", "--period", "2026-12", "--revenue", "10")
+    assert code != 0 and "inhouse consortium add" in err and "Traceback" not in err
+    press = _csv(tmp_path / "press.csv", REVIEWS)
+    assert run(capsys, "consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b")[0] == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,stars\n1,5\n", "utf-8")
+    cases = [
+        (("consortium", "add", "--partner", "press", str(bad), "--model", "qwen2.5-coder-0.5b"), "--text-column"),
+        (("consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b"),
+         "already contribution 1"),
+        (("consortium", "add", "--partner", "../x", str(press), "--model", "qwen2.5-coder-0.5b"), "invalid tenant"),
+        (("consortium", "report", "--period", "12/2026", "--revenue", "10"), "YYYY-MM"),
+        (("consortium", "report", "--period", "2026-12", "--revenue", "-1"), "zero or more"),
+        (("consortium", "withdraw", "--partner", "nobody"), "no an active contribution"),
+        (("consortium", "add", "--partner", "press", str(press), "--threshold", "0"), "--threshold"),
+    ]
+    for args, message in cases:
+        code, _, err = run(capsys, *args)
+        assert code != 0 and message in err and "Traceback" not in err, (args, err)
+    _, out, _ = run(capsys, "consortium", "list", "--json")
+    assert len(json.loads(out)["contributions"]) == 1  # nothing half-added
