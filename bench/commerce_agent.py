@@ -113,8 +113,9 @@ def run_one(agent: TicketAgent, template: OrderDB, task, ticket: str, gold: tupl
     wrong = [w for w in done if w not in gold_writes]
     return {"task": task.index, "passed": desk.db.export() == state, "writes": len(done), "wrong_writes": len(wrong),
             "gold_writes": len(gold_writes), "identified": out.user_id == task.user_id,
-            "forms": sum(1 for s in out.steps if s.kind == "form"), "seconds": out.seconds,
-            "reply": out.reply, "requests": out.requests, "wrong": wrong, "lines": lines}
+            "seconds": out.seconds,
+            "reply": out.reply, "requests": out.requests, "wrong": wrong, "lines": lines,
+            "forms": [[s.name, s.result] for s in out.steps if s.kind == "form"]}
 
 
 def main() -> None:

@@ -54,10 +54,28 @@ def test_what_is_said_about_each_product():
     said = Evidence("Swap the black mouse for a white one. The bookshelf should be 5 feet, in glass.")
     said.heads = {"mouse", "bookshelf", "shirt"}
     mouse, shelf = ORDER["items"][0], ORDER["items"][1]
-    assert "white" in said.about(mouse) and not {"glass", "black"} & said.about(mouse)  # from the noun on
-    assert {"5", "ft", "glass"} <= said.about(shelf) and "white" not in said.about(shelf)
+    assert "white" in said.about(mouse) and not {"glass", "black"} & set(said.about(mouse))  # from the noun on
+    assert {"5", "ft", "glass"} <= set(said.about(shelf)) and "white" not in said.about(shelf)
     assert said.mentions("5 ft", said.about(shelf)) and not said.mentions("white", said.about(shelf))
-    assert said.about({"name": "Desk Lamp"}) == said.tokens  # never named: the whole ticket
+    assert said.about({"name": "Desk Lamp"}) == said.sequence  # never named: the whole ticket
+
+
+def test_a_number_and_its_unit_are_said_together():
+    said = Evidence("Change the 8-inch E-Reader with 32GB to 7-inch, Wi-Fi + Cellular. The hose should be 150cm.")
+    assert said.mentions("32GB") and said.mentions("7-inch") and said.mentions("Wi-Fi + Cellular")
+    assert not said.mentions("8GB")  # "8" and "GB" are both in the ticket, never together
+    assert Evidence("5-feet glass bookshelf").mentions("5 ft")
+    assert Evidence("책장은 150cm로 해 주세요", KO_NAMES).mentions("5 ft")  # the shop's Korean value, with a particle
+
+
+def test_two_products_sharing_a_noun_are_told_apart():
+    order = {"order_id": "#W1", "items": [{"item_id": "l", "name": "Luggage Set"}, {"item_id": "d",
+                                                                                    "name": "Dumbbell Set"}]}
+    said = Evidence("Exchange the Luggage Set to softshell; the Dumbbell Set to iron, fixed.")
+    said.know(order["items"])
+    luggage, dumbbell = order["items"]
+    assert "softshell" in said.about(luggage) and "iron" not in said.about(luggage)
+    assert "iron" in said.about(dumbbell) and "softshell" not in said.about(dumbbell)
 
 
 def test_each_order_has_its_own_words():
@@ -109,3 +127,36 @@ def test_the_cheaper_one_in_korean():
     said = Evidence("게이밍 마우스는 유선이든 무선이든 더 저렴한 쪽으로 주세요. 책장은 비싼 것도 괜찮아요.", KO_NAMES)
     mouse, shelf, _ = ORDER["items"]
     assert said.prefers_cheaper(mouse, ORDER) and not said.prefers_cheaper(shelf, ORDER)
+
+
+def test_a_change_is_made_only_for_an_order_the_ticket_asks_it_of():
+    said = Evidence("Cancel order #W1000001 because I ordered it by mistake. For #W7273336, change the address to "
+                    "1 Main St, Austin, TX 73301.")
+    assert said.asks("cancel", "#W1000001") and not said.asks("cancel", "#W7273336")
+    assert said.asks("change_order_address", "#W7273336")  # an address must be written out anyway
+    ko = Evidence("실수로 주문해서 주문 #W1000001을 취소하려고 합니다. 주문 #W7273336의 배송지 주소를 바꾸려고 합니다.")
+    assert ko.asks("cancel", "#W1000001") and not ko.asks("cancel", "#W7273336")
+    two = Evidence("For #W1000001, return the mouse. For #W7273336, I love the mouse but exchange the shelf.")
+    assert two.asks("return", "#W1000001") and not two.asks("return", "#W7273336")
+    assert two.asks("exchange", "#W7273336") and not two.asks("exchange", "#W1000001")
+    ko_two = Evidence("주문 #W1000001의 게이밍 마우스를 반품하고 환불받고 싶어요. "
+                      "주문 #W7273336은 책장을 교환해 주세요.")
+    assert ko_two.asks("return", "#W1000001") and ko_two.asks("exchange", "#W7273336")
+    assert not ko_two.asks("return", "#W7273336")
+    # About one order, a customer may put it in their own words: the rule is for telling orders apart.
+    assert Evidence("I won't be able to receive #W7273336, I want a full refund").asks("cancel", "#W7273336")
+
+
+def test_of_two_same_named_items_the_one_whose_options_the_ticket_states():
+    order = {"order_id": "#W7273336", "items": [
+        {"item_id": "a", "product_id": "p", "name": "Wireless Earbuds",
+         "options": {"color": "black", "battery life": "6 hours"}},
+        {"item_id": "b", "product_id": "p", "name": "Wireless Earbuds",
+         "options": {"color": "blue", "battery life": "4 hours"}},
+        {"item_id": "c", "product_id": "q", "name": "Bookshelf", "options": {"material": "glass"}}]}
+    said = Evidence("For #W7273336, exchange Wireless Earbuds {'color': 'blue', 'battery life': '4 hours'} to "
+                    "{'battery life': '8 hours'}.")
+    assert said.same_named(order, "a") == "b" and said.same_named(order, "b") == "b"
+    assert said.same_named(order, "c") == "c"  # no twin
+    vague = Evidence("For #W7273336, exchange the Wireless Earbuds for 8 hours battery.")
+    assert vague.same_named(order, "a") == "a"  # the ticket singles none out: the model's pick stands

@@ -136,6 +136,12 @@ _SAYINGS = {
                          "우편번호를 보내 주세요."},
     "unreadable": {"en": "I could not read the request ({error}). A person will look at it.",
                    "ko": "요청을 읽지 못했습니다({error}). 상담원이 확인하겠습니다."},
+    "not_asked": {"en": "{what} of order {order} — your message does not ask for it where it speaks of that order",
+                  "ko": "주문 {order} {what} — 메시지에서 그 주문에 대해 요청하지 않았습니다"},
+    "cancel": {"en": "a cancellation", "ko": "취소"},
+    "return": {"en": "a return", "ko": "반품"},
+    "exchange": {"en": "an exchange", "ko": "교환"},
+    "modify_items": {"en": "a change of items", "ko": "품목 변경"},
     "unnamed_order": {"en": "a change to order {order} — your message does not name that order or an item in it",
                       "ko": "주문 {order} 변경 — 메시지에 그 주문이나 그 주문의 상품이 언급되지 않았습니다"},
     "address_unwritten": {"en": "{what} — the new address must be written out in full in your message",
@@ -220,12 +226,46 @@ def _method_line(mid: str, m: dict) -> str:
     return f"- {mid}: PayPal"
 
 
+# The words that ask for each change (English and Korean); a change is made only for an order the ticket asks it of.
+_ASKING = {
+    "cancel": r"\bcancel|no longer need|(?:don't|do not) need|취소|필요\s*(?:없|하지\s*않)",
+    "return": r"\breturn|\bsend (?:it |them )?back|\brefund|반품|환불",
+    "exchange": r"\bexchang|\bswap|\breplac|교환|바꾸|바꿔|바꿨",
+    "modify_items": r"\bmodif|\bchang|\bswitch|\bswap|\bupdat|\breplac|\binstead|변경|바꾸|바꿔|바꿨|수정",
+}
+
+_KEEPING = r"\bkeep|\bexcept|\bbut not\b|\bnot (?:return|send)|\bdon't (?:return|send)|유지|빼고|제외|말고|남겨"
+
 _UNITS = {"feet": "ft", "foot": "ft", "inches": "inch", "liters": "l", "liter": "l", "litres": "l",
           "litre": "l"}
 
 
 def _tokens(text: str) -> list[str]:
     return [_UNITS.get(w, w) for w in re.findall(r"\d+(?:\.\d+)?|[^\W\d_]+", text)]
+
+
+def _is_number(token: str) -> bool:
+    return token[:1].isdigit()
+
+
+def _is_word(token: str, word: str) -> bool:
+    """`token` is `word`, or `word` with a Korean particle attached (레드로, 150cm로); a Korean word may also
+    carry a longer ending (바꾸고)."""
+    if token == word:
+        return True
+    rest = token[len(word):] if token.startswith(word) else ""
+    return bool(rest) and (not word.isascii() or all("\uac00" <= c <= "\ud7a3" for c in rest))
+
+
+def _said(needed: list[str], pool: list[str]) -> bool:
+    """Every token of a value in `pool`; a number followed by its unit as neighbours."""
+    if not needed or not all(any(_is_word(p, w) for p in pool) for w in needed):
+        return False
+    for k in range(len(needed) - 1):
+        if _is_number(needed[k]) and not _is_number(needed[k + 1]):
+            if not any(pool[j] == needed[k] and _is_word(pool[j + 1], needed[k + 1]) for j in range(len(pool) - 1)):
+                return False
+    return True
 
 
 class Evidence:
@@ -253,14 +293,21 @@ class Evidence:
                 if cuts and len(re.findall(r"\S+", self.text[cuts[-1]:pos])) <= 3:
                     start = cuts[-1]
             self._marks.append((start, o))
-        self.tokens = set(_tokens(self.text))
+        self.sequence = _tokens(self.text)
+        self.tokens = set(self.sequence)
         self.emails = re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", ticket)
         self.heads: set[str] = set()  # the product nouns of the customer's items, once their orders are read
         self.forms: dict[str, list[str]] = {}  # each noun's forms in the ticket's language (`know`)
+        self._shared: set[str] = set()  # nouns two of the customer's products end in (`know`)
 
     def know(self, items: list[dict]) -> None:
         """The customer's items, once their orders are read: their product nouns, in every language the shop
-        names them."""
+        names them. Two products sharing a noun ("Luggage Set", "Dumbbell Set") are told apart by their whole
+        names."""
+        names_by_noun: dict[str, set[str]] = {}
+        for i in items:
+            names_by_noun.setdefault(self._noun(i), set()).add(i["name"].strip().casefold())
+        self._shared = {noun for noun, names in names_by_noun.items() if len(names) > 1}
         self.heads = {self._head(i) for i in items}
         for i in items:
             self.forms.setdefault(self._head(i), [])
@@ -298,7 +345,7 @@ class Evidence:
                 spans.append((pos, end))
         return " ".join(self.text[a:b] for a, b in spans)
 
-    def about(self, item: dict) -> set[str]:
+    def about(self, item: dict) -> list[str]:
         """The words of the ticket said about `item`: from each mention of its product noun up to the next
         mention of another of the customer's products (the whole ticket when the noun is never used)."""
         mine = self._head(item)
@@ -307,24 +354,27 @@ class Evidence:
                         for m in re.finditer(self._pattern(f), self.text)})
         parts = [self.text[pos: marks[k + 1][0] if k + 1 < len(marks) else len(self.text)]
                  for k, (pos, h) in enumerate(marks) if h == mine]
-        return set(_tokens(" ".join(parts))) if parts else self.tokens
+        return _tokens(" ".join(parts)) if parts else self.sequence
 
-    def mentions(self, value: Any, words: set[str] | None = None) -> bool:
-        """Every word and number of an option value (such as "5 ft" or "1.5L") is in the ticket (or `words`)."""
-        pool = self.tokens if words is None else words
-        needed = _tokens(str(value).casefold())
-        if needed and all(w in pool for w in needed):
-            return True
-        local = _tokens(self.names.get("values", {}).get(str(value).strip().casefold(), "").casefold())
-        # A Korean word may carry a particle in the ticket (레드로): a word that begins with it counts.
-        return bool(local) and all(w in pool or (not w.isascii() and any(p.startswith(w) for p in pool))
-                                   for w in local)
+    def mentions(self, value: Any, words: list[str] | None = None) -> bool:
+        """Every word and number of an option value (such as "5 ft" or "1.5L") is in the ticket (or `words`, in
+        order); a number and its unit ("8GB", "150cm") only side by side, so "8-inch … 32GB" does not say 8GB."""
+        pool = self.sequence if words is None else words
+        return _said(_tokens(str(value).casefold()), pool) or _said(
+            _tokens(self.names.get("values", {}).get(str(value).strip().casefold(), "").casefold()), pool)
 
     def names_item(self, item: dict, text: str | None = None) -> bool:
         return self._found(self._forms_of(item), self.text if text is None else text)
 
-    def _head(self, item: dict) -> str:
+    @staticmethod
+    def _noun(item: dict) -> str:
         return re.split(r"[\s-]+", item["name"].strip().casefold())[-1]
+
+    def _head(self, item: dict) -> str:
+        """How the ticket names `item`'s product: its last word, or its whole name when another of the
+        customer's products ends in the same word."""
+        noun = self._noun(item)
+        return item["name"].strip().casefold() if noun in self._shared else noun
 
     def prefers_cheaper(self, item: dict, order: dict) -> bool:
         """The ticket says "cheaper" (or "cheapest") about this item: the nearest product named before the word
@@ -340,6 +390,37 @@ class Evidence:
 
     def names_order(self, order: dict) -> bool:
         return order["order_id"].casefold() in self.order_ids or any(self.names_item(i) for i in order["items"])
+
+    def asks(self, action: str, order_id: str) -> bool:
+        """When the ticket names several orders by id, it asks for `action` where it speaks of this one
+        (`part`): "cancel"/"취소" for a cancellation, and so on; an order named for one change is not cancelled
+        because another is. A ticket about one order may say it in its own words ("I won't be able to receive
+        it"): the rule is not applied."""
+        words = _ASKING.get(action)
+        if words is None or len(self.order_ids) < 2:
+            return True
+        return re.search(words, self.part(order_id)) is not None
+
+    def keeps(self, order_id: str) -> bool:
+        """The ticket says, where it speaks of this order, that something stays ("keep the watch", "빼고")."""
+        return re.search(_KEEPING, self.part(order_id)) is not None
+
+    def same_named(self, order: dict, item_id: str) -> str:
+        """Among items of `order` with the same product as `item_id`, the one whose current option values the
+        ticket states where it speaks of that product; `item_id` itself when it is that one, or when the ticket
+        does not single one out."""
+        by_id = {i["item_id"]: i for i in order["items"]}
+        item = by_id.get(item_id)
+        if item is None:
+            return item_id
+        twins = [i for i in order["items"] if i["product_id"] == item["product_id"]]
+        if len({i["item_id"] for i in twins}) < 2:
+            return item_id
+        text = _tokens(self.part(order["order_id"]))
+        stated = [i for i in twins if all(self.mentions(v, text) for v in i["options"].values())]
+        if len({i["item_id"] for i in stated}) == 1 and item not in stated:
+            return stated[0]["item_id"]
+        return item_id
 
     def items(self, order: dict, item_ids: list[str]) -> list[str]:
         """The chosen items the ticket names where it speaks of this order; all of them when it names none but
@@ -610,6 +691,10 @@ class TicketAgent:
             if order is not None and not said.names_order(order):
                 notes.append((tool, _say("unnamed_order", said.lang, order=order["order_id"])))
                 continue
+            if order is not None and not said.asks(action, order["order_id"]):
+                notes.append((tool, _say("not_asked", said.lang, what=_say(action, said.lang),
+                                         order=order["order_id"])))
+                continue
             if action in ("change_order_address", "change_default_address"):
                 address = {k: str(r.get(k, "")).strip() for k in _ADDRESS_KEYS}
                 missing = [k for k in _ADDRESS_KEYS if address[k] and address[k].casefold() not in said.text]
@@ -637,10 +722,16 @@ class TicketAgent:
                 if not items:
                     notes.append((tool, _say("return_no_items", said.lang, order=order["order_id"])))
                     continue
+                # Items the ticket also names where it speaks of this order join the return (a return of an
+                # order is one request), unless it says to keep some.
+                if not said.keeps(order["order_id"]):
+                    items = items + said.left_out(order, items)
                 args = {"order_id": order["order_id"], "item_ids": items,
                         "payment_method_id": said.method(r.get("refund_to"), order, methods)}
             else:
                 changes = [c for c in r.get("items", []) if isinstance(c, dict)]
+                # Of two items of the same product, the one whose current options the ticket states.
+                changes = [{**c, "item_id": said.same_named(order, str(c.get("item_id", "")))} for c in changes]
                 old = said.items(order, self._items_of(order, [c.get("item_id", "") for c in changes]))
                 wanted = {c.get("item_id"): str(c.get("wanted", "")) for c in changes}
                 if not old:
