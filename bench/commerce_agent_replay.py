@@ -29,16 +29,14 @@ DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
 TAU = DATA / "commerce" / "tau_retail"
 KO = ROOT / "bench" / "data" / "commerce"
 
+from commerce_agent import gold_state, normal  # noqa: E402
+
 from inhouse.apps.commerce.agent import TicketAgent, always_yes  # noqa: E402
-from inhouse.apps.commerce.desk import WRITES, Desk  # noqa: E402
+from inhouse.apps.commerce.desk import Desk  # noqa: E402
 from inhouse.apps.commerce.orders import OrderDB  # noqa: E402
 from inhouse.apps.commerce.tau import load_shop, load_tasks  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.chat import Reply  # noqa: E402
-
-
-def normal(name: str, args: dict) -> str:
-    return json.dumps([name, {k: sorted(v) if isinstance(v, list) else v for k, v in args.items()}], sort_keys=True)
 
 
 class Unreplayable(Exception):
@@ -98,12 +96,7 @@ def main() -> None:
     results, skipped, same = {}, 0, 0
     for r in rows:
         task = tasks[r["task"]]
-        gold = template.copy()
-        gold_writes = []
-        for a in task.actions:
-            if a.name in WRITES:
-                gold.write(a.name, a.kwargs)
-                gold_writes.append(normal(a.name, a.kwargs))
+        gold_export, gold_writes = gold_state(template, task)
         desk = Desk(template.copy(), confirm=always_yes)
         try:
             TicketAgent(Recorded(r, users[task.user_id], tickets[task.index])).handle(tickets[task.index], desk)
@@ -112,7 +105,7 @@ def main() -> None:
             continue
         done = [normal(n, a) for n, a, _ in desk.writes]
         wrong = [w for w in done if w not in gold_writes]
-        passed = desk.db.export() == gold.export()
+        passed = desk.db.export() == gold_export
         results[(r["task"], r.get("trial", 0))] = (passed, len(done), len(wrong))
         if (passed, len(wrong)) == (r["passed"], r["wrong_writes"]):
             same += 1

@@ -97,3 +97,28 @@ def test_errors_name_the_problem_and_change_nothing(capsys, tmp_path: Path):
         assert code != 0 and message in err and "Traceback" not in err, (args, err)
     _, out, _ = run(capsys, "consortium", "list", "--json")
     assert len(json.loads(out)["contributions"]) == 1  # nothing half-added
+
+
+def test_canaries_join_the_export_and_the_audit_ranks_them(capsys, tmp_path: Path):
+    code, out, _ = run(capsys, "consortium", "canaries", "--repeats", "1,3", "--per-level", "1", "--seed", "5",
+                       "--json")
+    planted = json.loads(out)["canaries"]
+    assert code == 0 and [c["repeats"] for c in planted] == [1, 3] and all(len(c["secret"]) == 6 for c in planted)
+    press = _csv(tmp_path / "press.csv", REVIEWS)
+    run(capsys, "consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b")
+    _, out, _ = run(capsys, "consortium", "export", str(tmp_path / "shards"), "--json")
+    manifest = json.loads(out)
+    assert manifest["canary_rows"] == 4 and manifest["partners"] == ["press"]
+    # The filter guards the canaries like partners' text: a reply completing one is blocked.
+    secret_text = [json.loads(line)["text"] for line in (tmp_path / "shards" / "consortium-00000.jsonl")
+                   .read_text("utf-8").splitlines() if json.loads(line).get("canary")][0]
+    _, out, _ = run(capsys, "consortium", "check", secret_text, "--json")
+    assert json.loads(out)["blocked"] is True
+    # The base model never saw them: each is ranked among random secrets, and the report says so.
+    code, out, _ = run(capsys, "consortium", "audit", "--model", "qwen2.5-coder-0.5b", "--candidates", "50",
+                       "--json")
+    audit = json.loads(out)["canaries"]
+    assert code == 0 and [a["repeats"] for a in audit] == [1, 3]
+    for a in audit:
+        assert 1 <= a["rank"] <= 51 and 0.0 <= a["exposure"] <= a["exposure_max"] == 5.67
+        assert not a["extracted"]

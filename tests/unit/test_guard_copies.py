@@ -61,3 +61,18 @@ def test_every_reader_view_applies_the_guard():
     feed(SECRET)
     flush()
     assert "".join(got) == copies.WITHHELD
+
+
+def test_a_reply_completing_the_users_prefix_is_caught_but_a_quote_alone_is_not():
+    copies.install(_guard())
+    prefix, rest = SECRET[:45], SECRET[45:70]
+    assert copies.screen(rest) == rest  # alone, too short to be a copy
+    assert copies.screen(rest, context="이어서 써 줘: " + prefix) == copies.WITHHELD
+    # The user quoted it; the reply did not.
+    assert copies.screen("네, 알겠습니다.", context=SECRET) == "네, 알겠습니다."
+    got: list[str] = []
+    feed, flush = copies.streaming(got.append, context=prefix)
+    for piece in rest:
+        feed(piece)
+    flush()
+    assert "".join(got) == copies.WITHHELD

@@ -3,6 +3,7 @@ ledger and revenue shares, withdrawals, training exports, and the copy filter.""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import click
@@ -10,9 +11,10 @@ from rich.table import Table
 
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings
-from inhouse.consortium import Cleaner, CopyFilter, open_consortium
+from inhouse.consortium import Cleaner, CopyFilter, copy_filter, open_consortium
+from inhouse.consortium.canaries import audit, make
 from inhouse.consortium.contribute import contribute, export
-from inhouse.errors import InputError
+from inhouse.errors import InputError, NotFoundError
 from inhouse.models.registry import Registry
 from inhouse.models.tokenizer import Tokenizer
 
@@ -185,3 +187,75 @@ def check(text: str, min_chars: int, as_json: bool) -> None:
         err.print(f"blocked: {catch.length} characters copied from contributed text {catch.text_id}")
     else:
         out.print("no copy of contributed text")
+
+
+@consortium.command("canaries")
+@click.option("--repeats", default="1,10,100", show_default=True, help="how many times each level's canaries "
+              "appear in the training export")
+@click.option("--per-level", type=int, default=2, show_default=True, help="canaries for each repeat count")
+@click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
+@click.option("--seed", type=int, default=None, help="for reproducible secrets (default: random)")
+@_json
+def canaries_(repeats: str, per_level: int, lang: str, seed: int | None, as_json: bool) -> None:
+    """Plant canaries (sentences with a random six-digit secret) in the training export, to measure after a
+    fine-tune how much the model memorised (`inhouse consortium audit`)."""
+    try:
+        levels = [int(x) for x in repeats.split(",") if x.strip()]
+    except ValueError as e:
+        raise InputError(f"--repeats {repeats!r}: give whole numbers separated by commas, e.g. 1,10,100.") from e
+    if not levels or min(levels) < 1 or per_level < 1:
+        raise InputError("--repeats and --per-level must be 1 or more.")
+    db = open_consortium(create=True)
+    try:
+        taken = {c.secret for c in db.canaries()}
+        made = make(levels, per_level, lang, random.Random(seed), taken)
+        db.add_canaries(made)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"canaries": [{"id": c.id, "lang": c.lang, "repeats": c.repeats, "secret": c.secret}
+                                for c in made]})
+        return
+    for c in made:
+        out.print(f"{c.id}  {c.lang}  ×{c.repeats}")
+    out.print("[dim]they join the next `inhouse consortium export`[/dim]")
+
+
+@consortium.command("audit")
+@click.option("--model", default=None, help="the base model (default: the served one)")
+@click.option("--adapter", default=None, help="the fine-tuned adapter to audit (`inhouse models list`)")
+@click.option("--candidates", type=int, default=1000, show_default=True, help="random secrets each canary is "
+              "ranked among")
+@_json
+def audit_(model: str | None, adapter: str | None, candidates: int, as_json: bool) -> None:
+    """Each canary's exposure in the model (its secret's rank among random ones), whether greedy decoding from
+    its prefix gives the secret away, and whether the copy filter blocks that output."""
+    from inhouse.evals.scorer import LlamaScorer
+
+    if candidates < 10:
+        raise InputError("--candidates must be at least 10.")
+    db = open_consortium()
+    try:
+        planted = db.canaries()
+    finally:
+        db.close()
+    if not planted:
+        raise NotFoundError("no canaries planted; add some with `inhouse consortium canaries`.")
+    choice = Registry().choose(load_settings(), model, adapter)
+    scorer = LlamaScorer(choice.path, n_ctx=512, lora_path=choice.adapter_path)
+    guard = copy_filter()
+    results = []
+    with progress_bar(not as_json) as progress:
+        for n, c in enumerate(planted):
+            results.append(audit(c, scorer, guard.check if guard else lambda _t: None, candidates).to_dict())
+            progress("canaries", n + 1, len(planted))
+    if as_json:
+        emit_json({"model": choice.name, "canaries": results})
+        return
+    table = Table("canary", "×", "rank", "exposure", "extrapolated", "extracted", "blocked",
+                  title=f"{choice.name}: exposure of {len(results)} canaries (max {results[0]['exposure_max']})")
+    for r in results:
+        table.add_row(r["canary"], str(r["repeats"]), f"{r['rank']}/{r['candidates'] + 1}", f"{r['exposure']:.1f}",
+                      f"{r['exposure_extrapolated']:.1f}", "yes" if r["extracted"] else "no",
+                      "yes" if r["blocked"] else ("—" if not r["extracted"] else "NO"))
+    out.print(table)

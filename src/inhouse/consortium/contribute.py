@@ -100,6 +100,10 @@ def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000) -> dict:
         raise InputError("shard size must be at least 1 text.")
     head = db.verify()
     rows = db.training_texts()
+    # Canaries (the extraction audit), each as often as it was planted; not partners' text, not in the ledger.
+    rows += [{"text_id": None, "text": c.text, "lang": c.lang, "tokens": 0, "partner": "canary", "contribution": None,
+              "source": c.id, "sha256": hashlib.sha256(c.text.encode("utf-8")).hexdigest(), "canary": True}
+             for c in db.canaries() for _ in range(c.repeats)]
     folder.mkdir(parents=True, exist_ok=True)
     shards = []
     for n, lo in enumerate(range(0, len(rows), shard_texts)):
@@ -109,6 +113,7 @@ def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000) -> dict:
         shards.append({"file": name, "texts": min(shard_texts, len(rows) - lo),
                        "sha256": hashlib.sha256(data).hexdigest()})
     manifest = {"ledger_head": head, "texts": len(rows), "tokens": sum(r["tokens"] for r in rows),
-                "partners": sorted({r["partner"] for r in rows}), "shards": shards}
+                "partners": sorted({r["partner"] for r in rows if r["partner"] != "canary"}),
+                "canary_rows": sum(1 for r in rows if r.get("canary")), "shards": shards}
     atomic_write_json(folder / "manifest.json", manifest, indent=2)
     return manifest

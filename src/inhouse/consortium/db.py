@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from inhouse.config import home
+from inhouse.consortium.canaries import Canary
 from inhouse.consortium.shares import revenue_shares
 from inhouse.dbfile import DBFile
 from inhouse.errors import InputError, NotFoundError, StoreError
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, partner TEXT NOT NULL, contribution INTEGER NOT NULL,
   event TEXT NOT NULL CHECK (event IN ('credit', 'withdraw')), tokens INTEGER NOT NULL, texts INTEGER NOT NULL,
   prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS canaries (
+  id TEXT PRIMARY KEY, lang TEXT NOT NULL, secret TEXT NOT NULL UNIQUE, repeats INTEGER NOT NULL, added TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS ledger_no_update BEFORE UPDATE ON ledger
   BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_no_delete BEFORE DELETE ON ledger
@@ -157,9 +160,22 @@ class ConsortiumDB(DBFile):
                     "ORDER BY t.id")]
 
     def all_texts(self) -> list[tuple[int, str]]:
-        """(id, text) of every text ever kept, withdrawn contributions included: a model trained before a
-        withdrawal may still carry them, so the copy filter keeps guarding them."""
-        return [(i, t) for i, t in self._rows("SELECT id, text FROM texts WHERE decision = 'kept' ORDER BY id")]
+        """(id, text) of every text ever kept, withdrawn contributions included (a model trained before a
+        withdrawal may still carry them, so the copy filter keeps guarding them), and the canaries (negative
+        ids)."""
+        kept = [(i, t) for i, t in self._rows("SELECT id, text FROM texts WHERE decision = 'kept' ORDER BY id")]
+        return kept + [(-n, c.text) for n, c in enumerate(self.canaries(), start=1)]
+
+    # ---- canaries (the extraction audit) -------------------------------------------------------------------
+
+    def add_canaries(self, canaries: list[Canary]) -> None:
+        with self.transaction() as c:
+            c.executemany("INSERT INTO canaries VALUES (?,?,?,?,?)",
+                          [(k.id, k.lang, k.secret, k.repeats, now()) for k in canaries])
+
+    def canaries(self) -> list[Canary]:
+        return [Canary(i, lang, secret, r) for i, lang, secret, r in self._rows(
+            "SELECT id, lang, secret, repeats FROM canaries ORDER BY added, id")]
 
     def decisions(self) -> dict[str, int]:
         return {d: n for d, n in self._rows("SELECT decision, count(*) FROM texts GROUP BY decision ORDER BY decision")}

@@ -109,12 +109,13 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
             params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                       "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
             # A reply that repeats text contributed for training only is withheld (inhouse.guard.copies).
-            feed, flush = copies.streaming(emit) if body.stream else (None, None)
+            asked = body.messages[-1].text() if body.messages else ""
+            feed, flush = copies.streaming(emit, asked) if body.stream else (None, None)
             reply = gated.complete([{"role": m.role, "content": m.text()} for m in body.messages],
                                    on_piece=feed, **params)
             if flush is not None:
                 flush()
-            content = copies.screen(reply.text)
+            content = copies.screen(reply.text, asked)
             srv.audit.record(key, "chat", "withheld" if content != reply.text else "ok", conversation(body),
                              content, [], model)
             return {"content": content, "inhouse": None, "tokens": reply.tokens, "finish": reply.finish}

@@ -45,6 +45,29 @@ async function api(path, options = {}) {
   return r;
 }
 
+// A JSON call with the tab's key: the parsed reply (errors as in api()).
+async function call(path, options = {}) {
+  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
+  return (await api(path, Object.assign({}, options, { headers }))).json();
+}
+
+// An element with a class and text.
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// Sign in and show the page's view: who is signed in, the view shown, the first field focused.
+async function signInTo(candidate, view, first) {
+  const me = await signInWith(candidate);
+  if (!me) return;
+  $("whoami").textContent = `${me.user}@${me.tenant}`;
+  $(view).hidden = false;
+  $(first).focus();
+}
+
 // Sign in with a key: who it is (/api/me), or the error under the form (and null).
 async function signInWith(candidate) {
   key = candidate;

@@ -23,26 +23,6 @@ const STRINGS = {
 };
 useStrings(STRINGS);
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-async function call(path, options = {}) {
-  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
-  return (await api(path, Object.assign({}, options, { headers }))).json();
-}
-
-async function signIn(candidate) {
-  const me = await signInWith(candidate);
-  if (!me) return;
-  $("whoami").textContent = `${me.user}@${me.tenant}`;
-  $("desk-view").hidden = false;
-  $("ticket").focus();
-}
-
 let session = null;
 
 // One transcript entry per step: a form (what the model wrote) or a tool call (its arguments and result).
@@ -120,7 +100,7 @@ async function confirmChosen() {
   }
 }
 
-$("signin-form").onsubmit = (ev) => { ev.preventDefault(); signIn($("key").value.trim()); };
+$("signin-form").onsubmit = (ev) => { ev.preventDefault(); signInTo($("key").value.trim(), "desk-view", "ticket"); };
 $("ticket-form").onsubmit = (ev) => {
   ev.preventDefault();
   const message = $("ticket").value.trim();
@@ -129,4 +109,4 @@ $("ticket-form").onsubmit = (ev) => {
 $("proposals-form").onsubmit = (ev) => { ev.preventDefault(); confirmChosen(); };
 wireLanguageButton();
 applyLanguage();
-if (key) signIn(key);
+if (key) signInTo(key, "desk-view", "ticket");

@@ -22,27 +22,6 @@ const STRINGS = {
 };
 useStrings(STRINGS);
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-// The page's calls send and read JSON.
-async function call(path, options = {}) {
-  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
-  return (await api(path, Object.assign({}, options, { headers }))).json();
-}
-
-async function signIn(candidate) {
-  const me = await signInWith(candidate);
-  if (!me) return;
-  $("whoami").textContent = `${me.user}@${me.tenant}`;
-  $("shop-view").hidden = false;
-  $("query").focus();
-}
-
 // One chip per reason: a spec value (named by a word of the query, or picked by the model) or a review aspect.
 function chip(w) {
   if (w.source === "spec") {
@@ -144,7 +123,7 @@ async function writeCopy(h) {
   }
 }
 
-$("signin-form").onsubmit = (ev) => { ev.preventDefault(); signIn($("key").value.trim()); };
+$("signin-form").onsubmit = (ev) => { ev.preventDefault(); signInTo($("key").value.trim(), "shop-view", "query"); };
 $("search-form").onsubmit = (ev) => {
   ev.preventDefault();
   const q = $("query").value.trim();
@@ -152,4 +131,4 @@ $("search-form").onsubmit = (ev) => {
 };
 wireLanguageButton();
 applyLanguage();
-if (key) signIn(key);
+if (key) signInTo(key, "shop-view", "query");
