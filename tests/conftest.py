@@ -25,8 +25,9 @@ TAU_RETAIL = SHARED_DATA / "commerce" / "tau_retail"
 
 
 def require(path: Path) -> Path:
-    """A data folder the tests need: its absence fails the tests that use it, by name (never a silent skip)."""
-    if not path.is_dir():
+    """A data folder or file the tests need: its absence fails the tests that use it, by name (never a silent
+    skip)."""
+    if not path.exists():
         pytest.fail(f"{path} is missing: these tests read it from ../shared/data, beside the checkout (as on "
                     "the CI machine).", pytrace=False)
     return path

@@ -16,7 +16,7 @@ LAYERS = [
     {"text", "guard", "store"},
     {"ingest", "retrieve", "models", "verify"},
     {"answer"},
-    {"evals", "apps.__init__", "apps.recommend", "apps.commerce", "tune", "consortium"},
+    {"evals", "apps.__init__", "apps.recommend", "apps.commerce", "apps.finance", "tune", "consortium"},
     {"server"},
     {"redteam"},
     {"cli"},

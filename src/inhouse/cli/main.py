@@ -11,6 +11,7 @@ import sys
 import click
 
 from inhouse import __version__
+from inhouse.cli.analytics import analytics
 from inhouse.cli.answer import ask, models
 from inhouse.cli.commerce import commerce
 from inhouse.cli.consortium import consortium
@@ -36,7 +37,7 @@ def cli(log_level: str | None) -> None:
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
-                eval_group, tune, commerce, consortium):
+                eval_group, tune, commerce, consortium, analytics):
     cli.add_command(command)
 
 

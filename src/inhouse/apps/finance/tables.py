@@ -1,0 +1,205 @@
+"""A tenant's tables for analytics: one DuckDB file (`home()/finance/<tenant>/tables.duckdb`, 0600) holding the
+tables added from CSV/TSV (gzipped too), Parquet, JSONL or XLSX files, and their descriptions (editable; the model
+will read them with the schema).
+
+Adding a table is one transaction: the whole file lands, or nothing does (a bad row names the problem). Questions
+run through `query`: the SQL checked (inhouse.apps.finance.sql), then executed on a read-only connection with
+external access off and the configuration locked, stopped past its time, its rows capped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from inhouse.apps.finance.sql import check_sql
+from inhouse.config import tenant_dir
+from inhouse.errors import InputError, NotFoundError, StoreError
+from inhouse.files import secure_dir, secure_file
+from inhouse.ingest.loaders import xlsx_records
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_CATALOG = "inhouse_descriptions"  # the descriptions live beside the tables; questions cannot name it
+READERS = {".csv": "read_csv_auto", ".tsv": "read_csv_auto", ".gz": "read_csv_auto", ".parquet": "read_parquet",
+           ".jsonl": "read_json_auto", ".json": "read_json_auto"}
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    description: str = ""
+
+
+@dataclass
+class TableInfo:
+    name: str
+    rows: int
+    columns: list[Column]
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "rows": self.rows, "description": self.description,
+                "columns": [{"name": c.name, "type": c.type, "description": c.description} for c in self.columns]}
+
+
+@dataclass
+class Result:
+    sql: str
+    columns: list[str]
+    rows: list[tuple]
+    truncated: bool
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"sql": self.sql, "columns": self.columns, "rows": [list(r) for r in self.rows],
+                "truncated": self.truncated, "seconds": round(self.seconds, 3)}
+
+
+def table_name(name: str) -> str:
+    name = name.strip().casefold()
+    if not _NAME.fullmatch(name) or name == _CATALOG:
+        raise InputError(f"invalid table name {name!r}: use a letter or '_' first, then letters, digits or '_' "
+                         "(at most 63).")
+    return name
+
+
+class TableStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        secure_dir(self.path.parent)  # 0700: DuckDB's file and its WAL are this user's alone
+        try:
+            with self._writer() as con:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {_CATALOG} (table_name VARCHAR, column_name VARCHAR, "
+                            "description VARCHAR, PRIMARY KEY (table_name, column_name))")
+        except duckdb.Error as e:
+            raise StoreError(f"{self.path} is not a usable tables database ({e}). Move it aside and add the "
+                             "tables again.") from e
+        secure_file(self.path)
+
+    def _writer(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.path))
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        # Questions: nothing written, no file or network reached, no setting changed by the query itself.
+        return duckdb.connect(str(self.path), read_only=True,
+                              config={"enable_external_access": False, "lock_configuration": True})
+
+    # ---- tables --------------------------------------------------------------------------------------------
+
+    def add(self, file: Path, name: str | None = None, replace: bool = False, description: str = "") -> TableInfo:
+        """Load `file` as table `name` (default: the file's stem) in one transaction."""
+        name = table_name(name or file.name.split(".")[0])
+        suffix = file.suffix.lower()
+        if suffix not in READERS and suffix != ".xlsx":
+            raise InputError(f"{file.name}: unsupported table file; use .csv, .tsv, .csv.gz, .parquet, .jsonl or "
+                             ".xlsx.")
+        exists = name in {t.name for t in self.tables()}
+        if exists and not replace:
+            raise InputError(f"table {name} exists; pass --replace to load over it.")
+        with self._writer() as con:
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+                if suffix == ".xlsx":  # its rows as a CSV beside the database, so DuckDB infers the types
+                    rows = [r for _, r in xlsx_records(file.read_bytes(), file.name)]
+                    if not rows:
+                        raise InputError(f"{file.name}: no rows found under a header row.")
+                    with tempfile.NamedTemporaryFile("w", suffix=".csv", dir=self.path.parent, encoding="utf-8",
+                                                     newline="", delete=False) as tmp:
+                        writer = csv.DictWriter(tmp, fieldnames=list(rows[0]))
+                        writer.writeheader()
+                        writer.writerows(rows)
+                    try:
+                        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv_auto(?)", [tmp.name])
+                    finally:
+                        os.unlink(tmp.name)
+                else:
+                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {READERS[suffix]}(?)", [str(file)])
+                con.execute(f"DELETE FROM {_CATALOG} WHERE table_name = ?", [name])
+                con.execute(f"INSERT INTO {_CATALOG} VALUES (?, '', ?)", [name, description])
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                con.execute("ROLLBACK")
+                raise InputError(f"{file.name}: cannot be read as a table ({str(e).splitlines()[0]}); nothing was "
+                                 "stored.") from e
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return self.table(name)
+
+    def tables(self) -> list[TableInfo]:
+        with self._reader() as con:
+            names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name != ? "
+                                               "ORDER BY table_name", [_CATALOG]).fetchall()]
+        return [self.table(n) for n in names]
+
+    def table(self, name: str) -> TableInfo:
+        name = table_name(name)
+        with self._reader() as con:
+            cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                               "ORDER BY column_index", [name]).fetchall()
+            if not cols:
+                raise NotFoundError(f"no table {name}; add one with `inhouse analytics add`.")
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            notes = dict(((c or ""), d) for c, d in con.execute(
+                f"SELECT column_name, description FROM {_CATALOG} WHERE table_name = ?", [name]).fetchall())
+        return TableInfo(name, rows, [Column(c, t, notes.get(c, "")) for c, t in cols], notes.get("", ""))
+
+    def describe(self, table: str, text: str, column: str | None = None) -> TableInfo:
+        """Set the description of a table (or of one of its columns)."""
+        info = self.table(table)
+        if column is not None and column not in {c.name for c in info.columns}:
+            raise InputError(f"table {info.name} has no column {column!r}; columns: "
+                             f"{', '.join(c.name for c in info.columns)}.")
+        with self._writer() as con:
+            con.execute(f"INSERT OR REPLACE INTO {_CATALOG} VALUES (?, ?, ?)", [info.name, column or "", text])
+        return self.table(info.name)
+
+    def schema_text(self) -> str:
+        """The tables as the model will read them: names, types, row counts and descriptions."""
+        lines = []
+        for t in self.tables():
+            lines.append(f"TABLE {t.name} ({t.rows} rows){' -- ' + t.description if t.description else ''}")
+            lines += [f"  {c.name} {c.type}{' -- ' + c.description if c.description else ''}" for c in t.columns]
+        return "\n".join(lines)
+
+    # ---- questions -----------------------------------------------------------------------------------------
+
+    def query(self, sql: str, max_rows: int = 1000, timeout_s: float = 10.0) -> Result:
+        """Run one checked, read-only query; at most `max_rows` rows, stopped after `timeout_s` seconds."""
+        names = {t.name for t in self.tables()}
+        checked = check_sql(sql, names, max_rows + 1)
+        t0 = time.perf_counter()
+        with self._reader() as con:
+            timer = threading.Timer(timeout_s, con.interrupt)
+            timer.start()
+            try:
+                cur = con.execute(checked)
+                rows = cur.fetchall()
+                columns = [d[0] for d in cur.description]
+            except duckdb.InterruptException as e:
+                raise InputError(f"the query ran past {timeout_s:g} s and was stopped; narrow it.") from e
+            except duckdb.Error as e:
+                raise InputError(f"the query failed: {str(e).splitlines()[0]}") from e
+            finally:
+                timer.cancel()
+        truncated = len(rows) > max_rows
+        return Result(checked, columns, rows[:max_rows], truncated, time.perf_counter() - t0)
+
+
+def open_tables(tenant: str, create: bool = False, base: Path | None = None) -> TableStore:
+    path = tenant_dir("finance", tenant, base) / "tables.duckdb"
+    if not create and not path.exists():
+        raise NotFoundError(f"tenant {tenant} has no tables; add one with "
+                            f"`inhouse analytics add --tenant {tenant} FILE`.")
+    return TableStore(path)

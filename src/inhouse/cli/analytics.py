@@ -1,0 +1,85 @@
+"""`inhouse analytics …`: a tenant's tables for questions about sales; SQL checked and run read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from inhouse.apps.finance.tables import open_tables
+from inhouse.cli.common import emit_json, out
+
+
+def _tenant(f):
+    return click.option("--tenant", required=True, help="whose tables these are")(f)
+
+
+def _json(f):
+    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")(f)
+
+
+@click.group("analytics")
+def analytics() -> None:
+    """Questions about a tenant's own tables (sales, orders): numbers computed, never generated."""
+
+
+@analytics.command("add")
+@_tenant
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="the table's name (default: the file's name)")
+@click.option("--describe", "description", default="", help="what the table holds (the model reads it)")
+@click.option("--replace", is_flag=True, help="load over a table of the same name")
+@_json
+def add(tenant: str, file: Path, name: str | None, description: str, replace: bool, as_json: bool) -> None:
+    """Add FILE (CSV/TSV, gzipped too, Parquet, JSONL, XLSX) as a table, in one transaction."""
+    store = open_tables(tenant, create=True)
+    info = store.add(file, name, replace, description)
+    if as_json:
+        emit_json({"tenant": tenant, **info.to_dict()})
+        return
+    out.print(f"table {info.name}: {info.rows:,} rows, {len(info.columns)} columns "
+              f"({', '.join(f'{c.name} {c.type}' for c in info.columns)})", highlight=False)
+
+
+@analytics.command("tables")
+@_tenant
+@_json
+def tables(tenant: str, as_json: bool) -> None:
+    """The tenant's tables with their columns and descriptions."""
+    infos = open_tables(tenant).tables()
+    if as_json:
+        emit_json({"tenant": tenant, "tables": [t.to_dict() for t in infos]})
+        return
+    out.print(open_tables(tenant).schema_text(), highlight=False)
+
+
+@analytics.command("describe")
+@_tenant
+@click.argument("table")
+@click.argument("text")
+@click.option("--column", default=None, help="describe this column instead of the table")
+def describe(tenant: str, table: str, text: str, column: str | None) -> None:
+    """Set what TABLE (or one of its columns) holds, in words the model will read."""
+    info = open_tables(tenant).describe(table, text, column)
+    out.print(f"{info.name}{'.' + column if column else ''}: {text}", highlight=False)
+
+
+@analytics.command("sql")
+@_tenant
+@click.argument("query")
+@click.option("--max-rows", type=int, default=1000, show_default=True)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="seconds")
+@_json
+def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -> None:
+    """Run one read-only query over the tenant's tables (checked first: one SELECT, their tables, no file
+    access)."""
+    result = open_tables(tenant).query(query, max_rows, timeout)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table)
+    out.print(f"[dim]{len(result.rows)} row(s){' (cut)' if result.truncated else ''}, {result.seconds:.2f} s[/dim]")

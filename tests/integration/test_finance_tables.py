@@ -1,0 +1,82 @@
+"""A tenant's analytics tables in a real DuckDB file: added whole or not at all, described, queried read-only
+with time and row limits; DuckDB's own settings stop what the SQL checks might miss."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from inhouse.apps.finance.tables import open_tables
+from inhouse.errors import InputError, NotFoundError
+from tests.conftest import SHARED_DATA, require
+from tests.helpers import make_xlsx
+
+RETAIL = require(SHARED_DATA / "commerce" / "online_retail" / "online-retail.csv.gz")
+
+
+def _slice(tmp: Path, lines: int = 2000) -> Path:
+    path = tmp / "retail.csv"
+    with gzip.open(RETAIL, "rt", encoding="utf-8") as f:
+        path.write_text("".join(next(f) for _ in range(lines + 1)), "utf-8")
+    return path
+
+
+def test_add_describe_and_ask(inhouse_home: Path, tmp_path: Path):
+    store = open_tables("shop", create=True)
+    info = store.add(_slice(tmp_path), description="invoice lines, one per product sold")
+    assert info.name == "retail" and info.rows == 2000
+    assert {c.name: c.type for c in info.columns}["InvoiceDate"] == "TIMESTAMP"
+    assert (inhouse_home / "finance" / "shop").stat().st_mode & 0o077 == 0
+    store.describe("retail", "units sold; negative for returns", column="Quantity")
+    schema = store.schema_text()
+    assert "TABLE retail (2000 rows) -- invoice lines" in schema and "Quantity BIGINT -- units sold" in schema
+    r = store.query("select Country, sum(Quantity) q from retail group by 1 order by 2 desc")
+    assert r.columns == ["Country", "q"] and r.rows[0][0] == "United Kingdom" and not r.truncated
+    capped = store.query("select * from retail", max_rows=10)
+    assert len(capped.rows) == 10 and capped.truncated
+    with pytest.raises(InputError, match="exists; pass --replace"):
+        store.add(_slice(tmp_path, 10))
+    assert store.add(_slice(tmp_path, 10), replace=True).rows == 10
+    xl = store.add(make_xlsx(tmp_path / "catalog.xlsx"), name="catalog")
+    assert xl.rows == 2 and [t.name for t in store.tables()] == ["catalog", "retail"]
+
+
+def test_bad_files_and_queries_change_nothing(inhouse_home: Path, tmp_path: Path):
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 50))
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="cannot be read as a table"):
+        store.add(broken, name="retail", replace=True)
+    assert store.table("retail").rows == 50  # the old table is still whole
+    for bad, message in (("bad name.csv", "invalid table name"), ("x.docx", "unsupported table file")):
+        path = tmp_path / bad
+        path.write_text("a,b\n1,2\n", "utf-8")
+        with pytest.raises(InputError, match=message):
+            store.add(path)
+    with pytest.raises(InputError, match="only queries"):
+        store.query("delete from retail")
+    with pytest.raises(InputError, match="ran past"):
+        _slow(store)
+    assert store.table("retail").rows == 50
+    with pytest.raises(NotFoundError, match="inhouse analytics add"):
+        open_tables("nobody")
+
+
+def _slow(store):  # noqa: ANN001, ANN202 - a query long enough to be stopped (the table joined to itself, 5 times)
+    return store.query("select sum(a.Quantity * b.Quantity + c.Quantity - d.Quantity * e.Quantity) from retail a, "
+                       "retail b, retail c, retail d, retail e", timeout_s=0.3)
+
+
+def test_the_read_only_connection_stops_what_the_checks_might_miss(inhouse_home: Path, tmp_path: Path):
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 20))
+    with store._reader() as con:
+        for raw in (f"select * from read_csv('{RETAIL}')", "create table x as select 1",
+                    "set enable_external_access = true", "copy retail to '/tmp/inhouse-leak.csv'"):
+            with pytest.raises(duckdb.Error):
+                con.execute(raw)
+    assert not Path("/tmp/inhouse-leak.csv").exists()
