@@ -80,3 +80,22 @@ def test_the_read_only_connection_stops_what_the_checks_might_miss(inhouse_home:
             with pytest.raises(duckdb.Error):
                 con.execute(raw)
     assert not Path("/tmp/inhouse-leak.csv").exists()
+
+
+def test_a_question_becomes_one_checked_query_repaired_once(inhouse_home: Path, tmp_path: Path):
+    from inhouse.apps.finance.ask import SqlAsker
+    from inhouse.models.chat import ScriptedChat
+
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 200))
+    chat = ScriptedChat(replies=['{"sql": "select * from read_csv(\'/etc/passwd\')"}',
+                                 "```sql\nselect Country, count(DISTINCT InvoiceNo) as orders from retail group by 1 "
+                                 "order by 2 desc, 1\n```"])
+    answer = SqlAsker(chat, store).ask("나라별 주문 수는?")
+    assert [bool(a.error) for a in answer.attempts] == [True, False]
+    assert "not allowed" in answer.attempts[0].error
+    assert answer.result.columns == ["Country", "orders"] and answer.result.rows[0][0] == "United Kingdom"
+    repair = chat.calls[-1][-1]["content"]  # the second call saw the first query and why it was refused
+    assert "This query failed" in repair and "read_csv" in repair
+    stuck = SqlAsker(ScriptedChat(replies=["drop table retail", "delete from retail"]), store).ask("지워 줘")
+    assert stuck.result is None and len(stuck.attempts) == 2 and store.table("retail").rows == 200

@@ -7,8 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from inhouse.apps.finance.ask import SqlAsker
 from inhouse.apps.finance.tables import open_tables
 from inhouse.cli.common import emit_json, out
+from inhouse.config import load_settings
+from inhouse.errors import InputError
+from inhouse.models.registry import Registry
 
 
 def _tenant(f):
@@ -83,3 +87,29 @@ def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -
         table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
     out.print(table)
     out.print(f"[dim]{len(result.rows)} row(s){' (cut)' if result.truncated else ''}, {result.seconds:.2f} s[/dim]")
+
+
+@analytics.command("ask")
+@_tenant
+@click.argument("question")
+@click.option("--model", default=None, help="registered model that writes the SQL (default: the default model)")
+@_json
+def ask(tenant: str, question: str, model: str | None, as_json: bool) -> None:
+    """Answer QUESTION (Korean or English) over the tenant's tables: the local model writes one query, which is
+    checked and run read-only; the numbers come from the result."""
+    store = open_tables(tenant)
+    settings = load_settings()
+    chat = Registry().choose(settings, model, "", tenant).chat(settings)
+    answer = SqlAsker(chat, store).ask(question)
+    if as_json:
+        emit_json({"tenant": tenant, "model": chat.name, **answer.to_dict()})
+        return
+    for a in answer.attempts:
+        out.print(f"[dim]{a.sql}[/dim]" + (f"\n[yellow]refused: {a.error}[/yellow]" if a.error else ""),
+                  highlight=False)
+    if answer.result is None:
+        raise InputError(f"no query for this question ran: {answer.attempts[-1].error}")
+    table = Table(*answer.result.columns)
+    for row in answer.result.rows:
+        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table)

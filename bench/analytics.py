@@ -1,0 +1,163 @@
+"""Questions in words over UCI Online Retail → SQL by the local model → execution accuracy.
+
+Data: ../shared/data/commerce/online_retail/online-retail.csv.gz (CC BY 4.0; 541,909 invoice lines, 2010-12 to
+2011-12) as the tenant's table `retail`, with the descriptions a shop would write (what revenue is, what a
+cancellation is, "last month"). Questions: bench/data/analytics/*.jsonl, Korean and English, each with gold SQL
+written by hand from the data and run to check it (easy: one aggregate or filter; medium: grouping, dates,
+top-N; hard: CTEs, windows, period-over-period, multi-step). Worked examples in the prompt are over a made-up
+table, never these questions.
+
+A question counts as right when the model's query, checked and run read-only, returns the gold result: the same
+rows, compared as multisets of values (column names and order aside; numbers to 2 decimals; row order aside).
+Baselines in the same run: the first attempt alone (no repair), and each model in `--models`. Every finished
+question is checkpointed under bench/.cache/analytics (by model): an interrupted run resumes.
+
+    python bench/analytics.py [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b] [--limit N]
+
+Writes bench/results/analytics.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
+RETAIL = DATA / "commerce" / "online_retail" / "online-retail.csv.gz"
+QUESTIONS = ROOT / "bench" / "data" / "analytics"
+CACHE = ROOT / "bench" / ".cache" / "analytics"
+
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from inhouse.apps.finance.ask import SqlAsker  # noqa: E402
+from inhouse.apps.finance.tables import TableStore  # noqa: E402
+from inhouse.config import Settings  # noqa: E402
+from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.models.chat import LlamaCppChat  # noqa: E402
+from inhouse.models.registry import Registry  # noqa: E402
+
+console = Console(width=150)
+DESCRIPTIONS = {
+    "": "UCI Online Retail: one row per invoice line of a UK online shop, 2010-12-01 to 2011-12-09. Revenue "
+        "(매출) = Quantity * UnitPrice, cancellations included unless a question says otherwise. An order or "
+        "invoice (주문) is a distinct InvoiceNo; a customer (고객) is a distinct non-null CustomerID; a month is "
+        "date_trunc('month', InvoiceDate); last month means 2011-11; the year is 2011 unless stated.",
+    "InvoiceNo": "invoice number; starting with 'C' means a cancellation (취소) line",
+    "StockCode": "product code: a product (상품) is a StockCode",
+    "Description": "product name, upper case",
+    "Quantity": "units on the line; negative for cancellations",
+    "InvoiceDate": "when the invoice was made",
+    "UnitPrice": "price per unit in pounds sterling",
+    "CustomerID": "customer number; empty for guest orders",
+    "Country": "the customer's country",
+}
+
+
+def normal(value):  # noqa: ANN001, ANN201
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+        return round(float(value), 2)  # 3 and 3.0 are the same number
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+def same_result(got: list[tuple], gold: list[tuple]) -> bool:
+    """The same rows as multisets of values (column names and order aside, numbers to 2 decimals)."""
+    def rows(rs: list[tuple]) -> Counter:
+        return Counter(tuple(sorted(repr(normal(v)) for v in r)) for r in rs)
+    return len(got) == len(gold) and rows(got) == rows(gold)
+
+
+def load_questions() -> list[dict]:
+    out = []
+    for path in sorted(QUESTIONS.glob("*.jsonl")):
+        out += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if not RETAIL.is_file():
+        sys.exit(f"UCI Online Retail not found at {RETAIL}; set INHOUSE_DATA to the folder that holds commerce/.")
+    questions = load_questions()[: args.limit]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    report: dict = {"bench": "analytics", "date": time.strftime("%Y-%m-%d"), "questions": len(questions),
+                    "by_difficulty": dict(Counter(q["difficulty"] for q in questions)),
+                    "by_lang": dict(Counter(q["lang"] for q in questions)), "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = TableStore(Path(tmp) / "tables.duckdb")
+        store.add(RETAIL, "retail", description=DESCRIPTIONS[""])
+        for column, text in DESCRIPTIONS.items():
+            if column:
+                store.describe("retail", text, column)
+        gold = {q["id"]: store.query(q["gold_sql"], max_rows=1000).rows for q in questions}
+        registry, settings = Registry(), Settings()
+        for model_name in [m for m in args.models.split(",") if m]:
+            name, path = registry.resolve(model_name)
+            chat = LlamaCppChat(path, name=name, n_ctx=max(settings.n_ctx, 4096), n_threads=args.threads)
+            asker = SqlAsker(chat, store)
+            ckpt = CACHE / f"{name}.jsonl"
+            rows = {}
+            if ckpt.exists():
+                rows = {r["id"]: r for r in map(json.loads, ckpt.read_text("utf-8").splitlines())}
+            todo = [q for q in questions if q["id"] not in rows]
+            with Progress(console=console, transient=True) as bar, ckpt.open("a", encoding="utf-8") as f:
+                job = bar.add_task(f"{name}: {len(todo)} questions", total=len(todo))
+                for q in todo:
+                    a = asker.ask(q["question"])
+                    first_ok = not a.attempts[0].error
+                    row = {"id": q["id"], "right": a.result is not None and same_result(a.result.rows, gold[q["id"]]),
+                           "first_right": first_ok and len(a.attempts) == 1 and a.result is not None
+                           and same_result(a.result.rows, gold[q["id"]]),
+                           "ran": a.result is not None, "refused": sum(1 for x in a.attempts if x.error),
+                           "attempts": len(a.attempts), "sql": a.sql, "seconds": round(a.seconds, 2)}
+                    rows[q["id"]] = row
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    f.flush()
+                    bar.advance(job)
+            got = [rows[q["id"]] for q in questions]
+            summary = {}
+            for label, pick in (("easy+medium", lambda q: q["difficulty"] in ("easy", "medium")),
+                                ("hard", lambda q: q["difficulty"] == "hard"),
+                                ("ko", lambda q: q["lang"] == "ko"), ("en", lambda q: q["lang"] == "en"),
+                                ("all", lambda q: True)):
+                sel = [r for q, r in zip(questions, got, strict=True) if pick(q)]
+                summary[label] = {"n": len(sel), "accuracy": round(sum(r["right"] for r in sel) / len(sel), 3),
+                                  "first_attempt": round(sum(r["first_right"] for r in sel) / len(sel), 3)}
+            summary["ran"] = round(sum(r["ran"] for r in got) / len(got), 3)
+            summary["refused_attempts"] = sum(r["refused"] for r in got)
+            summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
+            report["models"][name] = summary
+            del asker, chat
+        store_note = "every query that ran passed the SQL checks and ran read-only (by construction)"
+        report["read_only"] = store_note
+    table = Table(title=f"Execution accuracy, {len(questions)} questions over UCI Online Retail")
+    for col in ("model", "easy+medium", "hard", "ko", "en", "all", "first attempt (all)", "s / question"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for name, s in report["models"].items():
+        table.add_row(name, *(f"{s[k]['accuracy']:.2f}" for k in ("easy+medium", "hard", "ko", "en", "all")),
+                      f"{s['all']['first_attempt']:.2f}", f"{s['seconds_per_question']:.1f}")
+    console.print(table)
+    out = ROOT / "bench" / "results" / "analytics.json"
+    atomic_write_json(out, report)
+    console.print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A question in words → one checked SQL query → its result, computed by DuckDB.
+
+The local model reads the tenant's schema (tables, column types, row counts, the descriptions the shop wrote, which
+carry its conventions: what revenue is, what a cancellation is) and worked examples over a made-up table (so no
+example is one of the shop's questions), and writes the query as JSON under a schema (constrained decoding where
+the model supports it). The query is checked (inhouse.apps.finance.sql) and run read-only; when the check or
+DuckDB refuses it, the model sees the error and writes it once more. The numbers a reply shows come from the
+result, never from the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+from inhouse.apps.finance.tables import Result, TableStore
+from inhouse.errors import InputError
+
+SYSTEM = ("You write one DuckDB SQL query that answers a question about the tables described. Use only those "
+          "tables and columns, follow the conventions in their descriptions, and give columns clear aliases. "
+          "Reply with JSON only.")
+
+_EXAMPLE_TABLE = """Example tables:
+TABLE sales (120000 rows) -- one row per ticket line; amount = qty * price
+  sold_at TIMESTAMP
+  store VARCHAR -- the store's city
+  item VARCHAR
+  qty BIGINT -- negative for refunds
+  price DOUBLE
+"""
+_EXAMPLES = [
+    ("지난달 매장별 매출 상위 3곳은? (last month = 2024-05)",
+     "SELECT store, round(sum(qty * price), 2) AS revenue FROM sales WHERE date_trunc('month', sold_at) = "
+     "DATE '2024-05-01' GROUP BY store ORDER BY revenue DESC, store LIMIT 3"),
+    ("How many items were refunded in 2024?",
+     "SELECT count(DISTINCT item) AS refunded_items FROM sales WHERE qty < 0 AND year(sold_at) = 2024"),
+    ("월별 매출과 전월 대비 증감률은?",
+     "WITH m AS (SELECT date_trunc('month', sold_at) AS month, sum(qty * price) AS revenue FROM sales GROUP BY 1) "
+     "SELECT month, round(revenue, 2) AS revenue, round(100 * (revenue / lag(revenue) OVER (ORDER BY month) - 1), "
+     "2) AS change_pct FROM m ORDER BY month"),
+    ("Which store has the highest average line value?",
+     "SELECT store, round(sum(qty * price) / count(*), 2) AS avg_line_value FROM sales GROUP BY store "
+     "ORDER BY avg_line_value DESC, store LIMIT 1"),
+]
+EXAMPLES = _EXAMPLE_TABLE + "".join(f"\nQ: {q}\n{json.dumps({'sql': sql}, ensure_ascii=False)}\n"
+                                    for q, sql in _EXAMPLES)
+
+SQL_SCHEMA = {"type": "object", "properties": {"sql": {"type": "string"}}, "required": ["sql"],
+              "additionalProperties": False}
+
+
+@dataclass
+class Attempt:
+    sql: str
+    error: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    result: Result | None
+    attempts: list[Attempt] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def sql(self) -> str:
+        return self.result.sql if self.result else (self.attempts[-1].sql if self.attempts else "")
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "sql": self.sql, "result": self.result.to_dict() if self.result else None,
+                "attempts": [{"sql": a.sql, "error": a.error} for a in self.attempts],
+                "seconds": round(self.seconds, 2)}
+
+
+def _sql_of(text: str) -> str:
+    """The query in the model's reply: the JSON's "sql", else a ```sql block, else the reply itself."""
+    try:
+        value = json.loads(text)
+        if isinstance(value, dict) and isinstance(value.get("sql"), str):
+            return value["sql"].strip()
+    except json.JSONDecodeError:
+        pass
+    m = re.search(r"```(?:sql)?\s*(.+?)```", text, re.S)
+    return (m.group(1) if m else text).strip()
+
+
+class SqlAsker:
+    """Answers questions over `store` with `model` (any ChatModel)."""
+
+    def __init__(self, model, store: TableStore, max_rows: int = 1000, timeout_s: float = 10.0,  # noqa: ANN001
+                 repairs: int = 1) -> None:
+        self.model, self.store = model, store
+        self.max_rows, self.timeout_s, self.repairs = max_rows, timeout_s, repairs
+
+    def _write(self, question: str, schema: str, failed: list[Attempt]) -> str:
+        task = f"{EXAMPLES}\nThe tables:\n{schema}\n\nQ: {question}"
+        for a in failed:
+            task += f"\nThis query failed:\n{a.sql}\nError: {a.error}\nWrite a corrected query."
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]
+        schema_arg = SQL_SCHEMA if getattr(self.model, "supports_json_schema", False) else None
+        reply = self.model.complete(messages, max_tokens=400, temperature=0.0, json_schema=schema_arg)
+        return _sql_of(reply.text)
+
+    def ask(self, question: str) -> Answer:
+        question = question.strip()
+        if not question:
+            raise InputError("the question is empty.")
+        t0 = time.perf_counter()
+        schema = self.store.schema_text()
+        if not schema:
+            raise InputError("this tenant has no tables; add one with `inhouse analytics add`.")
+        answer = Answer(question, None)
+        for _ in range(1 + self.repairs):
+            sql = self._write(question, schema, answer.attempts)
+            try:
+                answer.result = self.store.query(sql, self.max_rows, self.timeout_s)
+                answer.attempts.append(Attempt(sql))
+                break
+            except InputError as e:
+                answer.attempts.append(Attempt(sql, str(e)))
+        answer.seconds = time.perf_counter() - t0
+        return answer
