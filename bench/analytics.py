@@ -9,7 +9,8 @@ table, never these questions.
 
 A question counts as right when the model's query, checked and run read-only, returns the gold result: the same
 rows, compared as multisets of values (column names and order aside; numbers to 2 decimals; row order aside).
-Baselines in the same run: the first attempt alone (no repair), and each model in `--models`. Every finished
+Baselines in the same run: the first attempt alone (no repair), and each model in `--models`. The first model
+also narrates its first `--narrate` right answers: sentences kept and removed by the number checks. Every finished
 question is checkpointed under bench/.cache/analytics (by model): an interrupted run resumes.
 
     python bench/analytics.py [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b] [--limit N]
@@ -42,6 +43,7 @@ from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from inhouse.apps.finance.ask import SqlAsker  # noqa: E402
+from inhouse.apps.finance.narrate import check, narrate  # noqa: E402
 from inhouse.apps.finance.tables import TableStore  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
@@ -80,6 +82,26 @@ def same_result(got: list[tuple], gold: list[tuple]) -> bool:
     return len(got) == len(gold) and rows(got) == rows(gold)
 
 
+def narratives(asker: SqlAsker, store: TableStore, questions: list[dict], rows: dict, n: int) -> dict:
+    """Narratives of the first `n` right answers: sentences kept and removed, and every number of the kept ones
+    checked again against the result (by construction all of them trace to it)."""
+    kept = removed = numbers = traced = 0
+    examples = []
+    for q in [q for q in questions if rows[q["id"]]["right"]][:n]:
+        result = store.query(rows[q["id"]]["sql"])
+        story = narrate(asker.model, q["question"], result)
+        for s in story.sentences:
+            kept += s.kept
+            removed += not s.kept
+            if s.kept:
+                again = check(s.text, result, q["question"])
+                numbers += len(s.numbers)
+                traced += len(s.numbers) if all(x.kept for x in again) else 0
+        examples.append({"id": q["id"], **story.to_dict()})
+    return {"narratives": len(examples), "sentences_kept": kept, "sentences_removed": removed,
+            "numbers_in_kept": numbers, "traced": traced, "examples": examples[:5]}
+
+
 def load_questions() -> list[dict]:
     out = []
     for path in sorted(QUESTIONS.glob("*.jsonl")):
@@ -92,6 +114,7 @@ def main() -> None:
     ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--narrate", type=int, default=20, help="narrate the first N right answers of the first model")
     args = ap.parse_args()
     if not RETAIL.is_file():
         sys.exit(f"UCI Online Retail not found at {RETAIL}; set INHOUSE_DATA to the folder that holds commerce/.")
@@ -143,6 +166,8 @@ def main() -> None:
             summary["ran"] = round(sum(r["ran"] for r in got) / len(got), 3)
             summary["refused_attempts"] = sum(r["refused"] for r in got)
             summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
+            if args.narrate and not report["models"]:
+                summary["narratives"] = narratives(asker, store, questions, rows, args.narrate)
             report["models"][name] = summary
             del asker, chat
         store_note = "every query that ran passed the SQL checks and ran read-only (by construction)"

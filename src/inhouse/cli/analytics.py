@@ -93,14 +93,15 @@ def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -
 @_tenant
 @click.argument("question")
 @click.option("--model", default=None, help="registered model that writes the SQL (default: the default model)")
+@click.option("--narrate", is_flag=True, help="also a narrative of the result, every number checked against it")
 @_json
-def ask(tenant: str, question: str, model: str | None, as_json: bool) -> None:
+def ask(tenant: str, question: str, model: str | None, narrate: bool, as_json: bool) -> None:
     """Answer QUESTION (Korean or English) over the tenant's tables: the local model writes one query, which is
     checked and run read-only; the numbers come from the result."""
     store = open_tables(tenant)
     settings = load_settings()
     chat = Registry().choose(settings, model, "", tenant).chat(settings)
-    answer = SqlAsker(chat, store).ask(question)
+    answer = SqlAsker(chat, store).ask(question, narrate_result=narrate)
     if as_json:
         emit_json({"tenant": tenant, "model": chat.name, **answer.to_dict()})
         return
@@ -113,3 +114,17 @@ def ask(tenant: str, question: str, model: str | None, as_json: bool) -> None:
     for row in answer.result.rows:
         table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
     out.print(table)
+    if answer.narrative is not None:
+        out.print(answer.narrative.text, highlight=False)
+        for suggestion in answer.narrative.suggestions:
+            out.print(f"[cyan]{suggestion}[/cyan]", highlight=False)
+        for s in answer.narrative.sentences:
+            if not s.kept:
+                out.print(f"[dim]removed: {s.text} — {'; '.join(s.reasons)}[/dim]", highlight=False)
+    if answer.narrative is not None:
+        out.print(answer.narrative.text, highlight=False)
+        for suggestion in answer.narrative.suggestions:
+            out.print(f"[cyan]{suggestion}[/cyan]", highlight=False)
+        for s in answer.narrative.sentences:
+            if not s.kept:
+                out.print(f"[dim]removed: {s.text} — {'; '.join(s.reasons)}[/dim]", highlight=False)

@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from inhouse.apps.finance.narrate import Narrative, narrate
 from inhouse.apps.finance.tables import Result, TableStore
 from inhouse.errors import InputError
 
@@ -63,6 +64,7 @@ class Answer:
     result: Result | None
     attempts: list[Attempt] = field(default_factory=list)
     seconds: float = 0.0
+    narrative: Narrative | None = None
 
     @property
     def sql(self) -> str:
@@ -71,7 +73,7 @@ class Answer:
     def to_dict(self) -> dict:
         return {"question": self.question, "sql": self.sql, "result": self.result.to_dict() if self.result else None,
                 "attempts": [{"sql": a.sql, "error": a.error} for a in self.attempts],
-                "seconds": round(self.seconds, 2)}
+                "narrative": self.narrative.to_dict() if self.narrative else None, "seconds": round(self.seconds, 2)}
 
 
 def _sql_of(text: str) -> str:
@@ -103,7 +105,8 @@ class SqlAsker:
         reply = self.model.complete(messages, max_tokens=400, temperature=0.0, json_schema=schema_arg)
         return _sql_of(reply.text)
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, narrate_result: bool = False) -> Answer:
+        """The question's query and result; with `narrate_result`, a checked narrative of it too."""
         question = question.strip()
         if not question:
             raise InputError("the question is empty.")
@@ -120,5 +123,7 @@ class SqlAsker:
                 break
             except InputError as e:
                 answer.attempts.append(Attempt(sql, str(e)))
+        if narrate_result and answer.result is not None and answer.result.rows:
+            answer.narrative = narrate(self.model, question, answer.result)
         answer.seconds = time.perf_counter() - t0
         return answer

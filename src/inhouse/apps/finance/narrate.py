@@ -1,0 +1,178 @@
+"""A narrative of a query's result, every number in it checked against the result.
+
+The model writes a few sentences about the result table (in the question's language) and, apart, suggestions
+("제안:" / "Suggestion:"). Each sentence is then checked: every number it states (12.3%, £8,187,806, 8.2 million,
+52만, 3억) must be a value of the result at the precision the sentence states, or one the result gives by one step:
+a column's total, the difference, ratio or percent change between two values of a column, a value's share of its
+column's total, the number of rows. A date's year, month and day, and numbers of the question itself, count as
+given. A sentence that says a value rose (increase, 증가, 늘었…) while the change it states is negative, or fell
+while it is positive, contradicts the table. A sentence failing a check is removed, and the reply says why;
+suggestions stay marked as suggestions and are checked the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+
+from inhouse.apps.finance.tables import Result
+from inhouse.text import detect_language, statements
+
+_SCALE = {"k": 1e3, "천": 1e3, "m": 1e6, "million": 1e6, "백만": 1e6, "만": 1e4, "억": 1e8, "b": 1e9,
+          "billion": 1e9, "bn": 1e9, "조": 1e12, "thousand": 1e3}
+# A Korean particle may follow a number (1,000원으로); a Latin letter or digit may not, unless it is a scale.
+_NUM = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*"
+                  r"(million|billion|thousand|bn|백만|[kKmMbB천만억조](?![A-Za-z]))?(?![A-Za-z0-9])(\s*(?:%|퍼센트|percent))?",
+                  re.IGNORECASE)
+_UP = re.compile(r"\bincreas|\brose\b|\brise|\bgrew\b|\bgrow|\bup\b|\bhigher\b|증가|늘었|늘어|상승|성장|많아")
+_DOWN = re.compile(r"\bdecreas|\bfell\b|\bfall|\bdropp|\bdeclin|\bdown\b|\blower\b|감소|줄었|줄어|하락|떨어")
+_SUGGEST = re.compile(r"^\s*(?:\*\*)?(suggestion|제안|추천)\s*[:：]", re.IGNORECASE)
+
+PROMPT = {
+    "ko": ("아래 표는 질문에 대한 조회 결과입니다. 표의 숫자만 써서 2~4문장으로 결과를 설명하고, 이어서 '제안:'으로 "
+           "시작하는 문장 1~2개로 할 만한 조치를 제안하세요. 표에 없는 숫자는 쓰지 마세요."),
+    "en": ("The table below is the result of a query for the question. Describe the result in 2-4 sentences using "
+           "only the table's numbers, then give 1-2 sentences starting with 'Suggestion:' on what to do. Do not "
+           "state any number that is not in the table."),
+}
+
+
+@dataclass
+class Number:
+    text: str
+    value: float
+    step: float  # the precision the text states it at
+    percent: bool = False  # "12.3%", "12.3 퍼센트": never a date's part or a count
+
+
+@dataclass
+class Sentence:
+    text: str
+    suggestion: bool
+    kept: bool = True
+    reasons: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "suggestion": self.suggestion, "kept": self.kept, "reasons": self.reasons,
+                "numbers": self.numbers}
+
+
+@dataclass
+class Narrative:
+    sentences: list[Sentence]
+    draft: str = ""
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences if s.kept and not s.suggestion)
+
+    @property
+    def suggestions(self) -> list[str]:
+        return [s.text for s in self.sentences if s.kept and s.suggestion]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "suggestions": self.suggestions, "draft": self.draft,
+                "sentences": [s.to_dict() for s in self.sentences]}
+
+
+def stated_numbers(text: str) -> list[Number]:
+    out = []
+    for m in _NUM.finditer(text):
+        digits, unit = m.group(1).replace(",", ""), (m.group(2) or "").casefold()
+        scale = _SCALE.get(unit, 1.0)
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        value = float(decimal.Decimal(digits) * decimal.Decimal(str(scale)))  # 8.2M is 8200000, not 8199999.99…
+        out.append(Number(m.group(0).strip(), value, scale * 10 ** -decimals, bool(m.group(3))))
+    return out
+
+
+def _numeric(v) -> float | None:  # noqa: ANN001
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float, decimal.Decimal)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return None
+
+
+def supported_values(result: Result, question: str = "") -> tuple[list[tuple[float, str]], set[float]]:
+    """(value, how the table gives it) for every number a sentence may state, and the numbers counted as given
+    (dates' parts, the question's numbers, the row count)."""
+    values: list[tuple[float, str]] = []
+    given = {float(n.value) for n in stated_numbers(question)} | {float(len(result.rows))}
+    rows = result.rows[:50]
+    for j, name in enumerate(result.columns):
+        col = [_numeric(r[j]) for r in rows]
+        nums = [v for v in col if v is not None]
+        for r in rows:
+            if isinstance(r[j], (dt.date, dt.datetime)):
+                given |= {float(r[j].year), float(r[j].month), float(r[j].day)}
+        if not nums:
+            continue
+        values += [(v, f"{name}") for v in nums]
+        total = sum(nums)
+        values.append((total, f"total of {name}"))
+        values += [(100 * v / total, f"share of {name}") for v in nums if total]
+        for a, b in itertools.permutations(nums, 2):
+            values += [(b - a, f"difference in {name}"), (abs(b - a), f"difference in {name}")]
+            if a:
+                values += [(100 * (b / a - 1), f"change in {name}"), (b / a, f"ratio of {name}")]
+    return values, given
+
+
+def _matches(n: Number, values: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    tol = max(n.step / 2, 1e-9) * 1.0001
+    return [(v, how) for v, how in values if abs(abs(v) - n.value) <= tol or abs(v - n.value) <= tol]
+
+
+def check(text: str, result: Result, question: str = "") -> list[Sentence]:
+    """The sentences of `text`, each kept or removed with the reasons."""
+    values, given = supported_values(result, question)
+    out = []
+    for a, b in statements(text):
+        raw = text[a:b]
+        suggestion = bool(_SUGGEST.match(raw))
+        s = Sentence(raw.strip(), suggestion)
+        for n in stated_numbers(raw):
+            s.numbers.append(n.text)
+            if n.value in given and not n.percent:
+                continue
+            found = _matches(n, values)
+            if not found:
+                s.kept = False
+                s.reasons.append(f"{n.text} is not in the result")
+                continue
+            changes = [v for v, how in found if how.startswith(("change", "difference")) and abs(abs(v) - n.value)
+                       <= max(n.step / 2, 1e-9) * 1.0001]
+            if changes and not any(how.startswith(("share", "total")) or not how.startswith(("change", "difference"))
+                                   for _, how in found):
+                if _UP.search(raw) and all(v < 0 for v in changes):
+                    s.kept = False
+                    s.reasons.append(f"says it rose, but the change {n.text} is a fall in the result")
+                elif _DOWN.search(raw) and all(v > 0 for v in changes):
+                    s.kept = False
+                    s.reasons.append(f"says it fell, but the change {n.text} is a rise in the result")
+        out.append(s)
+    return out
+
+
+def table_text(result: Result, limit: int = 30) -> str:
+    def cell(v) -> str:  # noqa: ANN001
+        f = _numeric(v)
+        return f"{f:.2f}".rstrip("0").rstrip(".") if f is not None and not float(f).is_integer() else str(v)
+    lines = [" | ".join(result.columns)] + [" | ".join(cell(v) for v in r) for r in result.rows[:limit]]
+    return "\n".join(lines)
+
+
+def narrate(model, question: str, result: Result, lang: str | None = None) -> Narrative:  # noqa: ANN001
+    """The model's narrative of `result` for `question`, each sentence checked."""
+    lang = lang or detect_language(question)
+    messages = [{"role": "system", "content": PROMPT.get(lang, PROMPT["en"])},
+                {"role": "user", "content": f"Question: {question}\n\nSQL: {result.sql}\n\n{table_text(result)}"}]
+    draft = model.complete(messages, max_tokens=300, temperature=0.0).text.strip()
+    return Narrative(check(draft, result, question), draft)

@@ -1,0 +1,46 @@
+"""Every number of a narrative traces to the result: values, totals, differences, changes and shares; a rise
+said of a fall is removed; suggestions stay marked and are checked the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from inhouse.apps.finance.narrate import check, narrate, stated_numbers
+from inhouse.apps.finance.tables import Result
+from inhouse.models.chat import ScriptedChat
+
+MONTHS = Result("select …", ["month", "revenue"],
+                [(dt.datetime(2011, 10, 1), 1039318.79), (dt.datetime(2011, 11, 1), 1161817.38)], False, 0.01)
+
+
+def _verdicts(text: str) -> list[tuple[bool, bool]]:
+    return [(s.kept, s.suggestion) for s in check(text, MONTHS, "10월과 11월 매출 비교")]
+
+
+def test_numbers_stated_in_korean_and_english_forms():
+    got = [(n.value, n.step, n.percent) for n in stated_numbers("52만 원, 3억, £8.2M, 12.3%, 1,234원으로")]
+    assert got == [(520000.0, 10000.0, False), (3e8, 1e8, False), (8.2e6, 1e5, False), (12.3, 0.1, True),
+                   (1234.0, 1.0, False)]
+
+
+def test_values_and_one_step_derivations_are_supported():
+    assert _verdicts("11월 매출은 1,161,817.38로 10월의 1,039,318.79보다 11.8% 증가했습니다.") == [(True, False)]
+    assert _verdicts("November revenue was 1.16 million, up 122,498.59 from October.") == [(True, False)]
+    assert _verdicts("Together the two months made 2.2 million; November was 52.8% of it.") == [(True, False)]
+
+
+def test_unsupported_numbers_and_wrong_directions_are_removed():
+    assert _verdicts("11월 매출은 150만을 넘었습니다.") == [(False, False)]
+    fell = check("11월 매출은 10월보다 11.8% 감소했습니다.", MONTHS)
+    assert not fell[0].kept and "is a rise in the result" in fell[0].reasons[0]
+    assert _verdicts("Suggestion: raise prices by 10%.") == [(False, True)]  # a percentage is never a date part
+    assert _verdicts("제안: 11월의 흐름을 12월 프로모션으로 이어가세요.") == [(True, True)]
+
+
+def test_the_model_writes_and_the_checks_decide():
+    chat = ScriptedChat(replies=["11월 매출은 1,161,817.38입니다. 12월에는 200만이 예상됩니다. 제안: 재고를 늘리세요."])
+    n = narrate(chat, "지난달 매출은?", MONTHS)
+    assert n.text == "11월 매출은 1,161,817.38입니다." and n.suggestions == ["제안: 재고를 늘리세요."]
+    removed = [s for s in n.sentences if not s.kept]
+    assert len(removed) == 1 and "200만 is not in the result" in removed[0].reasons
+    assert "한국어" not in chat.calls[0][0]["content"] and "제안:" in chat.calls[0][0]["content"]  # Korean prompt
