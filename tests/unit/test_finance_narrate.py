@@ -44,3 +44,17 @@ def test_the_model_writes_and_the_checks_decide():
     removed = [s for s in n.sentences if not s.kept]
     assert len(removed) == 1 and "200만 is not in the result" in removed[0].reasons
     assert "한국어" not in chat.calls[0][0]["content"] and "제안:" in chat.calls[0][0]["content"]  # Korean prompt
+
+
+def test_a_result_as_an_svg_chart():
+    from xml.etree import ElementTree
+
+    from inhouse.apps.finance.chart import chart_svg
+
+    svg = chart_svg(MONTHS, "월별 매출")
+    root = ElementTree.fromstring(svg)
+    assert root.tag.endswith("svg") and svg.count("<polyline") == 1  # dates on x: a line
+    bars = chart_svg(Result("…", ["country", "revenue", "orders"], [("UK", 10.0, 3), ("France", 4.0, 1)], False, 0),
+                     "나라별 <매출>")
+    assert bars.count("<rect") == 4 and "&lt;매출&gt;" in bars  # two series of labels: bars, text escaped
+    assert chart_svg(Result("…", ["country"], [("UK",), ("FR",)], False, 0)) is None  # nothing to plot

@@ -8,10 +8,12 @@ import click
 from rich.table import Table
 
 from inhouse.apps.finance.ask import SqlAsker
+from inhouse.apps.finance.chart import chart_svg
 from inhouse.apps.finance.tables import open_tables
-from inhouse.cli.common import emit_json, out
+from inhouse.cli.common import emit_json, err, out
 from inhouse.config import load_settings
 from inhouse.errors import InputError
+from inhouse.files import atomic_write
 from inhouse.models.registry import Registry
 
 
@@ -94,14 +96,22 @@ def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -
 @click.argument("question")
 @click.option("--model", default=None, help="registered model that writes the SQL (default: the default model)")
 @click.option("--narrate", is_flag=True, help="also a narrative of the result, every number checked against it")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the result as an SVG chart to this file")
 @_json
-def ask(tenant: str, question: str, model: str | None, narrate: bool, as_json: bool) -> None:
+def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Path | None, as_json: bool) -> None:
     """Answer QUESTION (Korean or English) over the tenant's tables: the local model writes one query, which is
     checked and run read-only; the numbers come from the result."""
     store = open_tables(tenant)
     settings = load_settings()
     chat = Registry().choose(settings, model, "", tenant).chat(settings)
     answer = SqlAsker(chat, store).ask(question, narrate_result=narrate)
+    if chart is not None and answer.result is not None:
+        svg = chart_svg(answer.result, question)
+        if svg is None:
+            err.print("[yellow]no chart: the result has no numeric column or a single row[/yellow]")
+        else:
+            atomic_write(chart, lambda f: f.write(svg.encode("utf-8")))
     if as_json:
         emit_json({"tenant": tenant, "model": chat.name, **answer.to_dict()})
         return
