@@ -66,6 +66,8 @@ def test_a_number_and_its_unit_are_said_together():
     assert not said.mentions("8GB")  # "8" and "GB" are both in the ticket, never together
     assert Evidence("5-feet glass bookshelf").mentions("5 ft")
     assert Evidence("책장은 150cm로 해 주세요", KO_NAMES).mentions("5 ft")  # the shop's Korean value, with a particle
+    assert Evidence("레드색으로 바꿔 주세요", KO_NAMES).mentions("red")
+    assert not Evidence("레드벨벳 마우스패드", KO_NAMES).mentions("red")  # another word, not the value
 
 
 def test_two_products_sharing_a_noun_are_told_apart():

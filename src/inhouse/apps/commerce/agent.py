@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from inhouse.apps.commerce.desk import PENDING, Desk, Proposal, describe
@@ -35,7 +36,7 @@ from inhouse.config import Settings
 from inhouse.errors import InputError
 from inhouse.protocols import Embedder, Store
 from inhouse.retrieve import search
-from inhouse.text.analyze import detect_language
+from inhouse.text import detect_language, word_terms
 from inhouse.types import Hit, Principal
 
 SYSTEM = (
@@ -171,8 +172,8 @@ _TOPICS = {
     "modify_pending_order_items": {"en": "modify items of a pending order to other options of the same product; "
                                          "the price difference",
                                    "ko": "대기 중인 주문의 품목을 같은 상품의 다른 옵션으로 변경, 차액"},
-    "modify_pending_order_payment": {"en": "modify the payment method of a pending order",
-                                     "ko": "대기 중인 주문의 결제 수단 변경"},
+    "modify_pending_order_payment": {"en": "pay a pending order with another payment method instead of the original",
+                                     "ko": "대기 중인 주문을 원래 결제 수단 대신 다른 결제 수단 하나로 결제"},
     "return_delivered_order_items": {"en": "return items of a delivered order and the refund",
                                      "ko": "배송 완료된 주문의 품목 반품과 환불"},
     "exchange_delivered_order_items": {"en": "exchange items of a delivered order for other options; the price "
@@ -248,13 +249,32 @@ def _is_number(token: str) -> bool:
     return token[:1].isdigit()
 
 
+# What may follow a value in a Korean ticket: particles and the like (레드로, 150cm를, 블루색), never another word
+# (블루투스 does not say 블루).
+_PARTICLES = ("으로", "로", "을", "를", "이", "가", "은", "는", "의", "에", "에서", "와", "과", "도", "만", "랑",
+              "이랑", "색", "색상", "이며", "이고", "인", "요", "까지", "부터", "보다", "처럼", "하고", "짜리", "이든",
+              "든", "이나", "나", "이면", "면", "이라도", "라도")
+
+
+@lru_cache(maxsize=4096)
+def _morphemes(token: str) -> frozenset[str]:
+    """A Korean word's morphemes as Kiwi reads them (유선이든 → 유선)."""
+    return frozenset(word_terms(token))
+
+
 def _is_word(token: str, word: str) -> bool:
-    """`token` is `word`, or `word` with a Korean particle attached (레드로, 150cm로); a Korean word may also
-    carry a longer ending (바꾸고)."""
+    """`token` is `word`, or `word` with Korean particles attached (레드로, 150cm로, 블루색으로, 유선이든)."""
     if token == word:
         return True
-    rest = token[len(word):] if token.startswith(word) else ""
-    return bool(rest) and (not word.isascii() or all("\uac00" <= c <= "\ud7a3" for c in rest))
+    if not token.startswith(word):
+        return False
+    rest = token[len(word):]
+    while rest:
+        step = next((p for p in sorted(_PARTICLES, key=len, reverse=True) if rest.startswith(p)), None)
+        if step is None:
+            return not word.isascii() and word in _morphemes(token)
+        rest = rest[len(step):]
+    return True
 
 
 def _said(needed: list[str], pool: list[str]) -> bool:
