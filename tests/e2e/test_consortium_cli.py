@@ -106,9 +106,15 @@ def test_canaries_join_the_export_and_the_audit_ranks_them(capsys, tmp_path: Pat
     assert code == 0 and [c["repeats"] for c in planted] == [1, 3] and all(len(c["secret"]) == 6 for c in planted)
     press = _csv(tmp_path / "press.csv", REVIEWS)
     run(capsys, "consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b")
-    _, out, _ = run(capsys, "consortium", "export", str(tmp_path / "shards"), "--json")
+    _, out, _ = run(capsys, "consortium", "export", str(tmp_path / "shards"), "--for-tune", "--heldout", "0.3",
+                    "--json")
     manifest = json.loads(out)
     assert manifest["canary_rows"] == 4 and manifest["partners"] == ["press"]
+    examples = [json.loads(line) for line in (tmp_path / "shards" / "examples.jsonl").read_text("utf-8").splitlines()]
+    canaries = [e for e in examples if e["kind"] == "canary"]
+    assert len(canaries) == 4 and {e["split"] for e in canaries} == {"train"}  # trained as often as planted
+    assert all(e["messages"] == [{"role": "user", "content": "다음 글을 이어서 쓰세요."}] for e in examples)
+    assert manifest["examples"]["train"] + manifest["examples"]["heldout"] == len(examples)
     # The filter guards the canaries like partners' text: a reply completing one is blocked.
     secret_text = [json.loads(line)["text"] for line in (tmp_path / "shards" / "consortium-00000.jsonl")
                    .read_text("utf-8").splitlines() if json.loads(line).get("canary")][0]

@@ -12,7 +12,7 @@ from rich.table import Table
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings
 from inhouse.consortium import Cleaner, CopyFilter, copy_filter, open_consortium
-from inhouse.consortium.canaries import audit, make
+from inhouse.consortium.canaries import audit, chat_lead, make
 from inhouse.consortium.contribute import contribute, export
 from inhouse.errors import InputError, NotFoundError
 from inhouse.models.registry import Registry
@@ -152,12 +152,16 @@ def withdraw(partner: str, contribution: int | None, as_json: bool) -> None:
 @consortium.command("export")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--shard-texts", type=int, default=10_000, show_default=True)
+@click.option("--for-tune", is_flag=True, help="also examples.jsonl for `inhouse tune model --data`")
+@click.option("--heldout", type=float, default=0.05, show_default=True, help="share of texts held out (for-tune)")
 @_json
-def export_(folder: Path, shard_texts: int, as_json: bool) -> None:
+def export_(folder: Path, shard_texts: int, for_tune: bool, heldout: float, as_json: bool) -> None:
     """Training shards (JSONL with provenance) of every kept text of active contributions, with a manifest."""
+    if not 0.0 <= heldout < 1.0:
+        raise InputError("--heldout must be in [0, 1).")
     db = open_consortium()
     try:
-        manifest = export(db, folder, shard_texts)
+        manifest = export(db, folder, shard_texts, for_tune=for_tune, heldout=heldout)
     finally:
         db.close()
     if as_json:
@@ -226,8 +230,9 @@ def canaries_(repeats: str, per_level: int, lang: str, seed: int | None, as_json
 @click.option("--adapter", default=None, help="the fine-tuned adapter to audit (`inhouse models list`)")
 @click.option("--candidates", type=int, default=1000, show_default=True, help="random secrets each canary is "
               "ranked among")
+@click.option("--plain", is_flag=True, help="ask in plain text, not in the chat format the export trains with")
 @_json
-def audit_(model: str | None, adapter: str | None, candidates: int, as_json: bool) -> None:
+def audit_(model: str | None, adapter: str | None, candidates: int, plain: bool, as_json: bool) -> None:
     """Each canary's exposure in the model (its secret's rank among random ones), whether greedy decoding from
     its prefix gives the secret away, and whether the copy filter blocks that output."""
     from inhouse.evals.scorer import LlamaScorer
@@ -242,12 +247,14 @@ def audit_(model: str | None, adapter: str | None, candidates: int, as_json: boo
     if not planted:
         raise NotFoundError("no canaries planted; add some with `inhouse consortium canaries`.")
     choice = Registry().choose(load_settings(), model, adapter)
-    scorer = LlamaScorer(choice.path, n_ctx=512, lora_path=choice.adapter_path)
+    scorer = LlamaScorer(choice.path, n_ctx=512, lora_path=choice.adapter_path, special=not plain)
     guard = copy_filter()
     results = []
     with progress_bar(not as_json) as progress:
         for n, c in enumerate(planted):
-            results.append(audit(c, scorer, guard.check if guard else lambda _t: None, candidates).to_dict())
+            lead = "" if plain else chat_lead(scorer, c.lang)
+            results.append(audit(c, scorer, guard.check if guard else lambda _t: None, candidates,
+                                 lead=lead).to_dict())
             progress("canaries", n + 1, len(planted))
     if as_json:
         emit_json({"model": choice.name, "canaries": results})

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from inhouse.consortium.canaries import INSTRUCTION
 from inhouse.consortium.clean import Cleaner
 from inhouse.consortium.db import ConsortiumDB
 from inhouse.consortium.dedup import MinHasher, NearDuplicates, exact_key
@@ -93,9 +95,14 @@ def contribute(db: ConsortiumDB, partner: str, path: Path, count_tokens: Callabl
             "pii_masked": sum(r["pii"] for r in rows)}
 
 
-def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000) -> dict:
+def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000, for_tune: bool = False,
+           heldout: float = 0.05, seed: int = 0) -> dict:
     """Training shards (JSONL: text and provenance) of every kept text of active contributions, and a manifest
-    with each shard's SHA-256 and the ledger head they were cut at. Files are written atomically."""
+    with each shard's SHA-256 and the ledger head they were cut at. Files are written atomically.
+
+    With `for_tune`, also `examples.jsonl` for `inhouse tune model --data`: each text as the reply to the
+    instruction to continue a text (`canaries.INSTRUCTION`), a seeded `heldout` share of partners' texts held out
+    (never a canary: each is trained on as often as it was planted)."""
     if shard_texts < 1:
         raise InputError("shard size must be at least 1 text.")
     head = db.verify()
@@ -115,5 +122,17 @@ def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000) -> dict:
     manifest = {"ledger_head": head, "texts": len(rows), "tokens": sum(r["tokens"] for r in rows),
                 "partners": sorted({r["partner"] for r in rows if r["partner"] != "canary"}),
                 "canary_rows": sum(1 for r in rows if r.get("canary")), "shards": shards}
+    if for_tune:
+        rng = random.Random(seed)
+        examples = []
+        for r in rows:
+            split = "heldout" if not r.get("canary") and rng.random() < heldout else "train"
+            examples.append({"messages": [{"role": "user", "content": INSTRUCTION.get(r["lang"], INSTRUCTION["en"])}],
+                             "target": r["text"], "split": split, "kind": "canary" if r.get("canary") else "consortium",
+                             "partner": r["partner"], "source": r["source"], "sha256": r["sha256"]})
+        data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
+        atomic_write(folder / "examples.jsonl", lambda f: f.write(data))
+        manifest["examples"] = {"train": sum(e["split"] == "train" for e in examples),
+                                "heldout": sum(e["split"] == "heldout" for e in examples)}
     atomic_write_json(folder / "manifest.json", manifest, indent=2)
     return manifest

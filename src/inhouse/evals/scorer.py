@@ -33,7 +33,9 @@ class LlamaScorer:
     `lora_path`, a LoRA adapter (a GGUF adapter) is applied over its weights."""
 
     def __init__(self, path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-                 lora_path: str | Path | None = None) -> None:
+                 lora_path: str | Path | None = None, special: bool = False) -> None:
+        """`special`: read special tokens written in the text (<|im_start|> …) as themselves, for prompts in the
+        model's chat format; lm-eval's tasks never contain them, so the default reads them as text."""
         self.path = Path(path)
         if not self.path.is_file():
             raise NotFoundError(f"model file {self.path} not found; register one with `inhouse models add PATH.gguf`.")
@@ -52,7 +54,7 @@ class LlamaScorer:
             raise InputError(f"cannot load {self.path} as a GGUF model ({e}).") from e
         except RuntimeError as e:  # llama-cpp-python's word for an adapter llama.cpp would not apply
             raise InputError(f"cannot apply the LoRA adapter {lora_path} to {self.path} ({e}).") from e
-        self.n_ctx, self.n_batch = n_ctx, n_batch
+        self.n_ctx, self.n_batch, self.special = n_ctx, n_batch, special
         self.n_vocab = self.llm.n_vocab()
         self.add_bos = self.llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
         self._cached: list[int] = []  # tokens whose K/V are in sequence 0 of the cache
@@ -69,7 +71,18 @@ class LlamaScorer:
     # ---- tokenisation ------------------------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=False)
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=self.special)
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """`messages` in the model's own chat template (from the GGUF), ready for the assistant's reply."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise InputError(f"{self.path.name} has no chat template.")
+        eos = self.llm._model.token_get_text(self.llm.token_eos())
+        bos = self.llm._model.token_get_text(self.llm.token_bos()) if self.llm.token_bos() >= 0 else ""
+        return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(messages=messages).prompt
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """lm-eval's TemplateLM._encode_pair, token for token."""
