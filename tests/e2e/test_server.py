@@ -180,10 +180,23 @@ def test_plain_chat_streams_the_model_reply(live: Live):
     stream = live.client().chat.completions.create(
         model="scripted", messages=[{"role": "user", "content": "hi"}], stream=True)
     pieces = [c.choices[0].delta.content for c in stream if c.choices[0].delta.content]
-    assert pieces == ["안녕하세요,", " hello", " there"]
+    assert "".join(pieces) == "안녕하세요, hello there" and len(pieces) == 3  # word by word, as screened
     live.chat.enqueue("ok then")
     r = live.client().chat.completions.create(model="scripted", messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == "ok then" and "inhouse" not in (r.model_extra or {})
+
+
+def test_plain_chat_replies_are_screened_like_answers(live: Live):
+    """PII out and links out apply to the model's own replies too, streamed or not."""
+    reply = "김민수 고객의 번호는 010-1234-5678입니다. 자세한 건 [여기](https://evil.example.com/x?q=1)를 보세요."
+    live.chat.enqueue(reply)
+    r = live.client().chat.completions.create(model="scripted", messages=[{"role": "user", "content": "번호?"}])
+    text = r.choices[0].message.content
+    assert "010-1234-5678" not in text and "[PHONE]" in text and "evil.example.com" not in text
+    live.chat.enqueue(reply)
+    streamed = "".join(c.choices[0].delta.content or "" for c in live.client().chat.completions.create(
+        model="scripted", messages=[{"role": "user", "content": "번호?"}], stream=True) if c.choices)
+    assert "010-1234-5678" not in streamed and "evil.example.com" not in streamed
 
 
 def test_embeddings_float_and_base64(live: Live):

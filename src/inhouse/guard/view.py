@@ -81,9 +81,10 @@ class ReaderView:
         s.pii_masked = self.masks
         return q, s
 
-    def text(self, text: str) -> str:
-        """Model output or any other text shown as it is (claims, drafts): PII masked unless cleared."""
-        text = copies.screen(text)
+    def text(self, text: str, context: str = "") -> str:
+        """Model output or any other text shown as it is (claims, drafts, a plain chat reply to `context`): PII
+        masked unless cleared."""
+        text = copies.screen(text, context)
         return reader_text(text, self.principal) if self.masks else text
 
     def written(self, text: str, hosts: set[str]) -> str:
@@ -108,14 +109,14 @@ class ReaderView:
         return screen_answer(text, self.principal, hosts, screening, vault)
 
     def stream(
-        self, on_token: Callable[[str], None], hosts: set[str]
+        self, on_token: Callable[[str], None], hosts: set[str], context: str = ""
     ) -> tuple[Callable[[str], None], Callable[[], None]]:
         """A token callback whose text is screened word by word (see screening.streaming_filter) after the copy
-        guard has held it back (see copies.streaming)."""
+        guard has held it back (see copies.streaming; `context`: the user's words the reply answers)."""
         if not self.screens and not self.masks:
-            return copies.streaming(on_token)
+            return copies.streaming(on_token, context)
         screened, flush_screened = streaming_filter(on_token, self.principal, hosts)
-        feed, flush_copies = copies.streaming(screened)
+        feed, flush_copies = copies.streaming(screened, context)
 
         def flush() -> None:
             flush_copies()

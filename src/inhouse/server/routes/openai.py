@@ -24,7 +24,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from inhouse.answer import AnswerPolicy, answer_question
 from inhouse.errors import InputError, NotFoundError
 from inhouse.guard import copies
+from inhouse.guard.egress import allow_list_from
+from inhouse.guard.injection import strip_links
 from inhouse.guard.pii import mask
+from inhouse.guard.screening import allowed_hosts
+from inhouse.guard.view import ReaderView
 from inhouse.server.deps import Reader, State
 from inhouse.server.errors import error_body, error_json
 from inhouse.server.generation import GatedChat, conversation, run_gated, sources_text, sse_chunk, user_question
@@ -108,15 +112,18 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
                 return {"content": sources_text(a), "inhouse": js, "tokens": gated.tokens, "finish": "stop"}
             params = {"max_tokens": max_tokens or 512, "temperature": body.temperature or 0.0,
                       "stop": [body.stop] if isinstance(body.stop, str) else (body.stop or [])}
-            # A reply that repeats text contributed for training only is withheld (inhouse.guard.copies).
+            # The reply as the key's reader may see it (inhouse.guard.view): PII masked unless cleared, links
+            # only to allow-listed hosts, withheld when it repeats text contributed for training only.
+            view = ReaderView(key.principal)
+            hosts = allowed_hosts([], allow_list_from(srv.settings.egress_allow))
             asked = body.messages[-1].text() if body.messages else ""
-            feed, flush = copies.streaming(emit, asked) if body.stream else (None, None)
+            feed, flush = view.stream(emit, hosts, asked) if body.stream else (None, None)
             reply = gated.complete([{"role": m.role, "content": m.text()} for m in body.messages],
                                    on_piece=feed, **params)
             if flush is not None:
                 flush()
-            content = copies.screen(reply.text, asked)
-            srv.audit.record(key, "chat", "withheld" if content != reply.text else "ok", conversation(body),
+            content = view.text(strip_links(reply.text, hosts)[0], asked)
+            srv.audit.record(key, "chat", "withheld" if content == copies.WITHHELD else "ok", conversation(body),
                              content, [], model)
             return {"content": content, "inhouse": None, "tokens": reply.tokens, "finish": reply.finish}
         except Cancelled:
