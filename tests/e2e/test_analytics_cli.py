@@ -37,3 +37,17 @@ def test_add_describe_sql(capsys, tmp_path: Path):
     ):
         code, _, err = run(capsys, *args)
         assert code != 0 and message in err and "Traceback" not in err, (args, err)
+
+
+def test_ready_made_analyses_from_the_command_line(capsys, tmp_path: Path):
+    sales = tmp_path / "sales.csv"
+    sales.write_text("day,category,amount\n2026-11-01,가전,1200\n2026-11-02,식품,300\n2026-12-01,가전,900\n"
+                     "2026-12-02,식품,700\n", "utf-8")
+    run(capsys, "analytics", "add", "--tenant", "shop", str(sales))
+    base = ("analytics", "analyse", "--tenant", "shop", "--table", "sales", "--date", "day", "--amount", "amount")
+    code, out, _ = run(capsys, *base, "movers", "--by", "category", "--current", "2026-12-01", "--previous",
+                       "2026-11-01", "--json")
+    results = {r["title"]: r["rows"] for r in json.loads(out)["results"]}
+    assert code == 0 and results == {"rose most": [["식품", 400.0]], "fell most": [["가전", -300.0]]}
+    code, _, err = run(capsys, *base, "period", "--by", "category")
+    assert code != 0 and "--current" in err and "Traceback" not in err

@@ -99,3 +99,35 @@ def test_a_question_becomes_one_checked_query_repaired_once(inhouse_home: Path, 
     assert "This query failed" in repair and "read_csv" in repair
     stuck = SqlAsker(ScriptedChat(replies=["drop table retail", "delete from retail"]), store).ask("지워 줘")
     assert stuck.result is None and len(stuck.attempts) == 2 and store.table("retail").rows == 200
+
+
+def test_ready_made_analyses_on_a_small_shop(inhouse_home: Path, tmp_path: Path):
+    from inhouse.apps.finance import analyses as A
+
+    rows = ["order_id,day,customer,item,country,qty,price"]
+    for month, (kr, jp) in {"2024-01": (10, 5), "2024-02": (30, 1)}.items():
+        rows += [f"o{month}-{i},{month}-0{1 + i % 9},c{i % 4},{'a' if i % 2 else 'b'},KR,{kr},1.0" for i in range(6)]
+        rows += [f"j{month}-{i},{month}-15,c9,a,JP,{jp},2.0" for i in range(2)]
+    path = tmp_path / "sales.csv"
+    path.write_text("\n".join(rows) + "\n", "utf-8")
+    store = open_tables("shop", create=True)
+    store.add(path)
+    roles = A.Roles("sales", "day", "qty * price", "order_id", "customer", "item")
+    roles.check(store)
+    pop = A.period_over_period(store, roles, "country", "2024-02-01", "2024-01-01")
+    assert [r[:4] for r in pop.rows] == [("KR", 60.0, 180.0, 120.0), ("JP", 20.0, 4.0, -16.0)]
+    up, down = A.top_movers(store, roles, "country", "2024-02-01", "2024-01-01")
+    assert [r[0] for r in up.rows] == ["KR"] and [r[0] for r in down.rows] == ["JP"]
+    segments = {r[0]: r[1] for r in A.rfm(store, roles, "2024-03-01").rows}
+    assert sum(segments.values()) == 5  # c0..c3 and c9
+    pairs = A.basket_pairs(store, roles, n=5)
+    assert pairs.rows == []  # one item per order here: no pairs
+    series, points = A.change_points(store, roles, "day", where="country = 'KR'")
+    assert len(series.rows) >= 6 and isinstance(points, list)
+    for bad, message in ((lambda: A.period_over_period(store, roles, "country; drop", "2024-02-01", "2024-01-01"),
+                          "invalid column"),
+                         (lambda: A.top_movers(store, roles, "country", "February", "2024-01-01"), "YYYY-MM-DD"),
+                         (lambda: A.Roles("sales", "when", "qty").check(store), "no column 'when'"),
+                         (lambda: A.change_points(store, roles, where="1=1; drop table sales"), "does not parse")):
+        with pytest.raises(InputError, match=message):
+            bad()

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from inhouse.apps.finance import analyses as A
+from inhouse.apps.finance.analyses import PERIODS
 from inhouse.apps.finance.ask import SqlAsker
 from inhouse.apps.finance.chart import chart_svg
-from inhouse.apps.finance.tables import open_tables
+from inhouse.apps.finance.tables import Result, open_tables
 from inhouse.cli.common import emit_json, err, out
 from inhouse.config import load_settings
 from inhouse.errors import InputError
@@ -138,3 +140,61 @@ def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Pat
         for s in answer.narrative.sentences:
             if not s.kept:
                 out.print(f"[dim]removed: {s.text} — {'; '.join(s.reasons)}[/dim]", highlight=False)
+
+
+@analytics.command("analyse")
+@_tenant
+@click.argument("kind", type=click.Choice(["period", "movers", "rfm", "pairs", "changes"]))
+@click.option("--table", required=True)
+@click.option("--date", "date_col", required=True, help="the date column")
+@click.option("--amount", required=True, help="the amount, an expression over the columns (e.g. Quantity*UnitPrice)")
+@click.option("--order", "order_col", default="", help="the order column (rfm, pairs)")
+@click.option("--customer", default="", help="the customer column (rfm)")
+@click.option("--item", default="", help="the item column (pairs)")
+@click.option("--by", default=None, help="the dimension (period, movers)")
+@click.option("--current", default=None, help="the period's first day, YYYY-MM-DD (period, movers)")
+@click.option("--previous", default=None, help="the period compared with (period, movers)")
+@click.option("--period", default="month", show_default=True, type=click.Choice(list(PERIODS)))
+@click.option("--as-of", default=None, help="YYYY-MM-DD (rfm)")
+@click.option("--since", default="", help="YYYY-MM-DD (pairs)")
+@click.option("--rank", default="orders", type=click.Choice(["orders", "lift"]), help="pairs: by orders or lift")
+@click.option("--where", default="", help="an SQL condition on the rows (changes)")
+@_json
+def analyse(tenant: str, kind: str, table: str, date_col: str, amount: str, order_col: str, customer: str,
+            item: str, by: str | None, current: str | None, previous: str | None, period: str,
+            as_of: str | None, since: str, rank: str, where: str, as_json: bool) -> None:
+    """A ready-made analysis: period over period by a dimension, top movers, RFM segments, items bought together,
+    or change points of the amount over time; the numbers come from DuckDB."""
+    store = open_tables(tenant)
+    roles = A.Roles(table, date_col, amount, order_col, customer, item)
+    roles.check(store)
+    need = {"period": ("by", "current", "previous"), "movers": ("by", "current", "previous"), "rfm": ("as_of",)}
+    given = {"by": by, "current": current, "previous": previous, "as_of": as_of}
+    missing = [f"--{n.replace('_', '-')}" for n in need.get(kind, ()) if not given[n]]
+    if missing:
+        raise InputError(f"{kind} needs {', '.join(missing)}.")
+    results: list[tuple[str, Result]] = []
+    extra: dict = {}
+    if kind == "period":
+        results.append(("", A.period_over_period(store, roles, by, current, previous, period)))
+    elif kind == "movers":
+        up, down = A.top_movers(store, roles, by, current, previous, period)
+        results += [("rose most", up), ("fell most", down)]
+    elif kind == "rfm":
+        results.append(("", A.rfm(store, roles, as_of)))
+    elif kind == "pairs":
+        results.append(("", A.basket_pairs(store, roles, since=since, rank=rank)))
+    else:
+        series, points = A.change_points(store, roles, period if period != "month" else "week", where)
+        results.append(("", series))
+        extra["change_points"] = points
+    if as_json:
+        emit_json({"kind": kind, "results": [{"title": t, **r.to_dict()} for t, r in results], **extra})
+        return
+    for title, r in results:
+        table_out = Table(*r.columns, title=title or None)
+        for row in r.rows:
+            table_out.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+        out.print(table_out)
+    if "change_points" in extra:
+        out.print(f"change points: {', '.join(extra['change_points']) or 'none'}")
