@@ -32,7 +32,7 @@ from inhouse.server.edge import RequestEdge
 from inhouse.server.errors import error_json, error_response
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import GenerationQueue
-from inhouse.server.routes import answers, commerce, documents, me, openai, search, ui
+from inhouse.server.routes import analytics, answers, commerce, consortium, documents, me, openai, search, ui
 from inhouse.server.state import Server
 from inhouse.store import SQLiteStore
 
@@ -131,6 +131,6 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     app.add_middleware(MetricsMiddleware, metrics=srv.metrics)
 
     # ---- routes, in this order (it is the order of /openapi.json) -----------------------------------
-    for module in (ui, openai, me, search, answers, documents, commerce):
+    for module in (ui, openai, me, search, answers, documents, commerce, analytics, consortium):
         app.include_router(module.router)
     return app

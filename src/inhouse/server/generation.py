@@ -9,17 +9,23 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from inhouse.answer import Answer
 from inhouse.errors import InputError
 from inhouse.models.chat import WrappedChat
 from inhouse.protocols import ChatModel, Reply
+from inhouse.server.errors import error_json
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import Cancelled, Ticket
 from inhouse.server.schemas import ChatRequest
+
+if TYPE_CHECKING:
+    from inhouse.server.keys import ApiKey
+    from inhouse.server.state import Server
 
 
 class GatedChat(WrappedChat):
@@ -98,3 +104,24 @@ async def run_gated(pool: Executor, ticket: Ticket, work: Callable[[], Any], req
         if not future.done() and await request.is_disconnected():
             ticket.cancel.set()
     return await future
+
+
+async def generate_for(srv: Server, key: ApiKey, request: Request, work: Callable[[ChatModel], Any]) -> Any:
+    """`work(chat)` with the key's tenant's model, gated by the request's place in the generation queue (429 when
+    it is full), on a generation thread; a client that hangs up stops it (`Cancelled`)."""
+    ticket = srv.queue.admit(key.tenant)  # 429 here, before any work starts
+
+    def run() -> Any:
+        try:
+            return work(GatedChat(srv.chat_for(key.tenant), ticket, srv.metrics))
+        finally:
+            ticket.finish()
+
+    return await run_gated(srv.gen_pool, ticket, run, request)
+
+
+def client_closed(srv: Server, key: ApiKey, action: str, what: str) -> JSONResponse:
+    """The reply to a client that hung up on `action` (499), audited as cancelled."""
+    srv.audit.record(key, action, "cancelled", what, detail="client disconnected")
+    return error_json(499, "the client closed the request; generation stopped.", "invalid_request_error",
+                      "client_closed")

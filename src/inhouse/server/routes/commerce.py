@@ -28,8 +28,7 @@ from inhouse.apps.commerce.reviews import reviews_if_any
 from inhouse.apps.commerce.search import CatalogSearch, QueryReader
 from inhouse.errors import InputError, NotFoundError
 from inhouse.server.deps import Reader, State
-from inhouse.server.errors import error_json
-from inhouse.server.generation import GatedChat, run_gated
+from inhouse.server.generation import client_closed, generate_for
 from inhouse.server.keys import ApiKey
 from inhouse.server.queue import Cancelled
 from inhouse.server.state import Server
@@ -60,26 +59,6 @@ class ConfirmRequest(BaseModel):
                                description="ids of the proposals the customer said yes to; the others are declined")
 
 
-async def _generate(srv: Server, key: ApiKey, request: Request, work):  # noqa: ANN001, ANN202 - work(chat)
-    """Run `work` with the tenant's model (gated by the request's place in the queue) on a generation thread;
-    a client that hangs up stops it."""
-    ticket = srv.queue.admit(key.tenant)  # 429 here, before any work starts
-
-    def run():  # noqa: ANN202
-        try:
-            return work(GatedChat(srv.chat_for(key.tenant), ticket, srv.metrics))
-        finally:
-            ticket.finish()
-
-    return await run_gated(srv.gen_pool, ticket, run, request)
-
-
-def _closed(srv: Server, key: ApiKey, action: str, what: str) -> JSONResponse:
-    srv.audit.record(key, action, "cancelled", what, detail="client disconnected")
-    return error_json(499, "the client closed the request; generation stopped.", "invalid_request_error",
-                      "client_closed")
-
-
 def _search(srv: Server, key: ApiKey, body: CatalogSearchRequest, chat) -> tuple:  # noqa: ANN001
     """Runs on a worker thread: the shop's stores are opened, searched and closed there."""
     store = open_catalog(key.tenant, base=srv.base)
@@ -103,9 +82,9 @@ async def commerce_search(body: CatalogSearchRequest, request: Request, key: Rea
         parsed, hits = await asyncio.get_running_loop().run_in_executor(None, _search, srv, key, body, None)
     else:
         try:
-            parsed, hits = await _generate(srv, key, request, lambda chat: _search(srv, key, body, chat))
+            parsed, hits = await generate_for(srv, key, request, lambda chat: _search(srv, key, body, chat))
         except Cancelled:
-            return _closed(srv, key, "commerce.search", body.query)
+            return client_closed(srv, key, "commerce.search", body.query)
     items = [h.item.item_id for h in hits]
     srv.audit.record(key, "commerce.search", "ok", body.query, "", [], detail=f"items {', '.join(items)}")
     return {"query": body.query, "min_price": parsed.min_price, "max_price": parsed.max_price,
@@ -130,9 +109,9 @@ async def commerce_copy(body: CopyRequest, request: Request, key: Reader, srv: S
                           features_of(items, item.product_id), lang=body.lang, tone=body.tone)
 
     try:
-        result = await _generate(srv, key, request, work)
+        result = await generate_for(srv, key, request, work)
     except Cancelled:
-        return _closed(srv, key, "commerce.copy", body.item_id)
+        return client_closed(srv, key, "commerce.copy", body.item_id)
     srv.audit.record(key, "commerce.copy", "ok", f"{body.item_id} ({body.lang})", result.text, [],
                      detail=f"{sum(not s.kept for s in result.sentences)} sentence(s) removed")
     return result.to_dict()
@@ -181,9 +160,9 @@ async def commerce_ticket(body: TicketRequest, request: Request, key: Reader, sr
     (each line citing the shop's policy) and the changes proposed. Nothing is written until confirmed."""
     open_shop(key.tenant, base=srv.base).close()  # 404 at once for a shop without orders
     try:
-        result = await _generate(srv, key, request, lambda chat: _ticket(srv, key, body, chat))
+        result = await generate_for(srv, key, request, lambda chat: _ticket(srv, key, body, chat))
     except Cancelled:
-        return _closed(srv, key, "commerce.ticket", body.message[:200])
+        return client_closed(srv, key, "commerce.ticket", body.message[:200])
     srv.audit.record(key, "commerce.ticket", "ok", body.message[:500], result["reply"], [],
                      detail=f"session {result['session']}, {len(result['proposals'])} proposal(s)")
     return result
