@@ -131,3 +131,39 @@ def test_ready_made_analyses_on_a_small_shop(inhouse_home: Path, tmp_path: Path)
                          (lambda: A.change_points(store, roles, where="1=1; drop table sales"), "does not parse")):
         with pytest.raises(InputError, match=message):
             bad()
+
+
+def test_questions_and_a_writer_at_the_same_time_and_json_safe_results(inhouse_home: Path, tmp_path: Path):
+    import json
+    import threading
+
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 100))
+    errors: list[Exception] = []
+
+    def ask() -> None:
+        try:
+            for _ in range(10):
+                open_tables("shop").query("select Country, sum(Quantity) from retail group by 1")
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    def describe() -> None:
+        try:
+            for n in range(5):
+                open_tables("shop").describe("retail", f"invoice lines {n}")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)] + [threading.Thread(target=describe)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    odd = tmp_path / "odd.csv"
+    odd.write_text("day,value\n2026-01-01,NaN\n2026-01-02,1.5\n", "utf-8")
+    store.add(odd)
+    rows = store.query("select day, value, cast(1.25 as decimal(10, 2)) as d from odd order by day").to_dict()
+    assert json.loads(json.dumps(rows, allow_nan=False))["rows"] == [["2026-01-01", None, 1.25],
+                                                                     ["2026-01-02", 1.5, 1.25]]

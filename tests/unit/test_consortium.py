@@ -15,6 +15,7 @@ from inhouse.consortium import Cleaner, CopyFilter, MinHasher, NearDuplicates, o
 from inhouse.consortium.clean import language, repeated_share, symbol_share
 from inhouse.consortium.contribute import contribute, export, read_texts
 from inhouse.consortium.dedup import similarity
+from inhouse.consortium.filter import squeeze
 from inhouse.errors import InputError, NotFoundError, StoreError
 
 REVIEW = "커스틴 던스트가 정말 밉상으로 나온다. 덕분에 그녀가 나온 다른 영화들마저 보기 싫어질 정도다."
@@ -168,7 +169,36 @@ def test_the_copy_filter_catches_copies_of_fifty_characters_and_no_less():
     short = source[:45]  # 45 characters with spaces: fewer than 50 without them
     assert f.check("답변: " + short) is None
     assert f.check("전혀 관계없는 답변입니다. " * 5) is None
-    squeezed = "".join(source.split())
+    squeezed = squeeze(source)  # letters and digits: what a copy's length counts
     for start in range(len(squeezed) - 49):  # any 50-character copy of the source is caught, wherever it starts
         s = squeezed[start: start + 50]
         assert f.check(f"앞 {s} 뒤").length >= 50
+    hidden = "\u200b".join(source[20:90]).replace(" ", "-")  # zero-width characters, words joined by hyphens
+    assert f.check(hidden) is not None
+
+
+def test_a_withdrawal_is_debited_once_and_the_ledger_matches_the_contributions(tmp_path: Path):
+    db = open_consortium(tmp_path, create=True)
+    contribute(db, "press", _file(tmp_path, "a.csv", [REVIEW]), words)
+    db.withdraw("press")
+    with pytest.raises(NotFoundError):
+        db.withdraw("press")  # a second request finds nothing left to withdraw: no second debit
+    assert [r["event"] for r in db.ledger()] == ["credit", "withdraw"]
+    db._conn.execute("UPDATE contributions SET withdrawn = NULL")  # back into exports, behind the ledger's back
+    with pytest.raises(StoreError, match="does not match the ledger"):
+        db.report("2099-12", 100)
+    db.close()
+
+
+def test_an_export_leaves_no_file_of_an_earlier_one(tmp_path: Path):
+    db = open_consortium(tmp_path, create=True)
+    texts = ["첫 번째 리뷰입니다. 이 영화는 정말 재미있었고 배우들의 연기가 좋았다.",
+             "두 번째는 음악 이야기. 영화음악이 장면마다 귀에 남아서 사운드트랙을 샀다.",
+             "세 번째: 각본이 엉성해서 후반부로 갈수록 지루했고 결말도 허무했다."]
+    contribute(db, "press", _file(tmp_path, "a.csv", texts), words)
+    export(db, tmp_path / "out", shard_texts=1, for_tune=True)
+    assert len(list((tmp_path / "out").glob("consortium-*.jsonl"))) == 3
+    db.withdraw("press")
+    export(db, tmp_path / "out", shard_texts=1)
+    assert list((tmp_path / "out").glob("*.jsonl")) == []  # the withdrawn texts' shards and examples are gone
+    db.close()

@@ -45,6 +45,9 @@ def test_a_smaller_limit_is_kept_and_a_larger_one_capped():
     ("select * from orders", "no table 'orders'"),
     ("select * from main.retail", "without a schema"),
     ("select * frm retail", "does not parse"),
+    ("select 'abc", "does not parse"),  # an unterminated string: a tokenizer error, not a traceback
+    ("select * from pg_settings, (with pg_settings as (select 1) select 1) x", "no table 'pg_settings'"),
+    ("select * from retail limit 50 percent", "PERCENT"),
 ])
 def test_everything_else_is_refused_with_the_reason(sql, message):
     with pytest.raises(InputError, match=message):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from inhouse.apps.finance import analyses as A
 from inhouse.apps.finance.analyses import PERIODS
@@ -17,6 +19,10 @@ from inhouse.config import load_settings
 from inhouse.errors import InputError
 from inhouse.files import atomic_write
 from inhouse.models.registry import Registry
+
+
+def _cell(v) -> Text:  # noqa: ANN001 - data is shown as text, never read as markup
+    return Text(f"{v:,.2f}" if isinstance(v, float) else str(v))
 
 
 def _tenant(f):
@@ -88,7 +94,7 @@ def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -
         return
     table = Table(*result.columns)
     for row in result.rows:
-        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     out.print(table)
     out.print(f"[dim]{len(result.rows)} row(s){' (cut)' if result.truncated else ''}, {result.seconds:.2f} s[/dim]")
 
@@ -118,28 +124,21 @@ def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Pat
         emit_json({"tenant": tenant, "model": chat.name, **answer.to_dict()})
         return
     for a in answer.attempts:
-        out.print(f"[dim]{a.sql}[/dim]" + (f"\n[yellow]refused: {a.error}[/yellow]" if a.error else ""),
+        out.print(f"[dim]{escape(a.sql)}[/dim]" + (f"\n[yellow]refused: {escape(a.error)}[/yellow]" if a.error else ""),
                   highlight=False)
     if answer.result is None:
         raise InputError(f"no query for this question ran: {answer.attempts[-1].error}")
     table = Table(*answer.result.columns)
     for row in answer.result.rows:
-        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     out.print(table)
     if answer.narrative is not None:
-        out.print(answer.narrative.text, highlight=False)
+        out.print(Text(answer.narrative.text))
         for suggestion in answer.narrative.suggestions:
-            out.print(f"[cyan]{suggestion}[/cyan]", highlight=False)
+            out.print(Text(suggestion, style="cyan"))
         for s in answer.narrative.sentences:
             if not s.kept:
-                out.print(f"[dim]removed: {s.text} — {'; '.join(s.reasons)}[/dim]", highlight=False)
-    if answer.narrative is not None:
-        out.print(answer.narrative.text, highlight=False)
-        for suggestion in answer.narrative.suggestions:
-            out.print(f"[cyan]{suggestion}[/cyan]", highlight=False)
-        for s in answer.narrative.sentences:
-            if not s.kept:
-                out.print(f"[dim]removed: {s.text} — {'; '.join(s.reasons)}[/dim]", highlight=False)
+                out.print(Text(f"removed: {s.text} — {'; '.join(s.reasons)}", style="dim"))
 
 
 @analytics.command("analyse")
@@ -154,14 +153,15 @@ def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Pat
 @click.option("--by", default=None, help="the dimension (period, movers)")
 @click.option("--current", default=None, help="the period's first day, YYYY-MM-DD (period, movers)")
 @click.option("--previous", default=None, help="the period compared with (period, movers)")
-@click.option("--period", default="month", show_default=True, type=click.Choice(list(PERIODS)))
+@click.option("--period", default=None, type=click.Choice(list(PERIODS)),
+              help="period, movers: month by default; changes: week by default")
 @click.option("--as-of", default=None, help="YYYY-MM-DD (rfm)")
 @click.option("--since", default="", help="YYYY-MM-DD (pairs)")
 @click.option("--rank", default="orders", type=click.Choice(["orders", "lift"]), help="pairs: by orders or lift")
 @click.option("--where", default="", help="an SQL condition on the rows (changes)")
 @_json
 def analyse(tenant: str, kind: str, table: str, date_col: str, amount: str, order_col: str, customer: str,
-            item: str, by: str | None, current: str | None, previous: str | None, period: str,
+            item: str, by: str | None, current: str | None, previous: str | None, period: str | None,
             as_of: str | None, since: str, rank: str, where: str, as_json: bool) -> None:
     """A ready-made analysis: period over period by a dimension, top movers, RFM segments, items bought together,
     or change points of the amount over time; the numbers come from DuckDB."""
@@ -173,6 +173,7 @@ def analyse(tenant: str, kind: str, table: str, date_col: str, amount: str, orde
     missing = [f"--{n.replace('_', '-')}" for n in need.get(kind, ()) if not given[n]]
     if missing:
         raise InputError(f"{kind} needs {', '.join(missing)}.")
+    period = period or ("week" if kind == "changes" else "month")
     results: list[tuple[str, Result]] = []
     extra: dict = {}
     if kind == "period":
@@ -185,7 +186,7 @@ def analyse(tenant: str, kind: str, table: str, date_col: str, amount: str, orde
     elif kind == "pairs":
         results.append(("", A.basket_pairs(store, roles, since=since, rank=rank)))
     else:
-        series, points = A.change_points(store, roles, period if period != "month" else "week", where)
+        series, points = A.change_points(store, roles, period, where)
         results.append(("", series))
         extra["change_points"] = points
     if as_json:
@@ -194,7 +195,7 @@ def analyse(tenant: str, kind: str, table: str, date_col: str, amount: str, orde
     for title, r in results:
         table_out = Table(*r.columns, title=title or None)
         for row in r.rows:
-            table_out.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+            table_out.add_row(*(_cell(v) for v in row))
         out.print(table_out)
     if "change_points" in extra:
         out.print(f"change points: {', '.join(extra['change_points']) or 'none'}")

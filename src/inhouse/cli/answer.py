@@ -10,7 +10,7 @@ from rich.table import Table
 from inhouse.answer import Answer, answer_question, judge_for
 from inhouse.cli.common import emit_json, err, out, principal_options
 from inhouse.config import load_settings
-from inhouse.consortium import copy_filter
+from inhouse.consortium.filter import LiveCopyFilter
 from inhouse.errors import InputError
 from inhouse.guard import copies
 from inhouse.models.chat import LlamaCppChat
@@ -63,7 +63,7 @@ def ask(question: str | None, principal: Principal, model: str | None, adapter: 
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE.")
     settings = load_settings()
-    copies.install(copy_filter())  # no answer repeats text partners contributed for training only
+    copies.install(LiveCopyFilter())  # no answer repeats text partners contributed for training only
     chat = load_chat_model(model, adapter, principal.tenant)  # a wrong adapter is named before anything loads
     store = open_store()
     embedder = load_embedder(settings.embedder)

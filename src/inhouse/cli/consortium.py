@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings
@@ -82,7 +83,7 @@ def list_(partner: str | None, as_json: bool) -> None:
         return
     table = Table("id", "partner", "file", "added", "withdrawn")
     for r in rows:
-        table.add_row(str(r["id"]), r["partner"], r["source"], r["added"], r["withdrawn"] or "")
+        table.add_row(str(r["id"]), r["partner"], Text(r["source"]), r["added"], r["withdrawn"] or "")
     out.print(table)
     out.print(", ".join(f"{n} {d}" for d, n in decisions.items()))
 
@@ -103,7 +104,7 @@ def texts(contribution: int, decision: str | None, as_json: bool) -> None:
         return
     table = Table("text", "decision", "reason", "tokens", "begins")
     for t in rows:
-        table.add_row(str(t["id"]), t["decision"], t["reason"], str(t["tokens"]), t["text"][:50])
+        table.add_row(str(t["id"]), t["decision"], Text(t["reason"]), str(t["tokens"]), Text(t["text"][:50]))
     out.print(table)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,7 +89,11 @@ def contribute(db: ConsortiumDB, partner: str, path: Path, count_tokens: Callabl
     for r in rows:
         if r["decision"] == "kept":
             r["tokens"] = count_tokens(r["text"])
-    added = db.add_contribution(partner, path.name, digest, rows)
+    try:
+        added = db.add_contribution(partner, path.name, digest, rows)
+    except sqlite3.IntegrityError as e:  # another add took these text ids meanwhile
+        raise InputError(f"{path.name}: another contribution was being added at the same time; nothing was stored, "
+                         "run the command again.") from e
     counts = {d: sum(1 for r in rows if r["decision"] == d) for d in ("kept", "duplicate", "near-duplicate",
                                                                        "filtered")}
     return {**added, "texts": len(rows), **counts, "tokens": sum(r["tokens"] for r in rows),
@@ -135,4 +140,10 @@ def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000, for_tune: 
         manifest["examples"] = {"train": sum(e["split"] == "train" for e in examples),
                                 "heldout": sum(e["split"] == "heldout" for e in examples)}
     atomic_write_json(folder / "manifest.json", manifest, indent=2)
+    # Files of an earlier export that this one does not list (more shards then; examples then, not now) would
+    # still hold withdrawn texts: they go.
+    listed = {sh["file"] for sh in shards} | ({"examples.jsonl"} if for_tune else set())
+    for old in [*folder.glob("consortium-*.jsonl"), folder / "examples.jsonl"]:
+        if old.exists() and old.name not in listed:
+            old.unlink()
     return manifest

@@ -126,21 +126,27 @@ class ConsortiumDB(DBFile):
 
     def withdraw(self, partner: str, contribution: int | None = None) -> list[dict]:
         """Withdraw one contribution of `partner` (or all its active ones): excluded from exports from now on,
-        and its tokens debited in the ledger. Returns what was withdrawn."""
-        active = [c for c in self.contributions(partner) if c["withdrawn"] is None
-                  and (contribution is None or c["id"] == contribution)]
-        if not active:
-            what = f"contribution {contribution} of " if contribution is not None else "an active contribution of "
-            raise NotFoundError(f"no {what}partner {partner!r}; see `inhouse consortium list`.")
+        and its tokens debited in the ledger, once: a contribution another request withdrew meanwhile is not
+        debited again. Returns what was withdrawn."""
         ts = now()
         out = []
         with self.transaction() as c:
-            for contrib in active:
+            sql, args = "SELECT id, source, sha256, added FROM contributions WHERE partner = ? AND withdrawn IS NULL", \
+                [partner]
+            if contribution is not None:
+                sql, args = sql + " AND id = ?", [partner, contribution]
+            for cid, source, sha, added in c.execute(sql + " ORDER BY id", args).fetchall():
+                if c.execute("UPDATE contributions SET withdrawn = ? WHERE id = ? AND withdrawn IS NULL",
+                             (ts, cid)).rowcount != 1:
+                    continue
                 tokens, texts = c.execute("SELECT coalesce(sum(tokens), 0), count(*) FROM texts WHERE contribution "
-                                          "= ? AND decision = 'kept'", (contrib["id"],)).fetchone()
-                c.execute("UPDATE contributions SET withdrawn = ? WHERE id = ?", (ts, contrib["id"]))
-                self._append(c, ts, partner, contrib["id"], "withdraw", -tokens, -texts)
-                out.append({**contrib, "withdrawn": ts, "tokens": tokens, "texts": texts})
+                                          "= ? AND decision = 'kept'", (cid,)).fetchone()
+                self._append(c, ts, partner, cid, "withdraw", -tokens, -texts)
+                out.append({"id": cid, "partner": partner, "source": source, "sha256": sha, "added": added,
+                            "withdrawn": ts, "tokens": tokens, "texts": texts})
+        if not out:
+            what = f"contribution {contribution} of " if contribution is not None else "an active contribution of "
+            raise NotFoundError(f"no {what}partner {partner!r}; see `inhouse consortium list`.")
         return out
 
     def texts(self, contribution: int) -> list[dict]:
@@ -197,10 +203,20 @@ class ConsortiumDB(DBFile):
                 for s, ts, p, c, e, n, t, prev, h in self._rows(
                     "SELECT seq, ts, partner, contribution, event, tokens, texts, prev, hash FROM ledger ORDER BY seq")]
 
-    def verify(self) -> str:
-        """The ledger's head hash after checking every link; StoreError naming the first broken row."""
+    def verify(self, rows: list[dict] | None = None) -> str:
+        """The ledger's head hash after checking every link (of `rows`, default the whole ledger read now), and
+        that every contribution has its credit and, when withdrawn, its debit; StoreError naming the first
+        problem."""
+        rows = self.ledger() if rows is None else rows
+        credits = {r["contribution"] for r in rows if r["event"] == "credit"}
+        debits = {r["contribution"] for r in rows if r["event"] == "withdraw"}
+        for c in self.contributions():
+            if c["id"] not in credits or (c["withdrawn"] is not None) != (c["id"] in debits):
+                raise StoreError(f"contribution {c['id']} of {c['partner']} does not match the ledger (its "
+                                 f"{'debit' if c['id'] in credits else 'credit'} is missing or extra): it was changed "
+                                 "outside InHouse. Restore the database from a backup.")
         prev = GENESIS
-        for r in self.ledger():
+        for r in rows:
             expected = _row_hash(prev, r["ts"], r["partner"], r["contribution"], r["event"], r["tokens"], r["texts"])
             if r["prev"] != prev or r["hash"] != expected:
                 raise StoreError(f"the consortium ledger is broken at row {r['seq']} ({r['event']} for "
@@ -215,8 +231,9 @@ class ConsortiumDB(DBFile):
         check_period(period)
         if revenue < 0:
             raise InputError("revenue must be zero or more (whole currency units).")
-        head = self.verify()
-        rows = [r for r in self.ledger() if r["ts"][:7] <= period]
+        ledger = self.ledger()
+        head = self.verify(ledger)
+        rows = [r for r in ledger if r["ts"][:7] <= period]
         partners = sorted({r["partner"] for r in rows})
         active = {p: sum(r["tokens"] for r in rows if r["partner"] == p) for p in partners}
         shares = revenue_shares(active, revenue)

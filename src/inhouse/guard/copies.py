@@ -5,8 +5,8 @@ object with `min_chars` and `check(text)`, which returns a catch (truthy) when `
 characters of contributed text (inhouse.consortium.CopyFilter). Every reader view applies it to what the model
 wrote (inhouse.guard.view), and the plain chat route to its replies:
 
-- `screen(text, context)`: the text, or the withheld notice when it repeats contributed text, alone or together
-  with the end of the user's words it answers (a reply completing a user's prefix of contributed text);
+- `screen(text, context)`: the text, or the withheld notice when it repeats contributed text, alone or continuing
+  the user's own words (all the user wrote in the conversation) into a copy that reaches into the reply;
 - `streaming(on_token)`: a token callback that holds back the last `min_chars − 1` characters and checks the
   whole reply so far before releasing more, so fewer than `min_chars` characters of a copy can ever be sent;
   once a copy is found nothing more is sent but the notice.
@@ -15,6 +15,7 @@ wrote (inhouse.guard.view), and the plain chat route to its replies:
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,7 +25,7 @@ WITHHELD = "[withheld: this reply repeats text that partners contributed for tra
 class CopyCheck(Protocol):
     min_chars: int
 
-    def check(self, text: str) -> object | None: ...
+    def check(self, text: str, after: int = 0) -> object | None: ...
 
 
 _lock = threading.Lock()
@@ -43,47 +44,48 @@ def installed() -> CopyCheck | None:
     return _installed
 
 
-def _lead(context: str, guard: CopyCheck) -> str:
-    """The end of `context` (what the user wrote before the reply) holding `min_chars − 1` characters besides
-    whitespace: a copy of `min_chars` found in it plus the reply reaches into the reply, so a reply that completes
-    a user's prefix of contributed text is caught, and a user quoting such text alone is not."""
-    need, start = guard.min_chars - 1, len(context)
-    while start > 0 and need > 0:
-        start -= 1
-        need -= not context[start].isspace()
-    return context[start:]
+def _squeezed_length(text: str) -> int:
+    """Letters and digits in `text`: how copies are measured (inhouse.consortium.filter.squeeze)."""
+    return sum(1 for c in unicodedata.normalize("NFKC", text) if c.isalnum())
 
 
 def screen(text: str, context: str = "") -> str:
-    """`text`, or the withheld notice when it repeats contributed text (together with the end of `context`,
-    the user's words it answers)."""
+    """`text`, or the withheld notice when it repeats contributed text: alone, or continuing the user's own words
+    (`context`, all they wrote in the conversation) into a copy that reaches into `text`. A user quoting such
+    text is not a reply repeating it."""
     guard = _installed
-    if guard is None or not text or guard.check(_lead(context, guard) + text) is None:
+    if guard is None or not text:
+        return text
+    lead = context + "\n" if context else ""
+    if guard.check(lead + text, after=_squeezed_length(lead)) is None:
         return text
     return WITHHELD
 
 
 def streaming(on_token: Callable[[str], None], context: str = "") -> tuple[Callable[[str], None],
                                                                           Callable[[], None]]:
-    """(feed, flush) around `on_token`: see the module docstring."""
+    """(feed, flush) around `on_token`: see the module docstring. Each piece costs what it adds: only copies
+    ending in it are looked for."""
     guard = _installed
     if guard is None:
         return on_token, lambda: None
     hold = guard.min_chars - 1
-    lead = _lead(context, guard)
+    lead = context + "\n" if context else ""
+    checked = _squeezed_length(lead)
     whole = ""
     sent = 0
     stopped = False
 
     def feed(piece: str) -> None:
-        nonlocal whole, sent, stopped
+        nonlocal whole, sent, stopped, checked
         if stopped:
             return
         whole += piece
-        if guard.check(lead + whole) is not None:
+        if guard.check(lead + whole, after=checked) is not None:
             stopped = True
             on_token(("\n" if sent else "") + WITHHELD)
             return
+        checked += _squeezed_length(piece)
         if len(whole) - sent > hold:
             on_token(whole[sent: len(whole) - hold])
             sent = len(whole) - hold

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inhouse import __version__
 from inhouse.config import Settings, home, load_settings
-from inhouse.consortium import copy_filter
+from inhouse.consortium.filter import LiveCopyFilter
 from inhouse.errors import InHouseError
 from inhouse.guard import copies, egress
 from inhouse.protocols import ChatModel, Embedder
@@ -73,7 +73,7 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     base = base or home()
     settings = settings or load_settings(base)
     egress.install_default()  # the server never reaches past loopback and egress_allow, however it is started
-    copies.install(copy_filter(base))  # no reply repeats text partners contributed for training only
+    copies.install(LiveCopyFilter(base))  # no reply repeats text partners contributed for training only
     if embedder is None:
         from inhouse.models.embedders import load_embedder
 

@@ -239,16 +239,20 @@ class Desk:
         for r in rows:
             if r["status"] != "pending" or not self.db.claim_proposal(r["id"]):
                 continue
-            if r["id"] in yes:
-                self.confirm = lambda _p: True
-                try:
-                    result = self.call(r["tool"], r["args"])
-                finally:
-                    self.confirm = None
-                status = "failed" if result.startswith("Error") else "committed"
-            else:
-                result = self._deny(r["tool"], r["args"], DECLINED, "declined")
-                status = "declined"
+            try:
+                if r["id"] in yes:
+                    self.confirm = lambda _p: True
+                    try:
+                        result = self.call(r["tool"], r["args"])
+                    finally:
+                        self.confirm = None
+                    status = "failed" if result.startswith("Error") else "committed"
+                else:
+                    result = self._deny(r["tool"], r["args"], DECLINED, "declined")
+                    status = "declined"
+            except BaseException:  # nothing was decided (the database was busy, say): it waits to be asked again
+                self.db.settle_proposal(r["id"], "pending", "")
+                raise
             self.db.settle_proposal(r["id"], status, result)
             out.append({"id": r["id"], "tool": r["tool"], "summary": r["summary"], "status": status,
                         "result": result})

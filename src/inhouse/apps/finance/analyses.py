@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from inhouse.apps.finance.tables import Result, TableStore
 from inhouse.errors import InputError
@@ -32,15 +35,19 @@ class Roles:
     item: str = ""
 
     def check(self, store: TableStore) -> None:
-        columns = {c.name for c in store.table(self.table).columns}
+        columns = {c.name.casefold(): c.name for c in store.table(self.table).columns}
         for role in ("date", "order", "customer", "item"):
             name = getattr(self, role)
-            if name and name not in columns:
+            if name and name.casefold() not in columns:
                 raise InputError(f"{self.table} has no column {name!r} for the {role}; columns: "
-                                 f"{', '.join(sorted(columns))}.")
-        words = set(_IDENT.findall(self.amount))
-        if not words or not words <= columns:
-            raise InputError(f"the amount {self.amount!r} must be an expression over {self.table}'s columns.")
+                                 f"{', '.join(sorted(columns.values()))}.")
+        try:
+            used = {c.name.casefold() for c in sqlglot.parse_one(self.amount, read="duckdb").find_all(exp.Column)}
+        except SqlglotError as e:
+            raise InputError(f"the amount {self.amount!r} is not an SQL expression ({e}).") from e
+        if not used or not used <= set(columns):
+            raise InputError(f"the amount {self.amount!r} must be an expression over {self.table}'s columns "
+                             f"({', '.join(sorted(columns.values()))}).")
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -148,7 +155,9 @@ def change_points(store: TableStore, roles: Roles, period: str = "week", where: 
         raise InputError(f"agg must be sum or avg, not {agg!r}.")
     cond = f"WHERE {where}" if where else ""
     series = store.query(f"SELECT date_trunc('{period}', {roles.date}) AS period, round({agg}({roles.amount}), 2) "
-                         f"AS amount FROM {roles.table} {cond} GROUP BY 1 ORDER BY 1")
+                         f"AS amount FROM {roles.table} {cond} GROUP BY 1 ORDER BY 1", max_rows=20_000)
+    if series.truncated:
+        raise InputError(f"the series has more than 20,000 {period}s; choose a longer period.")
     values = np.array([float(r[1] or 0.0) for r in series.rows])
     if len(values) < 6:
         return series, []

@@ -69,7 +69,7 @@ def chart_svg(result: Result, title: str = "") -> str | None:
     for i, r in enumerate(rows):  # x labels
         if i % step == 0:
             out.append(f'<text transform="translate({x(i):.1f},{H - BOTTOM + 14}) rotate(35)" fill="#333">'
-                       f'{escape(_label(r[0]))[:18]}</text>')
+                       f'{escape(_label(r[0])[:18])}</text>')
     for n, j in enumerate(series):
         colour = COLOURS[n]
         if line:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from inhouse.apps.finance.tables import Result
+from inhouse.guard import copies
 from inhouse.text import detect_language, statements
 
 _SCALE = {"k": 1e3, "천": 1e3, "m": 1e6, "million": 1e6, "백만": 1e6, "만": 1e4, "억": 1e8, "b": 1e9,
@@ -174,5 +175,6 @@ def narrate(model, question: str, result: Result, lang: str | None = None) -> Na
     lang = lang or detect_language(question)
     messages = [{"role": "system", "content": PROMPT.get(lang, PROMPT["en"])},
                 {"role": "user", "content": f"Question: {question}\n\nSQL: {result.sql}\n\n{table_text(result)}"}]
-    draft = model.complete(messages, max_tokens=300, temperature=0.0).text.strip()
+    # What the model wrote passes the copy guard like any reply (text contributed for training only is withheld).
+    draft = copies.screen(model.complete(messages, max_tokens=300, temperature=0.0).text.strip(), question)
     return Narrative(check(draft, result, question), draft)

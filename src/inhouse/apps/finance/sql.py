@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import traverse_scope
 
 from inhouse.errors import InputError
 
@@ -43,12 +44,22 @@ _REFUSED_NAMES = frozenset({"getenv", "current_setting", "read_blob", "read_text
                             "sql_auto_complete", "which_secret", "read_json_objects", "parquet_scan", "csv_scan"})
 
 
+def _check_table(table: exp.Table, allowed: set[str], ctes: set[str], tables: set[str]) -> None:
+    if not isinstance(table.this, exp.Identifier):
+        raise InputError(f"table functions ({table.this.sql(dialect='duckdb')[:40]}) are not allowed; query the "
+                         "tenant's tables by name.")
+    if table.db or table.catalog:
+        raise InputError(f"{table.sql(dialect='duckdb')}: name the table without a schema or database.")
+    if table.name.casefold() not in allowed | ctes:
+        raise InputError(f"no table {table.name!r}; this tenant's tables: {', '.join(sorted(tables)) or 'none'}.")
+
+
 def check_sql(sql: str, tables: set[str], max_rows: int = 1000) -> str:
     """The query as it will run (in DuckDB's dialect, with its row limit), or InputError saying what is refused."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except ParseError as e:
-        raise InputError(f"the SQL does not parse ({str(e).splitlines()[0]}).") from e
+    except SqlglotError as e:  # parse and tokenizer errors (an unterminated string, a cut-off reply)
+        raise InputError(f"the SQL does not parse ({(str(e).splitlines() or ['?'])[0]}).") from e
     if len(statements) != 1:
         raise InputError(f"one query at a time, got {len(statements)} statements.")
     root = statements[0]
@@ -58,21 +69,29 @@ def check_sql(sql: str, tables: set[str], max_rows: int = 1000) -> str:
         name = type(node).__name__
         if name.startswith(_IO) or isinstance(node, (exp.Command, exp.DML, exp.DDL)):
             raise InputError(f"{name.upper()} is not allowed in a question's query.")
-    ctes = {c.alias_or_name.casefold() for c in root.find_all(exp.CTE)}
     allowed = {t.casefold() for t in tables}
-    for table in root.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            raise InputError(f"table functions ({table.this.sql(dialect='duckdb')[:40]}) are not allowed; query the "
-                             "tenant's tables by name.")
-        if table.db or table.catalog:
-            raise InputError(f"{table.sql(dialect='duckdb')}: name the table without a schema or database.")
-        if table.name.casefold() not in allowed | ctes:
-            raise InputError(f"no table {table.name!r}; this tenant's tables: {', '.join(sorted(tables)) or 'none'}.")
+    # Each table resolved in its own scope: a CTE's name counts only where that CTE is visible.
+    try:
+        scopes = traverse_scope(root)
+    except SqlglotError as e:
+        raise InputError(f"the SQL's structure is not understood ({(str(e).splitlines() or ['?'])[0]}).") from e
+    seen = set()
+    for scope in scopes:
+        ctes = {name.casefold() for name in scope.cte_sources}
+        for table in scope.tables:
+            seen.add(id(table))
+            _check_table(table, allowed, ctes, tables)
+    for table in root.find_all(exp.Table):  # any the scopes did not reach: no CTE may excuse it
+        if id(table) not in seen:
+            _check_table(table, allowed, set(), tables)
     for func in root.find_all(exp.Func):
         fname = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).casefold()
         if fname in _REFUSED_NAMES or (isinstance(func, exp.Anonymous) and fname not in ALLOWED_ANONYMOUS):
             raise InputError(f"function {fname}() is not allowed in a question's query.")
     limit = root.args.get("limit")
+    options = limit.args.get("limit_options") if isinstance(limit, exp.Limit) else None
+    if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
+        raise InputError("LIMIT … PERCENT and WITH TIES are not allowed; give a number of rows.")
     value = limit.expression if isinstance(limit, exp.Limit) else None
     if not (isinstance(value, exp.Literal) and value.is_int and int(value.name) <= max_rows):
         root = root.limit(max_rows, copy=False) if limit is None else root.limit(max_rows)

@@ -10,11 +10,16 @@ external access off and the configuration locked, stopped past its time, its row
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import decimal
+import math
 import os
 import re
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from inhouse.ingest.loaders import xlsx_records
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _CATALOG = "inhouse_descriptions"  # the descriptions live beside the tables; questions cannot name it
+READER_CONFIG = {"enable_external_access": False, "lock_configuration": True, "threads": 2, "memory_limit": "2GB"}
 READERS = {".csv": "read_csv_auto", ".tsv": "read_csv_auto", ".gz": "read_csv_auto", ".parquet": "read_parquet",
            ".jsonl": "read_json_auto", ".json": "read_json_auto"}
 
@@ -61,8 +67,72 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"sql": self.sql, "columns": self.columns, "rows": [list(r) for r in self.rows],
+        """JSON-safe: dates as ISO text, decimals as numbers, NaN and infinities as null, bytes as hex."""
+        return {"sql": self.sql, "columns": self.columns, "rows": [[json_value(v) for v in r] for r in self.rows],
                 "truncated": self.truncated, "seconds": round(self.seconds, 3)}
+
+
+def json_value(v):  # noqa: ANN001, ANN201
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        v = float(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+class _Access:
+    """Within one process DuckDB refuses a file opened twice with different settings, so the writer (adding a
+    table) and the readers (questions: read-only, external access off) take turns: readers together, a writer
+    alone. Another process holding the file (a CLI `add` while the server runs) is told to retry."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+_ACCESS: dict[str, _Access] = {}
+_ACCESS_LOCK = threading.Lock()
+
+
+def _access(path: Path) -> _Access:
+    with _ACCESS_LOCK:
+        return _ACCESS.setdefault(str(path.resolve()), _Access())
+
+
+def _busy(e: duckdb.Error, path: Path) -> StoreError:
+    return StoreError(f"{path} is busy (another process has it open: {str(e).splitlines()[0]}); try again when it "
+                      "has finished.")
 
 
 def table_name(name: str) -> str:
@@ -77,22 +147,45 @@ class TableStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         secure_dir(self.path.parent)  # 0700: DuckDB's file and its WAL are this user's alone
+        self._turns = _access(self.path)
+        if self.path.exists():
+            return
         try:
             with self._writer() as con:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {_CATALOG} (table_name VARCHAR, column_name VARCHAR, "
                             "description VARCHAR, PRIMARY KEY (table_name, column_name))")
+        except duckdb.IOException as e:
+            raise _busy(e, self.path) from e
         except duckdb.Error as e:
             raise StoreError(f"{self.path} is not a usable tables database ({e}). Move it aside and add the "
                              "tables again.") from e
         secure_file(self.path)
 
-    def _writer(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.path))
+    @contextmanager
+    def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._turns.write():
+            try:
+                con = duckdb.connect(str(self.path))
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                raise _busy(e, self.path) from e
+            try:
+                yield con
+            finally:
+                con.close()
 
-    def _reader(self) -> duckdb.DuckDBPyConnection:
-        # Questions: nothing written, no file or network reached, no setting changed by the query itself.
-        return duckdb.connect(str(self.path), read_only=True,
-                              config={"enable_external_access": False, "lock_configuration": True})
+    @contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # Questions: nothing written, no file or network reached, no setting changed by the query itself, and a
+        # bounded share of the machine.
+        with self._turns.read():
+            try:
+                con = duckdb.connect(str(self.path), read_only=True, config=READER_CONFIG)
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                raise _busy(e, self.path) from e
+            try:
+                yield con
+            finally:
+                con.close()
 
     # ---- tables --------------------------------------------------------------------------------------------
 

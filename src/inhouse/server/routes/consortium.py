@@ -34,7 +34,7 @@ class WithdrawRequest(BaseModel):
 
 @router.get("/api/consortium/contributions", tags=["consortium"])
 def contributions(key: Reader, srv: State) -> dict:
-    """Contributions with their state (the operator: all; a partner: its own), and the texts' decisions."""
+    """Contributions with their state (the operator: all; a partner: its own)."""
     db = open_consortium(srv.base)
     try:
         rows = db.contributions(None if _operator(key) else key.tenant)

@@ -116,7 +116,7 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
             # only to allow-listed hosts, withheld when it repeats text contributed for training only.
             view = ReaderView(key.principal)
             hosts = allowed_hosts([], allow_list_from(srv.settings.egress_allow))
-            asked = body.messages[-1].text() if body.messages else ""
+            asked = "\n".join(m.text() for m in body.messages if m.role == "user")  # the user's own words
             feed, flush = view.stream(emit, hosts, asked) if body.stream else (None, None)
             reply = gated.complete([{"role": m.role, "content": m.text()} for m in body.messages],
                                    on_piece=feed, **params)
