@@ -76,3 +76,14 @@ def test_a_reply_completing_the_users_prefix_is_caught_but_a_quote_alone_is_not(
         feed(piece)
     flush()
     assert "".join(got) == copies.WITHHELD
+
+
+def test_a_stream_is_not_held_back_when_there_is_nothing_to_guard(tmp_path):
+    from inhouse.consortium.filter import LiveCopyFilter
+
+    copies.install(LiveCopyFilter(tmp_path))  # no consortium under this home
+    got: list[str] = []
+    feed, flush = copies.streaming(got.append)
+    feed("안녕하세요")
+    assert got == ["안녕하세요"]  # passed on at once
+    flush()

@@ -134,7 +134,7 @@ class NearDuplicates:
             return
         all_keys = np.concatenate([self._keys, keys.ravel()])
         all_ids = np.concatenate([self._ids, np.repeat(np.asarray(ids, dtype=np.int64), self.bands)])
-        order = np.argsort(all_keys, kind="stable")
+        order = np.argsort(all_keys)  # ties in any order: candidates are sorted by id where they are used
         self._keys, self._ids = all_keys[order], all_ids[order]
         self._sigs.update(zip(ids, sigs, strict=True))
 
@@ -152,13 +152,13 @@ class NearDuplicates:
         hi = np.searchsorted(self._keys, flat, side="right")
         for j in np.nonzero(hi > lo)[0]:  # bands shared with indexed texts
             candidates[owner[j]].update(self._ids[lo[j]: hi[j]].tolist())
-        order = np.argsort(flat, kind="stable")  # bands shared within the batch: equal keys sit together
+        order = np.argsort(flat)  # bands shared within the batch: equal keys sit together
         sorted_keys, sorted_owner = flat[order], owner[order]
         starts = np.nonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])[0]
         ends = np.r_[starts[1:], len(sorted_keys)]
         earlier: list[set[int]] = [set() for _ in range(n)]
         for g in np.nonzero(ends - starts > 1)[0]:
-            members = sorted_owner[starts[g]: ends[g]].tolist()  # in batch order
+            members = sorted(sorted_owner[starts[g]: ends[g]].tolist())  # in batch order
             first = members[:EARLIEST]  # a crowded bucket (spam): its earliest texts are the ones that matter
             for m in members[1:]:
                 earlier[m].update(x for x in first if x < m)

@@ -142,6 +142,11 @@ class LiveCopyFilter:
                     self._stamp, self._filter = stamp, copy_filter(self.base, self.min_chars) if stamp else None
             return self._filter
 
+    @property
+    def active(self) -> bool:
+        """Whether there is contributed text to guard (a stream need not be held back otherwise)."""
+        return self._current() is not None
+
     def check(self, output: str, after: int = 0) -> Catch | None:
         f = self._current()
         return f.check(output, after) if f is not None else None

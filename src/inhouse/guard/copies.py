@@ -67,7 +67,7 @@ def streaming(on_token: Callable[[str], None], context: str = "") -> tuple[Calla
     """(feed, flush) around `on_token`: see the module docstring. Each piece costs what it adds: only copies
     ending in it are looked for."""
     guard = _installed
-    if guard is None:
+    if guard is None or not getattr(guard, "active", True):  # nothing to guard: no reason to hold text back
         return on_token, lambda: None
     hold = guard.min_chars - 1
     lead = context + "\n" if context else ""
