@@ -12,7 +12,7 @@ from rich.text import Text
 
 from inhouse.cli.common import emit_json, err, out, progress_bar
 from inhouse.config import load_settings
-from inhouse.consortium import Cleaner, CopyFilter, copy_filter, open_consortium
+from inhouse.consortium import Cleaner, copy_filter, open_consortium
 from inhouse.consortium.canaries import audit, chat_lead, make
 from inhouse.consortium.contribute import contribute, export
 from inhouse.errors import InputError, NotFoundError
@@ -178,12 +178,10 @@ def export_(folder: Path, shard_texts: int, for_tune: bool, heldout: float, as_j
 @_json
 def check(text: str, min_chars: int, as_json: bool) -> None:
     """Whether TEXT reproduces MIN_CHARS or more characters of contributed text (the output filter)."""
-    db = open_consortium()
-    try:
-        f = CopyFilter(min_chars)
-        f.add(db.all_texts())
-    finally:
-        db.close()
+    f = copy_filter(min_chars=min_chars)
+    if f is None:
+        raise NotFoundError("no consortium contributions yet; add some with "
+                            "`inhouse consortium add --partner P FILES`.")
     catch = f.check(text)
     if as_json:
         emit_json({"blocked": catch is not None, **({"text_id": catch.text_id, "length": catch.length}

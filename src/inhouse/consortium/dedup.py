@@ -76,9 +76,6 @@ class MinHasher:
         valid_starts = np.cumsum(np.concatenate([[0], lengths[:-1] - k + 1]))
         return h[keep] & _MAX_HASH, valid_starts
 
-    def shingle_hashes(self, symbols: np.ndarray) -> np.ndarray:
-        return self._shingles([symbols])[0]
-
     def signatures(self, texts: list[str], batch: int = 128) -> np.ndarray:
         """A (len(texts), num_perm) array of signatures. Small batches keep the (num_perm × shingles) matrix in
         the CPU's cache: twice as fast as large ones."""

@@ -162,10 +162,10 @@ class TableStore:
         secure_file(self.path)
 
     @contextmanager
-    def _writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._turns.write():
+    def _open(self, turn, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: ANN001 - a turn of _Access
+        with turn():
             try:
-                con = duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path), **kwargs)
             except (duckdb.IOException, duckdb.ConnectionException) as e:
                 raise _busy(e, self.path) from e
             try:
@@ -173,19 +173,13 @@ class TableStore:
             finally:
                 con.close()
 
-    @contextmanager
-    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _writer(self):  # noqa: ANN202 - a context manager of a connection
+        return self._open(self._turns.write)
+
+    def _reader(self):  # noqa: ANN202
         # Questions: nothing written, no file or network reached, no setting changed by the query itself, and a
         # bounded share of the machine.
-        with self._turns.read():
-            try:
-                con = duckdb.connect(str(self.path), read_only=True, config=READER_CONFIG)
-            except (duckdb.IOException, duckdb.ConnectionException) as e:
-                raise _busy(e, self.path) from e
-            try:
-                yield con
-            finally:
-                con.close()
+        return self._open(self._turns.read, read_only=True, config=READER_CONFIG)
 
     # ---- tables --------------------------------------------------------------------------------------------
 
