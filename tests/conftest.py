@@ -7,6 +7,9 @@ session any recorded outbound attempt fails the run (tests/unit/test_egress.py s
 
 from __future__ import annotations
 
+import os
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,10 +50,60 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def store(inhouse_home: Path):
+def sqlite_store(inhouse_home: Path):
     s = SQLiteStore(inhouse_home / "inhouse.db")
     yield s
     s.close()
+
+
+@pytest.fixture
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL + pgvector on loopback: the one `.ci/run` started (INHOUSE_TEST_DATABASE_URL), or one
+    started for this session (tests/pgserver.py)."""
+    url = os.environ.get("INHOUSE_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from tests import pgserver
+
+    base = Path(tempfile.mkdtemp(prefix="inhouse-pg-"))
+    try:
+        yield pgserver.start(base)
+    finally:
+        pgserver.stop(base)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the test server for one test, dropped after it."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(postgres_server, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    yield psycopg.conninfo.make_conninfo(postgres_server, dbname=name)
+    with psycopg.connect(postgres_server, autocommit=True) as c:
+        c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str):
+    from inhouse.store.postgres import PostgresStore
+
+    s = PostgresStore(postgres_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request):
+    """Each store backend in turn: the embedded SQLite store and PostgreSQL + pgvector."""
+    return request.getfixturevalue(f"{request.param}_store")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

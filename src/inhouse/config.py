@@ -27,6 +27,10 @@ class Settings:
     lexical_weight: float = field(default=1.0, metadata={"help": "weight of the lexical ranking in RRF"})
     # Dense retrieval is weaker than morpheme BM25 on Korean (bench/retrieval.py), so it counts half.
     dense_weight: float = field(default=0.5, metadata={"help": "weight of the dense ranking in RRF"})
+    # The knowledge-base store: SQLite under INHOUSE_HOME, or a PostgreSQL database (pgvector installed) that
+    # several InHouse processes share (inhouse.store.postgres).
+    database_url: str = field(default="", metadata={"help": "postgresql://user@host:5432/db for a shared store "
+                                                            "(empty: SQLite under INHOUSE_HOME)"})
     # Embedding: which embedder and how many chunks per batch.
     embedder: str = field(default="e5-small", metadata={"help": "embedder name (e5-small or hash)"})
     embed_batch: int = field(default=16, metadata={"help": "chunks per embedding batch"})

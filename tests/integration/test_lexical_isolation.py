@@ -19,6 +19,13 @@ from inhouse.retrieve import search
 from inhouse.store import SQLiteStore
 from inhouse.types import Chunk, Document, Principal
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on each backend."""
+    return any_store
+
+
 B_DOCS = {
     "leave.txt": ["annual leave policies fifteen days", "leave request approval manager"],
     "pay.txt": ["salary payment date twenty fifth", "bonus policies annual review"],

@@ -14,6 +14,13 @@ from inhouse.retrieve import search
 from inhouse.store import SQLiteStore
 from inhouse.types import Principal
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on each backend."""
+    return any_store
+
+
 SECRETS = {
     # (tenant, groups) -> text only that audience may read
     ("acme", ("hr",)): "임원 성과급은 기본급의 47퍼센트로 책정되었습니다. "

@@ -1,4 +1,4 @@
-"""The contract every `Store` must pass. PostgreSQL joins the parametrisation when it lands."""
+"""The contract every `Store` must pass: the embedded SQLite store and PostgreSQL + pgvector (a real server)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,24 @@ import pytest
 from inhouse.errors import InputError
 from inhouse.protocols import Store
 from inhouse.store import SQLiteStore
+from inhouse.store.postgres import PostgresStore
 from inhouse.types import Chunk, Document, Principal
 
 
-def _sqlite(tmp_path: Path) -> Store:
+def _sqlite(request, tmp_path: Path) -> Store:
     return SQLiteStore(tmp_path / "contract.db")
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _postgres(request, tmp_path: Path) -> Store:
+    return PostgresStore(request.getfixturevalue("postgres_url"))
+
+
+BACKENDS = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request, tmp_path: Path):
-    s = BACKENDS[request.param](tmp_path)
+    s = BACKENDS[request.param](request, tmp_path)
     yield s
     s.close()
 

@@ -69,7 +69,7 @@ def doctor_report() -> dict:
         egress_state["note"] = "no egress lock in this process; the CLI and server install one at start"
     store = open_store()
     try:
-        store_stats = {"path": str(store.path), **store.stats(settings.embedder)}
+        store_stats = {"path": store.location, **store.stats(settings.embedder)}
         # Terms derived by an older analyser miss what it changed (terms version 3: spaced Korean names) until
         # the next ingest re-derives them.
         stored = store.get_meta("terms_version")

@@ -27,14 +27,13 @@ from inhouse.config import Settings, home, load_settings
 from inhouse.consortium.filter import LiveCopyFilter
 from inhouse.errors import InHouseError
 from inhouse.guard import copies, egress
-from inhouse.protocols import ChatModel, Embedder
+from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.server.edge import RequestEdge
 from inhouse.server.errors import error_json, error_response
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import GenerationQueue
 from inhouse.server.routes import analytics, answers, commerce, consortium, documents, me, openai, search, ui
 from inhouse.server.state import Server
-from inhouse.store import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class MetricsMiddleware:
 
 def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, settings: Settings | None = None,
                base: Path | None = None, workers: int = 1, max_waiting: int = 8,
-               store: SQLiteStore | None = None, per_tenant: int | None = None, adapter: str | None = None) -> FastAPI:
+               store: Store | None = None, per_tenant: int | None = None, adapter: str | None = None) -> FastAPI:
     """The app over INHOUSE_HOME (or `base`). `chat`/`embedder` default to the configured ones, loaded lazily;
     without `chat`, each tenant gets its model with its adapter (`adapter` overrides the configured ones)."""
     base = base or home()

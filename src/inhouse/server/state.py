@@ -10,7 +10,7 @@ from pathlib import Path
 from inhouse.answer import judge_for
 from inhouse.config import Settings
 from inhouse.files import secure_dir
-from inhouse.protocols import ChatModel, Embedder
+from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.server.answers import AnswerLog
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import ServerDB
@@ -18,7 +18,7 @@ from inhouse.server.jobs import JobStore
 from inhouse.server.keys import KeyStore
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import GenerationQueue
-from inhouse.store import SQLiteStore, open_store
+from inhouse.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Server:
     tenant that needs it; a model given to the constructor (tests) answers every tenant."""
 
     def __init__(self, chat: ChatModel | None, embedder: Embedder | None, settings: Settings, base: Path,
-                 queue: GenerationQueue, store: SQLiteStore | None = None, adapter: str | None = None) -> None:
+                 queue: GenerationQueue, store: Store | None = None, adapter: str | None = None) -> None:
         secure_dir(base)
         self.base = base
         self.settings = settings

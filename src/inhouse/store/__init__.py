@@ -2,12 +2,20 @@
 
 from pathlib import Path
 
-from inhouse.config import home
+from inhouse.config import home, load_settings
+from inhouse.protocols import Store
 from inhouse.store.sqlite import PUBLIC_GROUP, SQLiteStore
 
 __all__ = ["PUBLIC_GROUP", "SQLiteStore", "open_store"]
 
 
-def open_store(base: Path | None = None) -> SQLiteStore:
-    """The embedded store under INHOUSE_HOME (created on first use)."""
+def open_store(base: Path | None = None) -> Store:
+    """The configured store: PostgreSQL when the `database_url` setting (INHOUSE_DATABASE_URL) names one,
+    else the embedded SQLite store under INHOUSE_HOME (created on first use)."""
+    url = load_settings(base).database_url.strip()
+    if url:
+        from inhouse.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     return SQLiteStore((base or home()) / "inhouse.db")
+

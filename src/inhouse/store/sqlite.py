@@ -12,10 +12,8 @@ those chunks alone, so what others store moves neither a score nor a rank (`_Lex
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
 import re
 import sqlite3
 import threading
@@ -31,40 +29,25 @@ import numpy as np
 
 from inhouse.errors import InputError, StoreError
 from inhouse.files import private_db
+from inhouse.store.lexical import (
+    PUBLIC_GROUP,
+    acl_of,
+    acl_token,
+    bm25_top,
+    embed_text,
+    groups_of,
+    lexical_length,
+    prune,
+    readable_classes,
+)
 from inhouse.types import Chunk, Document, Principal
+
+__all__ = ["PUBLIC_GROUP", "SQLiteStore", "acl_token", "apply_migrations"]
 
 log = logging.getLogger(__name__)
 
-PUBLIC_GROUP = "*"  # documents ingested without groups are readable by everyone in their tenant
-
-
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
-
-
-# FTS5's unicode61 tokenizer splits text into runs of letters and digits; the analyser's terms are such runs
-# already, save a few ("e-mail", "3.5") that it splits further.
-_FTS_TOKEN = re.compile(r"[^\W_]+")
-
-
-def lexical_length(terms: str) -> int:
-    """A chunk's length for BM25: its number of lexical tokens, as the FTS5 tokenizer counts them."""
-    return len(_FTS_TOKEN.findall(terms))
-
-
-def _groups_of(principal: Principal) -> list[str]:
-    return sorted(set(principal.groups) | {PUBLIC_GROUP})
-
-
-def acl_token(tenant: str, group: str) -> str:
-    """The FTS token granting `group` of `tenant` read access: digits only, so no tokenizer or stemmer
-    changes it and no query term (restricted to the `terms` column) can meet it."""
-    digest = hashlib.blake2b(f"{tenant}\x00{group}".encode(), digest_size=8).digest()
-    return "9" + str(int.from_bytes(digest, "big")).zfill(20)
-
-
-def _acl(tenant: str, groups: Sequence[str]) -> str:
-    return " ".join(acl_token(tenant, g) for g in sorted(set(groups) or {PUBLIC_GROUP}))
 
 
 class _VectorIndex:
@@ -114,7 +97,7 @@ class _VectorIndex:
         if mask is None or not len(self.ids):
             return []
         allowed = np.zeros(len(self.ids), dtype=bool)
-        for g in _groups_of(principal):
+        for g in groups_of(principal):
             if g in self.group_masks:
                 allowed |= self.group_masks[g]
         allowed &= mask
@@ -200,13 +183,11 @@ class _LexicalIndex:
         self._views: dict[tuple[str, tuple[str, ...]], _View] = {}
 
     def view(self, principal: Principal) -> _View:
-        groups = tuple(_groups_of(principal))
+        groups = tuple(groups_of(principal))
         found = self._views.get((principal.tenant, groups))
         if found is None:
             tokens = [acl_token(principal.tenant, g) for g in groups]
-            mask = np.zeros(len(self.classes) + 1, dtype=bool)
-            for i, (acl, *_) in enumerate(self.classes):
-                mask[i] = not set(tokens).isdisjoint(acl.split())
+            mask = np.array([*readable_classes(principal, [c[0] for c in self.classes]), False])
             mine = [c for c, m in zip(self.classes, mask, strict=False) if m]
             found = _View(key=tuple((acl, version) for acl, _, _, version in mine), acl=" OR ".join(tokens), mask=mask,
                           chunks=sum(c[1] for c in mine), length=sum(c[2] for c in mine))
@@ -224,26 +205,9 @@ class _LexicalIndex:
 
     def bm25(self, view: _View, postings: Sequence[tuple[np.ndarray, np.ndarray]], limit: int,
              k1: float, b: float) -> list[tuple[int, float]]:
-        """The `limit` best (chunk id, score), ties by id: Okapi BM25 (Robertson & Zaragoza, 2009) in FTS5's
-        form (idf = ln((N − n + 0.5) / (n + 0.5)), at least 1e-6), with N, n and the average length counted
-        over the principal's chunks. One posting list (ids, term frequencies) per query term."""
-        n_chunks = view.chunks
-        avgdl = view.length / n_chunks if view.length else 1.0
-        all_ids, all_scores = [], []
-        for ids, tf in postings:
-            if not len(ids):
-                continue
-            idf = math.log((n_chunks - len(ids) + 0.5) / (len(ids) + 0.5))
-            idf = idf if idf > 0 else 1e-6
-            dl = self.length_of[ids]
-            all_ids.append(ids)
-            all_scores.append(idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
-        if not all_ids:
-            return []
-        ids, where = np.unique(np.concatenate(all_ids), return_inverse=True)
-        scores = np.bincount(where, weights=np.concatenate(all_scores), minlength=len(ids))
-        best = np.lexsort((ids, -scores))[:limit]
-        return [(int(ids[i]), float(scores[i])) for i in best]
+        """BM25 (`bm25_top`) over the principal's chunks; one posting list (ids, term frequencies) per term."""
+        return bm25_top(view.chunks, view.length, [(ids, tf, self.length_of[ids]) for ids, tf in postings],
+                        limit, k1, b)
 
 
 class SQLiteStore:
@@ -251,6 +215,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.location = str(self.path)  # where the data is, for status lines (a PostgreSQL store: its server)
         private_db(self.path)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -324,7 +289,7 @@ class SQLiteStore:
         sql = f"SELECT {self._DOC_COLS} FROM documents WHERE 1=1"
         args: list[str] = []
         if principal is not None:
-            groups = _groups_of(principal)
+            groups = groups_of(principal)
             sql += (" AND tenant = ? AND id IN (SELECT doc_id FROM doc_groups WHERE grp IN "
                     f"({','.join('?' * len(groups))}))")
             args += [principal.tenant, *groups]
@@ -362,7 +327,7 @@ class SQLiteStore:
                 "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
                 [(doc_id, g) for g in sorted(set(doc.groups) or {PUBLIC_GROUP})],
             )
-            acl = _acl(doc.tenant, doc.groups)
+            acl = acl_of(doc.tenant, doc.groups)
             c.executemany(
                 "INSERT INTO chunks "
                 "(doc_id, tenant, ordinal, text, page, heading, char_start, char_end, terms, acl, length) "
@@ -393,7 +358,7 @@ class SQLiteStore:
                 "INSERT INTO doc_groups (doc_id, grp) VALUES (?, ?)",
                 [(row[0], g) for g in sorted(set(groups) or {PUBLIC_GROUP})],
             )
-            c.execute("UPDATE chunks SET acl = ? WHERE doc_id = ?", (_acl(tenant, groups), row[0]))
+            c.execute("UPDATE chunks SET acl = ? WHERE doc_id = ?", (acl_of(tenant, groups), row[0]))
 
     def delete_document(self, tenant: str, path: str) -> bool:
         with self.transaction() as c:
@@ -498,9 +463,7 @@ class SQLiteStore:
             bound = everywhere.get(tokens[t][0], 0) if len(tokens[t]) == 1 else None
             if len(terms) > self.MAX_QUERY_TERMS or bound is None or bound > common:
                 df[t] = self._count_visible(t, view)
-        kept = [t for t in terms if df.get(t, 0) <= common] or sorted(terms, key=df.__getitem__)[:3]
-        if len(kept) > self.MAX_QUERY_TERMS:
-            kept = sorted(kept, key=df.__getitem__)[: self.MAX_QUERY_TERMS]
+        kept = prune(terms, df, view.chunks, self.COMMON_TERM_SHARE, self.MAX_QUERY_TERMS)
         return {t: df.get(t) for t in kept}
 
     def _postings(self, term: str, tokens: tuple[str, ...], df: int | None, view: _View,
@@ -545,7 +508,7 @@ class SQLiteStore:
         return index.search(principal, vector, limit)
 
     def chunk_ids(self, principal: Principal) -> list[int]:
-        groups = _groups_of(principal)
+        groups = groups_of(principal)
         sql = ("SELECT c.id FROM chunks c WHERE c.tenant = ? AND c.doc_id IN "
                f"(SELECT doc_id FROM doc_groups WHERE grp IN ({','.join('?' * len(groups))})) ORDER BY c.id")
         with self._lock:
@@ -554,7 +517,7 @@ class SQLiteStore:
     def get_chunks(self, principal: Principal, ids: Sequence[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
-        groups = _groups_of(principal)
+        groups = groups_of(principal)
         sql = (
             "SELECT c.id, c.text, c.page, c.heading, c.char_start, c.char_end, c.ordinal, d.path "
             "FROM chunks c JOIN documents d ON d.id = c.doc_id "
@@ -580,7 +543,7 @@ class SQLiteStore:
                 f"ON e.chunk_id = c.id AND e.model = ? WHERE e.chunk_id IS NULL{only} ORDER BY c.id LIMIT ?",
                 (model, *([] if tenant is None else [tenant]), limit),
             ).fetchall()
-        return [(i, _embed_text(json.loads(h), t)) for i, h, t in rows]
+        return [(i, embed_text(json.loads(h), t)) for i, h, t in rows]
 
     def get_vectors(self, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
         if not ids:
@@ -693,10 +656,6 @@ class SQLiteStore:
     def close(self) -> None:
         self.conn.close()
 
-
-def _embed_text(heading: list[str], text: str) -> str:
-    """What gets embedded: the heading path gives a chunk its context."""
-    return (" > ".join(heading) + "\n" + text) if heading else text
 
 
 def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[tuple[str, str]]) -> None:
