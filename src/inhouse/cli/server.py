@@ -8,7 +8,7 @@ from rich.table import Table
 from inhouse.cli.common import emit_json, err, out, split_groups
 from inhouse.cli.logs import current, uvicorn_config
 from inhouse.server.audit import AuditLog
-from inhouse.server.db import ServerDB
+from inhouse.server.db import open_server_db
 from inhouse.server.keys import ROLES, KeyStore
 
 
@@ -51,7 +51,7 @@ def keys() -> None:
 @click.option("--note", default="", help="what the key is for")
 @click.option("--json", "as_json", is_flag=True)
 def keys_create(tenant: str, user: str, groups: str, role: str, expires: str | None, note: str, as_json: bool) -> None:
-    key, record = KeyStore(ServerDB()).create(tenant, user, split_groups(groups), role, expires, note)
+    key, record = KeyStore(open_server_db()).create(tenant, user, split_groups(groups), role, expires, note)
     if as_json:
         emit_json({"key": key, **record.to_json()})
         return
@@ -63,7 +63,7 @@ def keys_create(tenant: str, user: str, groups: str, role: str, expires: str | N
 @click.option("--tenant", default=None)
 @click.option("--json", "as_json", is_flag=True)
 def keys_list(tenant: str | None, as_json: bool) -> None:
-    records = KeyStore(ServerDB()).list(tenant)
+    records = KeyStore(open_server_db()).list(tenant)
     if as_json:
         emit_json({"keys": [r.to_json() for r in records]})
         return
@@ -77,7 +77,7 @@ def keys_list(tenant: str | None, as_json: bool) -> None:
 @click.argument("key_id")
 @click.option("--json", "as_json", is_flag=True)
 def keys_revoke(key_id: str, as_json: bool) -> None:
-    record = KeyStore(ServerDB()).revoke(key_id)
+    record = KeyStore(open_server_db()).revoke(key_id)
     if as_json:
         emit_json(record.to_json())
     else:
@@ -95,7 +95,7 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 def audit(since: str | None, until: str | None, user: str | None, tenant: str | None, action: str | None,
           limit: int | None, as_json: bool) -> None:
     """Query the append-only audit log (questions and answers are stored PII-masked)."""
-    entries = AuditLog(ServerDB()).query(since, until, user, tenant, action, limit)
+    entries = AuditLog(open_server_db()).query(since, until, user, tenant, action, limit)
     if as_json:
         for e in entries:
             emit_json(e.to_json())

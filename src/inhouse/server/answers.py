@@ -31,7 +31,7 @@ class AnswerLog:
 
     def get(self, key: ApiKey, answer_id: str) -> dict:
         """The stored answer, if `key` may read it: its asker's, or any of the tenant's for an admin."""
-        rows = self.db.query("SELECT tenant, user, body FROM answers WHERE id = ?", (answer_id,))
+        rows = self.db.query("SELECT tenant, user_name, body FROM answers WHERE id = ?", (answer_id,))
         # Another tenant's (or, for a reader, another user's) answer is reported as absent, not forbidden.
         if not rows or rows[0][0] != key.tenant or (rows[0][1] != key.user and not key.is_admin):
             raise NotFoundError(f"no answer '{answer_id}' for this key.")

@@ -38,7 +38,7 @@ class AuditEntry:
         return asdict(self)
 
 
-_COLS = "id, ts, tenant, user, key_id, action, question, outcome, answer, chunk_ids, model, answer_id, detail"
+_COLS = "id, ts, tenant, user_name, key_id, action, question, outcome, answer, chunk_ids, model, answer_id, detail"
 
 
 class AuditLog:
@@ -51,18 +51,18 @@ class AuditLog:
         """Append one entry (masked); returns its id."""
         with self.db.transaction() as c:
             cur = c.execute(
-                "INSERT INTO audit (ts, tenant, user, key_id, action, question, outcome, answer, chunk_ids, model, "
-                "answer_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO audit (ts, tenant, user_name, key_id, action, question, outcome, answer, chunk_ids, "
+                "model, answer_id, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (now_iso(), key.tenant, key.user, key.id, action, mask(question), outcome, mask(answer),
                  json.dumps(list(chunk_ids or [])), model, answer_id, mask(detail)))
-            return int(cur.lastrowid)
+            return int(cur.fetchone()[0])
 
     def query(self, since: str | None = None, until: str | None = None, user: str | None = None,
               tenant: str | None = None, action: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         sql, args = f"SELECT {_COLS} FROM audit WHERE 1=1", []
         for col, op, value in (("ts", ">=", parse_when(since, past=True) if since else None),
                                ("ts", "<", parse_when(until, past=True) if until else None),
-                               ("user", "=", user), ("tenant", "=", tenant), ("action", "=", action)):
+                               ("user_name", "=", user), ("tenant", "=", tenant), ("action", "=", action)):
             if value is not None:
                 sql += f" AND {col} {op} ?"
                 args.append(value)

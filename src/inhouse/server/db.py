@@ -1,5 +1,6 @@
-"""The server's own small SQLite database (INHOUSE_HOME/server.db): API keys, the audit log, answers,
-ingest jobs.
+"""The server's own small database: API keys, the audit log, answers, ingest jobs. SQLite
+(INHOUSE_HOME/server.db) by default; the PostgreSQL database of the `database_url` setting when one is set,
+so that several server processes share keys, audit and jobs (`open_server_db`).
 
 Why not a migration in the knowledge-base store: every write through `SQLiteStore.transaction` bumps
 the store generation, which makes the in-memory vector index reload. An audit row is written on every
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from inhouse.config import home
+from inhouse.config import home, load_settings
 from inhouse.errors import StoreError
 from inhouse.files import private_db
 from inhouse.store.sqlite import apply_migrations
@@ -85,6 +86,72 @@ CREATE INDEX ingest_jobs_tenant ON ingest_jobs (tenant, created_at);
 -- host:pid:token of the server process that runs the job
 ALTER TABLE ingest_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 """),
+    # `user` is a reserved word in PostgreSQL (it reads as the session's user): one column name for both.
+    ("004_user_name", """
+ALTER TABLE api_keys RENAME COLUMN user TO user_name;
+ALTER TABLE audit RENAME COLUMN user TO user_name;
+ALTER TABLE answers RENAME COLUMN user TO user_name;
+"""),
+]
+
+# The same schema on PostgreSQL (recorded in `server_migrations`, apart from the knowledge-base store's).
+PG_MIGRATIONS: list[tuple[str, str]] = [
+    ("001_server", """
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    tenant      TEXT NOT NULL,
+    user_name   TEXT NOT NULL,
+    groups      TEXT NOT NULL DEFAULT '[]',
+    role        TEXT NOT NULL CHECK (role IN ('reader', 'admin')),
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT,
+    revoked_at  TEXT,
+    note        TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE audit (
+    id          BIGSERIAL PRIMARY KEY,
+    ts          TEXT NOT NULL,
+    tenant      TEXT NOT NULL,
+    user_name   TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    question    TEXT NOT NULL DEFAULT '',
+    outcome     TEXT NOT NULL,
+    answer      TEXT NOT NULL DEFAULT '',
+    chunk_ids   TEXT NOT NULL DEFAULT '[]',
+    model       TEXT NOT NULL DEFAULT '',
+    answer_id   TEXT,
+    detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_ts ON audit (ts);
+CREATE INDEX audit_user ON audit (tenant, user_name, ts);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TABLE answers (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    user_name  TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE TABLE ingest_jobs (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    filename   TEXT NOT NULL,
+    groups     TEXT NOT NULL DEFAULT '[]',
+    status     TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    created_at TEXT NOT NULL,
+    report     TEXT,
+    error      TEXT NOT NULL DEFAULT '',
+    owner      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ingest_jobs_tenant ON ingest_jobs (tenant, created_at);
+"""),
 ]
 
 
@@ -123,3 +190,80 @@ class ServerDB:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _PgStatements:
+    """A psycopg connection speaking the statements written for sqlite3 (`?` placeholders)."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn = conn
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, args: tuple | list = ()):  # noqa: ANN201
+        return self.conn.execute(self._sql(sql), args)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if rows:
+            self.conn.cursor().executemany(self._sql(sql), rows)
+
+
+class PgServerDB(ServerDB):
+    """The server database in PostgreSQL, shared by every server process of the deployment. A lost connection
+    is a StoreError naming the server; the next request reconnects."""
+
+    def __init__(self, url: str) -> None:  # noqa: D107 - no SQLite file here
+        from inhouse.store.postgres import connect, describe, migrate
+
+        self.url, self.path, self.location = url, None, describe(url)
+        self._lock = threading.RLock()
+        self._connect = connect
+        self.conn = connect(url)
+        migrate(self.conn, PG_MIGRATIONS, table="server_migrations")
+
+    def _live(self):  # noqa: ANN202
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = self._connect(self.url)
+        return self.conn
+
+    def _lost(self, e: Exception) -> StoreError:
+        self.conn.close()
+        return StoreError(f"the connection to PostgreSQL at {self.location} failed ({str(e).strip()[:200]}); "
+                          "the next request reconnects.")
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgStatements]:  # type: ignore[override]
+        import psycopg
+
+        with self._lock:
+            conn = self._live()
+            try:
+                with conn.transaction():
+                    yield _PgStatements(conn)
+            except psycopg.OperationalError as e:
+                raise self._lost(e) from e
+
+    def query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return _PgStatements(self._live()).execute(sql, args).fetchall()
+                except psycopg.OperationalError as e:
+                    err = self._lost(e)
+                    if attempt == 2:
+                        raise err from e
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_server_db(base: Path | None = None, url: str | None = None) -> ServerDB:
+    """The configured server database: PostgreSQL when `url` (default: the `database_url` setting) names one,
+    else server.db under the home."""
+    url = (load_settings(base).database_url if url is None else url).strip()
+    return PgServerDB(url) if url else ServerDB((base or home()) / "server.db")

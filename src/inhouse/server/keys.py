@@ -92,7 +92,7 @@ class ApiKey:
                 "revoked_at": self.revoked_at, "state": self.state(), "note": self.note}
 
 
-_COLS = "id, tenant, user, groups, role, created_at, expires_at, revoked_at, note"
+_COLS = "id, tenant, user_name, groups, role, created_at, expires_at, revoked_at, note"
 
 
 def _row(r: tuple) -> ApiKey:

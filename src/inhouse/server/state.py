@@ -13,7 +13,7 @@ from inhouse.files import secure_dir
 from inhouse.protocols import ChatModel, Embedder, Store
 from inhouse.server.answers import AnswerLog
 from inhouse.server.audit import AuditLog
-from inhouse.server.db import ServerDB
+from inhouse.server.db import open_server_db
 from inhouse.server.jobs import JobStore
 from inhouse.server.keys import KeyStore
 from inhouse.server.metrics import Metrics
@@ -36,8 +36,8 @@ class Server:
         secure_dir(base)
         self.base = base
         self.settings = settings
-        self.store = store or open_store(base)
-        self.db = ServerDB(base / "server.db")
+        self.store = store or open_store(base, settings.database_url)
+        self.db = open_server_db(base, settings.database_url)
         self.keys = KeyStore(self.db)
         self.audit = AuditLog(self.db)
         self.answers = AnswerLog(self.db)

@@ -9,10 +9,10 @@ from inhouse.store.sqlite import PUBLIC_GROUP, SQLiteStore
 __all__ = ["PUBLIC_GROUP", "SQLiteStore", "open_store"]
 
 
-def open_store(base: Path | None = None) -> Store:
-    """The configured store: PostgreSQL when the `database_url` setting (INHOUSE_DATABASE_URL) names one,
-    else the embedded SQLite store under INHOUSE_HOME (created on first use)."""
-    url = load_settings(base).database_url.strip()
+def open_store(base: Path | None = None, url: str | None = None) -> Store:
+    """The configured store: PostgreSQL when `url` (default: the `database_url` setting, INHOUSE_DATABASE_URL)
+    names one, else the embedded SQLite store under INHOUSE_HOME (created on first use)."""
+    url = (load_settings(base).database_url if url is None else url).strip()
     if url:
         from inhouse.store.postgres import PostgresStore
 

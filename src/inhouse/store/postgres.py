@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _WRITE_LOCK = 0x1A0_4055  # pg_advisory_xact_lock key every writer takes
-_MIGRATE_LOCK = 0x1A0_4056
 
 
 def _psycopg():
@@ -94,6 +93,40 @@ def _reach(url: str, timeout: float) -> None:
                          "running, and is INHOUSE_DATABASE_URL right?")
 
 
+def connect(url: str, timeout: float = 10):
+    """An autocommit psycopg connection to `url`, egress-checked first; a clear StoreError if it fails."""
+    psycopg, _ = _psycopg()
+    _reach(url, timeout)
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=int(max(1, timeout)), application_name="inhouse")
+    except psycopg.OperationalError as e:
+        raise StoreError(f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip().splitlines()[-1]}. "
+                         "Is the server running, and is INHOUSE_DATABASE_URL right?") from e
+
+
+def migrate(conn, migrations: Sequence[tuple[str, str]], table: str = "migrations") -> None:
+    """Apply the numbered (name, SQL) migrations not yet recorded in `table`, each in its own transaction with
+    its record; one process at a time (an advisory lock), so replicas starting together apply each once."""
+    psycopg, _ = _psycopg()
+    key = int.from_bytes(hashlib.blake2b(table.encode(), digest_size=4).digest(), "big")
+    name = psycopg.sql.Identifier(table)
+    conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+    try:
+        conn.execute(psycopg.sql.SQL("CREATE TABLE IF NOT EXISTS {} (name TEXT PRIMARY KEY, "
+                                     "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").format(name))
+        applied = {r[0] for r in conn.execute(psycopg.sql.SQL("SELECT name FROM {}").format(name))}
+        for step, script in migrations:
+            if step in applied:
+                continue
+            t0 = time.perf_counter()
+            with conn.transaction():
+                conn.execute(script)
+                conn.execute(psycopg.sql.SQL("INSERT INTO {} (name) VALUES (%s)").format(name), (step,))
+            log.info("applied migration %s (%s) in %.2f s", step, table, time.perf_counter() - t0)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 def _migrations() -> list[tuple[str, str]]:
     files = resources.files("inhouse.store").joinpath("pg_migrations").iterdir()
     return sorted((f.name, f.read_text("utf-8")) for f in files if f.name.endswith(".sql"))
@@ -128,15 +161,9 @@ class PostgresStore:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         psycopg, pgvector = _psycopg()
-        _reach(self.url, self.connect_timeout)
+        conn = connect(self.url, self.connect_timeout)
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout,
-                                   application_name="inhouse")
-        except psycopg.OperationalError as e:
-            raise StoreError(f"cannot reach PostgreSQL at {self.location}: {str(e).strip().splitlines()[-1]}. "
-                             "Is the server running, and is INHOUSE_DATABASE_URL right?") from e
-        try:
-            self._migrate(conn)
+            migrate(conn, _migrations())
             pgvector.register_vector(conn)
             conn.execute("SET hnsw.iterative_scan = relaxed_order")
             conn.execute(f"SET hnsw.ef_search = {int(self.EF_SEARCH)}")
@@ -148,26 +175,6 @@ class PostgresStore:
                              ) from e
         self._conn = conn
         return conn
-
-    @staticmethod
-    def _migrate(conn) -> None:
-        """Apply the numbered migrations not yet recorded, each in its own transaction with its record; one
-        process at a time (an advisory lock), so replicas starting together apply each once."""
-        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATE_LOCK,))
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, "
-                         "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-            applied = {r[0] for r in conn.execute("SELECT name FROM migrations")}
-            for name, script in _migrations():
-                if name in applied:
-                    continue
-                t0 = time.perf_counter()
-                with conn.transaction():
-                    conn.execute(script)
-                    conn.execute("INSERT INTO migrations (name) VALUES (%s)", (name,))
-                log.info("applied migration %s in %.2f s", name, time.perf_counter() - t0)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATE_LOCK,))
 
     def _lost(self, e: Exception) -> StoreError:
         if self._conn is not None:
