@@ -173,3 +173,38 @@ def embed(limit: int | None, as_json: bool) -> None:
         emit_json({"embedded": done, "embeddings_pending": pending})
     else:
         out.print(f"embedded {done} chunks; {pending} pending")
+
+
+@click.group("store")
+def store_group() -> None:
+    """The knowledge-base store: move it to PostgreSQL."""
+
+
+@store_group.command("copy")
+@click.option("--to", "url", required=True, help="postgresql://user@host:5432/db (with pgvector)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def store_copy(url: str, as_json: bool) -> None:
+    """Copy the embedded store (INHOUSE_HOME/inhouse.db) into PostgreSQL with its vectors, then compare counts
+    and content hashes. An interrupted copy resumes; then set database_url (INHOUSE_DATABASE_URL) to use it."""
+    from inhouse.store import SQLiteStore
+    from inhouse.store.copy import copy_store
+    from inhouse.store.postgres import PostgresStore
+
+    path = home() / "inhouse.db"
+    if not path.exists():
+        raise NotFoundError(f"no embedded store at {path} to copy; set INHOUSE_HOME to the folder that holds it.")
+    src, dst = SQLiteStore(path), PostgresStore(url)
+    try:
+        with progress_bar(not as_json) as progress:
+            report = copy_store(src, dst, progress)
+    finally:
+        src.close()
+        dst.close()
+    if as_json:
+        emit_json(report.to_json())
+        return
+    out.print(f"{report.documents} documents ({report.copied} copied, {report.unchanged} already there), "
+              f"{report.chunks} chunks, vectors: {', '.join(f'{m} {n}' for m, n in report.vectors.items()) or 'none'}")
+    out.print(f"verified: counts equal, content hash {report.hashes['source'][:16]} on both sides")
+    out.print(f"[dim]use it: INHOUSE_DATABASE_URL={dst.location} (or database_url in config.toml)[/dim]",
+              highlight=False)

@@ -17,7 +17,7 @@ from inhouse.cli.commerce import commerce
 from inhouse.cli.consortium import consortium
 from inhouse.cli.evals import eval_group
 from inhouse.cli.guard import doctor, pii, redteam
-from inhouse.cli.kb import docs, embed, ingest, search, status
+from inhouse.cli.kb import docs, embed, ingest, search, status, store_group
 from inhouse.cli.logs import LEVELS, configure, level_from_settings
 from inhouse.cli.recs import recs
 from inhouse.cli.server import audit, keys, serve
@@ -37,7 +37,7 @@ def cli(log_level: str | None) -> None:
 
 
 for command in (ingest, search, docs, status, embed, ask, models, recs, pii, doctor, redteam, serve, keys, audit,
-                eval_group, tune, commerce, consortium, analytics):
+                eval_group, tune, commerce, consortium, analytics, store_group):
     cli.add_command(command)
 
 

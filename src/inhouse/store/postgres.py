@@ -248,9 +248,12 @@ class PostgresStore:
         rows = self._read(lambda c: c.execute(sql + " ORDER BY d.tenant, d.path", args).fetchall())
         return [self._doc(r) for r in rows]
 
-    def replace_document(self, doc: Document, chunks: Sequence[Chunk], terms: Sequence[str]) -> int:
-        if len(chunks) != len(terms):
-            raise InputError("replace_document: one terms string is needed per chunk.")
+    def replace_document(self, doc: Document, chunks: Sequence[Chunk], terms: Sequence[str],
+                         vectors: dict[str, Sequence[np.ndarray | None]] | None = None) -> int:
+        """`Store.replace_document`; `vectors` (for copies): each model's vector of each chunk (None: none),
+        written in the same transaction."""
+        if len(chunks) != len(terms) or any(len(v) != len(chunks) for v in (vectors or {}).values()):
+            raise InputError("replace_document: one terms string (and one vector per model) is needed per chunk.")
         acl = acl_of(doc.tenant, doc.groups)
         with self.transaction() as c:
             old = c.execute("SELECT id FROM documents WHERE tenant = %s AND path = %s",
@@ -281,6 +284,8 @@ class PostgresStore:
                     "INSERT INTO embeddings (model, chunk_id, acl, vector) VALUES (%s, %s, %s, %s)",
                     [(model, cid, acl, vec) for cid, r in zip(ids, rows, strict=True)
                      for model, vec in kept.get((r[5], r[3]), [])])
+            for model, vecs in (vectors or {}).items():
+                self._put(c, model, [(i, v) for i, v in zip(ids, vecs, strict=True) if v is not None])
         doc.id = doc_id
         return doc_id
 
@@ -488,6 +493,11 @@ class PostgresStore:
         return {i: np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32) for i, v in rows}
 
     def put_embeddings(self, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
+        if items:
+            with self.transaction() as c:
+                self._put(c, model, items)
+
+    def _put(self, c, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         if not items:
             return
         dims = {len(v) for _, v in items}
@@ -495,25 +505,23 @@ class PostgresStore:
             raise InputError(f"put_embeddings: vectors of {model} differ in length ({sorted(dims)}).")
         dim = dims.pop()
         psycopg, _ = _psycopg()
-        with self.transaction() as c:
-            known = self._dim(c, model)
-            if known is None:
-                index = "embeddings_hnsw_" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
-                c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)",
-                          (model, dim, index))
-                c.execute(psycopg.sql.SQL(
-                    "CREATE INDEX {i} ON embeddings USING hnsw ((vector::vector({d})) vector_ip_ops) "
-                    "WHERE model = {m}").format(i=psycopg.sql.Identifier(index), d=psycopg.sql.Literal(dim),
-                                                m=psycopg.sql.Literal(model)))
-                self._dims.pop(model, None)
-            elif known != dim:
-                raise InputError(f"{model} stores {known}-dimensional vectors; these have {dim}. Embed with the "
-                                 "same model, or under another model name.")
-            # A chunk deleted since it was read is skipped by the join (no orphan vectors).
-            c.cursor().executemany(
-                "INSERT INTO embeddings (model, chunk_id, acl, vector) SELECT %s, id, acl, %s FROM chunks "
-                "WHERE id = %s ON CONFLICT (model, chunk_id) DO UPDATE SET vector = EXCLUDED.vector",
-                [(model, np.asarray(v, dtype=np.float32), int(i)) for i, v in items])
+        known = self._dim(c, model)
+        if known is None:
+            index = "embeddings_hnsw_" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
+            c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, index))
+            c.execute(psycopg.sql.SQL(
+                "CREATE INDEX {i} ON embeddings USING hnsw ((vector::vector({d})) vector_ip_ops) "
+                "WHERE model = {m}").format(i=psycopg.sql.Identifier(index), d=psycopg.sql.Literal(dim),
+                                            m=psycopg.sql.Literal(model)))
+            self._dims.pop(model, None)  # known once committed
+        elif known != dim:
+            raise InputError(f"{model} stores {known}-dimensional vectors; these have {dim}. Embed with the "
+                             "same model, or under another model name.")
+        # A chunk deleted since it was read is skipped by the join (no orphan vectors).
+        c.cursor().executemany(
+            "INSERT INTO embeddings (model, chunk_id, acl, vector) SELECT %s, id, acl, %s FROM chunks "
+            "WHERE id = %s ON CONFLICT (model, chunk_id) DO UPDATE SET vector = EXCLUDED.vector",
+            [(model, np.asarray(v, dtype=np.float32), int(i)) for i, v in items])
 
     # ---- lexical terms ------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
