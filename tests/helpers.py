@@ -103,3 +103,71 @@ def random_adapter(path: Path, base: Path, seed: int = 0, rank: int = 4, scale: 
                                                      rng.normal(0, scale, (out_dim, rank)))
     write_adapter(path, base, weights, alpha)
     return path
+
+
+# A llama.cpp server as a child process: the egress lock first (loopback only), then llama-cpp-python's own
+# __main__ (`python -m llama_cpp.server`).
+_SERVE = ("import runpy\nfrom inhouse.guard import egress\negress.install(allow=())\n"
+          "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """`python -m llama_cpp.server` serving `gguf` as `alias` on a loopback port; `start()` waits until it lists
+    the model, `kill()` ends it at once (kill -9), `start()` again brings it back on the same port."""
+
+    def __init__(self, gguf: Path, alias: str, log: Path, port: int | None = None, n_ctx: int = 1024,
+                 threads: int = 1) -> None:
+        self.gguf, self.alias, self.log, self.n_ctx, self.threads = gguf, alias, log, n_ctx, threads
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.proc = None
+
+    def start(self, timeout: float = 180) -> LlamaServer:
+        import os
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        root = Path(__file__).resolve().parents[1]
+        env = os.environ | {"PYTHONPATH": os.pathsep.join([str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _SERVE, "--model", str(self.gguf), "--model_alias", self.alias, "--host",
+                 "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads)],
+                stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/models", timeout=2) as r:
+                    if self.alias in r.read().decode():
+                        return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("llama_cpp.server did not start:\n"
+                                       + self.log.read_text("utf-8", "replace")[-3000:]) from None
+                time.sleep(0.25)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -2,7 +2,7 @@
 
 Backends: ScriptedChat, the red team's WorstCaseChat, the server's GatedChat (around a ScriptedChat),
 LlamaCppChat on the packaged Qwen2.5-Coder-0.5B GGUF, alone and with a (small, random) LoRA adapter, and
-OpenAICompatChat against llama-cpp-python's own
+OpenAICompatChat and an EnginePool over it against llama-cpp-python's own
 server (`python -m llama_cpp.server`) on loopback, serving the same GGUF from a child process started once
 for this module under the egress lock. Replies are short, so the module takes a few minutes on 2 busy cores at most.
 """
@@ -10,12 +10,6 @@ for this module under the egress lock. Replies are short, so the module takes a 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,13 +17,14 @@ import pytest
 
 from inhouse.errors import InputError
 from inhouse.models.chat import LlamaCppChat, OpenAICompatChat, ScriptedChat
+from inhouse.models.pool import EnginePool
 from inhouse.models.registry import Registry
 from inhouse.protocols import ChatModel, Reply
 from inhouse.redteam.answers import WorstCaseChat
 from inhouse.server.generation import GatedChat
 from inhouse.server.metrics import Metrics
 from inhouse.server.queue import GenerationQueue
-from tests.helpers import random_adapter
+from tests.helpers import LlamaServer, random_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "qwen2.5-coder-0.5b"
@@ -39,9 +34,6 @@ COUNT = [{"role": "user", "content": "Count from 1 to 20, separated by spaces. R
 HELLO = [{"role": "user", "content": "Say hello in one short sentence."}]
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 JSON_ASK = [{"role": "user", "content": "Reply with a JSON object whose field name is a color."}]
-# The server as a child process: the egress lock first (loopback only), then llama-cpp-python's own __main__.
-SERVE = ("import runpy\nfrom inhouse.guard import egress\negress.install(allow=())\n"
-         "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
 
 
 def _scripted() -> ScriptedChat:
@@ -68,43 +60,14 @@ def adapted(gguf: Path, tmp_path_factory) -> LlamaCppChat:
     return LlamaCppChat(gguf, name=MODEL, n_ctx=1024, n_threads=THREADS, lora_path=lora, adapter="random")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(gguf: Path, tmp_path_factory) -> Iterator[str]:
     """The base URL of a llama.cpp server on loopback for the module's tests."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, "--model", str(gguf), "--model_alias", MODEL,
-                                 "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024",
-                                 "--n_threads", str(THREADS)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
+    server = LlamaServer(gguf, MODEL, tmp_path_factory.mktemp("llama-server") / "server.log", threads=THREADS)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                    if MODEL in r.read().decode():
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("llama_cpp.server did not start:\n" + log.read_text("utf-8", "replace")[-3000:])
-                time.sleep(0.25)
-        yield url
+        yield server.start().url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 @pytest.fixture
@@ -121,6 +84,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest], ChatModel]] = {
     "llama.cpp": lambda request: request.getfixturevalue("in_process"),
     "llama.cpp+lora": lambda request: request.getfixturevalue("adapted"),
     "openai-compat": lambda request: OpenAICompatChat(request.getfixturevalue("served"), MODEL),
+    "engine-pool": lambda request: EnginePool("pool", [request.getfixturevalue("served")], MODEL, engine="openai"),
 }
 
 

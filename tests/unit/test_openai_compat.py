@@ -14,7 +14,7 @@ import pytest
 
 from inhouse.errors import InputError, PermissionDenied
 from inhouse.ingest.pipeline import validate_name
-from inhouse.models.chat import OpenAICompatChat
+from inhouse.models.chat import ModelServerError, OpenAICompatChat
 from inhouse.protocols import Reply
 
 
@@ -122,9 +122,12 @@ def test_tokens_and_finish_come_from_the_stream():
         assert chat.complete([{"role": "user", "content": "hi"}]) == Reply("a b", 2, (), "stop")  # pieces counted
 
 
-def test_an_error_in_the_stream_is_an_input_error():
+def test_an_error_in_the_stream_or_a_stream_cut_short_is_a_model_server_error():
     with streaming(_events(_delta("a"), {"error": {"message": "context full"}})) as (chat, _, _):
-        with pytest.raises(InputError, match="context full"):
+        with pytest.raises(ModelServerError, match="context full"):
+            chat.complete([{"role": "user", "content": "hi"}])
+    with streaming(_events(_delta("a"), _delta("b"))) as (chat, _, _):  # no finish_reason, no [DONE]
+        with pytest.raises(ModelServerError, match="closed the stream before the reply ended"):
             chat.complete([{"role": "user", "content": "hi"}])
 
 

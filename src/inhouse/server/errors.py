@@ -7,6 +7,8 @@ import json
 from fastapi.responses import JSONResponse
 
 from inhouse.errors import InputError, NotFoundError, PermissionDenied, StoreError
+from inhouse.models.chat import ModelServerError
+from inhouse.models.pool import Unavailable
 from inhouse.server.keys import Unauthorized
 from inhouse.server.queue import QueueFull
 
@@ -18,6 +20,10 @@ def error_json(status: int, message: str, type_: str, code: str | None = None,
 
 
 def error_response(e: Exception) -> JSONResponse:
+    if isinstance(e, Unavailable):
+        return error_json(503, str(e), "server_error", "engine_unavailable", {"Retry-After": str(e.retry_after)})
+    if isinstance(e, ModelServerError):
+        return error_json(502, str(e), "server_error", "model_server_error")
     if isinstance(e, QueueFull):
         return error_json(429, str(e), "rate_limit_error", "queue_full", {"Retry-After": str(e.retry_after)})
     if isinstance(e, Unauthorized):
