@@ -6,7 +6,9 @@ An engine takes at most `concurrency` requests at once; when all are full a requ
 `timeout`), and the server's generation queue in front keeps the waiting bounded.
 Failures: a request that fails before any of its text was written (connection refused or reset, a timeout,
 an HTTP 5xx) is idempotent and is sent to another engine; once text has streamed to the client it cannot be
-taken back, so the error is reported (`Unavailable`, HTTP 503 with Retry-After). After `failures` failures in
+taken back, so the error is reported (`Unavailable`, HTTP 503 with Retry-After). With `slots` (PostgreSQL
+advisory locks, inhouse.store.locks) an engine's concurrency and the least-busy choice count the requests of
+every server process that shares the database. After `failures` failures in
 a row an engine's circuit opens: it gets no traffic for `cooldown` seconds, then one health check (GET
 /models) decides whether it is tried again. Every engine's host must pass the egress allow-list.
 """
@@ -92,7 +94,7 @@ class EnginePool:
 
     def __init__(self, name: str, urls: Sequence[str], model: str, *, engine: str = "openai",
                  concurrency: int = 4, timeout: float = 120.0, allowed_hosts: Sequence[str] = (),
-                 api_key: str = "", failures: int = 3, cooldown: float = 10.0) -> None:
+                 api_key: str = "", failures: int = 3, cooldown: float = 10.0, slots=None) -> None:  # noqa: ANN001
         if not urls:
             raise InputError(f"engine pool '{name}' needs at least one URL.")
         if engine not in ENGINES:
@@ -104,6 +106,8 @@ class EnginePool:
                                                                logprobs=engine != "llamacpp"), concurrency)
                         for u in urls]
         self.reports_logprobs = engine != "llamacpp"
+        # inhouse.store.locks.SharedSlots: every server process's requests count against each engine's concurrency.
+        self.slots = slots
         self._cond = threading.Condition()
         self._turn = 0
 
@@ -130,18 +134,22 @@ class EnginePool:
             return False
 
     # ---- routing ------------------------------------------------------------------------------------
-    def _pick(self, tried: set[str], now: float) -> Engine | None:
-        """The least busy engine not tried yet with a free slot and its circuit closed (or due a retrial)."""
+    def _candidates(self, tried: set[str], now: float) -> list[Engine]:
+        """Engines not tried yet with a free slot here and their circuit closed (or due a retrial), the least
+        busy first (by every process's requests when slots are shared), ties in turn."""
         free = [e for e in self.engines if e.url not in tried and e.in_flight < e.concurrency and not e.probing
                 and e.open_until <= now]
         if not free:
-            return None
+            return []
+        busy = ({e.url: e.in_flight for e in free} if self.slots is None else
+                {name.removeprefix("engine:"): n for name, n in
+                 self.slots.held([f"engine:{e.url}" for e in free]).items()})
         self._turn += 1
         n = len(self.engines)
-        return min(free, key=lambda e: (e.in_flight / e.concurrency,
-                                        (self.engines.index(e) - self._turn) % n))
+        return sorted(free, key=lambda e: (busy.get(e.url, 0) / e.concurrency,
+                                           (self.engines.index(e) - self._turn) % n))
 
-    def _acquire(self, tried: set[str]) -> Engine:
+    def _acquire(self, tried: set[str]):  # noqa: ANN202 - (Engine, shared slot or None)
         deadline = time.monotonic() + self.timeout
         with self._cond:
             while True:
@@ -154,37 +162,48 @@ class EnginePool:
                 if all(e.open_until > now for e in usable):
                     raise Unavailable(f"every engine of '{self.name}' is failing (circuit open); retry shortly.",
                                       self._retry_after(now))
-                engine = self._pick(tried, now)
-                if engine is not None:
-                    if engine.open_until:  # half-open: one health check before real traffic
-                        engine.probing = True
-                        self._cond.release()
-                        try:
-                            healthy = self.probe(engine)
-                        finally:
-                            self._cond.acquire()
-                            engine.probing = False
-                        if not healthy:
-                            engine.open_until = time.monotonic() + self.cooldown
-                            engine.last_error = "health check failed"
-                            log.warning("engine %s still failing its health check; circuit open %.0f s more",
-                                        engine.url, self.cooldown)
+                for engine in self._candidates(tried, now):
+                    if engine.open_until and not self._recovered(engine):
+                        continue
+                    slot = None
+                    if self.slots is not None:  # the engine's concurrency holds across every process
+                        slot = self.slots.take(f"engine:{engine.url}", engine.concurrency)
+                        if slot is None:
                             continue
-                        engine.open_until = 0.0
-                        engine.failures = 0
-                        log.info("engine %s passed its health check; circuit closed", engine.url)
                     engine.in_flight += 1
-                    return engine
+                    return engine, slot
                 if now >= deadline:
                     raise Unavailable(f"no engine of '{self.name}' had a free slot for {self.timeout:.0f} s.",
                                       self._retry_after(now))
-                self._cond.wait(min(0.5, deadline - now))
+                self._cond.wait(min(0.05 if self.slots is not None else 0.5, deadline - now))
+
+    def _recovered(self, engine: Engine) -> bool:
+        """Half-open: one health check (outside the lock) before real traffic; False reopens the circuit."""
+        engine.probing = True
+        self._cond.release()
+        try:
+            healthy = self.probe(engine)
+        finally:
+            self._cond.acquire()
+            engine.probing = False
+        if not healthy:
+            engine.open_until = time.monotonic() + self.cooldown
+            engine.last_error = "health check failed"
+            log.warning("engine %s still failing its health check; circuit open %.0f s more", engine.url,
+                        self.cooldown)
+            return False
+        engine.open_until = 0.0
+        engine.failures = 0
+        log.info("engine %s passed its health check; circuit closed", engine.url)
+        return True
 
     def _retry_after(self, now: float) -> int:
         waits = [e.open_until - now for e in self.engines if e.open_until > now]
         return max(1, int(min(waits)) + 1) if waits else 1
 
-    def _release(self, engine: Engine, error: str | None) -> None:
+    def _release(self, engine: Engine, error: str | None, slot=None) -> None:  # noqa: ANN001
+        if slot is not None:
+            slot.release()
         with self._cond:
             engine.in_flight -= 1
             if error is None:
@@ -205,7 +224,7 @@ class EnginePool:
                  on_piece: Callable[[str], None] | None = None) -> Reply:
         tried: set[str] = set()
         while True:
-            engine = self._acquire(tried)
+            engine, slot = self._acquire(tried)
             streamed = False
 
             def piece(p: str) -> None:
@@ -221,11 +240,11 @@ class EnginePool:
                 reply = engine.chat.complete(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
                                              json_schema=json_schema, on_piece=piece)
             except _ClientGone as e:
-                self._release(engine, None)
+                self._release(engine, None, slot)
                 raise e.inner from None
             except BaseException as e:
                 why = _engine_failure(e)
-                self._release(engine, why)
+                self._release(engine, why, slot)
                 if why is None:
                     raise
                 tried.add(engine.url)
@@ -235,5 +254,5 @@ class EnginePool:
                     raise Unavailable(f"the engine {engine.url} of '{self.name}' failed mid-reply ({why}); "
                                       "retry the request.") from e
                 continue
-            self._release(engine, None)
+            self._release(engine, None, slot)
             return reply

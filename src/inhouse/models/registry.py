@@ -421,9 +421,15 @@ class ModelChoice:
             from inhouse.models.pool import EnginePool
 
             r = self.remote
+            slots = None
+            if settings.database_url:  # server processes sharing a database share each engine's concurrency
+                from inhouse.store.locks import SharedSlots
+
+                slots = SharedSlots(settings.database_url)
             return EnginePool(self.model, r["urls"], r["model"], engine=r["engine"], concurrency=r["concurrency"],
                               timeout=r["timeout"], allowed_hosts=allow_list_from(settings.egress_allow),
-                              api_key=os.environ.get(r["api_key_env"], "") if r.get("api_key_env") else "")
+                              api_key=os.environ.get(r["api_key_env"], "") if r.get("api_key_env") else "",
+                              slots=slots)
         return LlamaCppChat(self.path, name=self.model, n_ctx=settings.n_ctx,
                             n_threads=n_threads or settings.n_threads or os.cpu_count(), lora_path=self.adapter_path,
                             adapter=self.adapter)

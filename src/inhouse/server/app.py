@@ -83,7 +83,13 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
         pool = Registry(base).remote(settings.model or None)
         if pool is not None:  # remote engines: as many generations at once as they take together
             workers = pool["concurrency"] * len(pool["urls"])
-    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant), store, adapter)
+    shared = None
+    if settings.database_url:  # replicas share one database: the queue's bounds hold across all of them
+        from inhouse.store.locks import SharedSlots
+
+        shared = SharedSlots(settings.database_url)
+    srv = Server(chat, embedder, settings, base, GenerationQueue(workers, max_waiting, per_tenant, shared), store,
+                 adapter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

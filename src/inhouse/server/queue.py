@@ -11,6 +11,11 @@ of the waiting places, which stay free for the others), and when a slot frees, t
 the tenant served least recently goes next (round robin between tenants, first come first served within
 one). One busy key can no longer fill the queue nor make the other tenants wait behind all its requests.
 
+Across server processes (replicas sharing one PostgreSQL, `shared`): each admitted request also holds one of
+the deployment's `workers + max_waiting` places and one of its tenant's `per_tenant` places (advisory locks,
+inhouse.store.locks), so the 429 bound and the per-tenant bound hold for the deployment, not per process; a
+process that dies gives its places back with its connections.
+
 Cancellation: each admitted job carries a `threading.Event`; the worker checks it between tokens and
 stops consuming the model's iterator (closing it), so a client that disconnects frees the model.
 """
@@ -44,8 +49,10 @@ class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 
 class GenerationQueue:
-    def __init__(self, workers: int = 1, max_waiting: int = 8, per_tenant: int | None = None) -> None:
+    def __init__(self, workers: int = 1, max_waiting: int = 8, per_tenant: int | None = None,
+                 shared=None) -> None:  # noqa: ANN001 - inhouse.store.locks.SharedSlots
         self.workers, self.max_waiting = workers, max_waiting
+        self.shared = shared
         self.per_tenant = per_tenant or self.capacity - max_waiting // 4
         self._lock = threading.Lock()
         self._turn = threading.Condition(self._lock)
@@ -88,7 +95,33 @@ class GenerationQueue:
                     f"tenant may hold); retry after {self.retry_after()} s.", self.retry_after())
             self.admitted += 1
             self._held[tenant] += 1
-        return Ticket(self, tenant)
+        try:
+            places = self._shared_places(tenant)
+        except BaseException:
+            self._leave(tenant, None, False)
+            raise
+        return Ticket(self, tenant, places)
+
+    def _shared_places(self, tenant: str) -> list:
+        """The deployment's place and the tenant's, or QueueFull (nothing held) when either is taken."""
+        if self.shared is None:
+            return []
+        place = self.shared.take("queue:places", self.capacity)
+        if place is None:
+            with self._lock:
+                self.rejected += 1
+            log.warning("generation places of every server process taken: a request of tenant %s gets 429", tenant)
+            raise QueueFull(f"the service is busy (all {self.capacity} generation places of its servers are "
+                            f"taken); retry after {self.retry_after()} s.", self.retry_after())
+        own = self.shared.take(f"queue:tenant:{tenant}", self.per_tenant)
+        if own is None:
+            place.release()
+            with self._lock:
+                self.rejected += 1
+            raise QueueFull(f"this tenant already has {self.per_tenant} generations running or queued on the "
+                            f"service's servers (the most one tenant may hold); retry after {self.retry_after()} s.",
+                            self.retry_after())
+        return [place, own]
 
     def _next(self) -> Ticket | None:
         """The waiting ticket whose tenant started least recently; the first to arrive within a tenant."""
@@ -116,8 +149,9 @@ class Ticket:
     back to back, not each behind another request's, and the request holds its place in the queue until it is
     over, so the 429 bound and the recent times behind Retry-After count all of its work."""
 
-    def __init__(self, queue: GenerationQueue, tenant: str = "") -> None:
+    def __init__(self, queue: GenerationQueue, tenant: str = "", places: list | None = None) -> None:
         self.queue, self.tenant = queue, tenant
+        self._places = places or []  # shared places (across server processes), given back by finish()
         self.cancel = threading.Event()
         self._started: float | None = None  # when the slot was taken
         self._done = False
@@ -157,4 +191,6 @@ class Ticket:
             with q._turn:
                 q.running -= 1
                 q._turn.notify_all()
+        for place in self._places:
+            place.release()
         q._leave(self.tenant, seconds, self.cancel.is_set())
