@@ -3,11 +3,18 @@ are shared, so a client may reach either replica (real uvicorn servers on loopba
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
+from bench.sim_engine import SimEngine
+from inhouse.cli.main import main
 from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.chat import ScriptedChat
@@ -19,6 +26,7 @@ from inhouse.server.keys import KeyStore
 from inhouse.server.runner import BackgroundServer
 from inhouse.store.postgres import PostgresStore
 from tests.e2e.test_server import RETURNS_ANSWER
+from tests.helpers import free_port
 
 
 def test_two_replicas_share_keys_documents_answers_jobs_and_audit(postgres_url: str, tmp_path: Path):
@@ -64,4 +72,49 @@ def test_two_replicas_share_keys_documents_answers_jobs_and_audit(postgres_url: 
         assert [http(s, kim).post("/api/search", json={"query": "반품"}).status_code for s in (a, b)] == [401, 401]
     actions = [(e.user, e.action) for e in AuditLog(db).query()]
     assert actions.count(("kim", "search")) == 3 and ("kim", "answer") in actions and ("boss", "upload") in actions
+    db.close()
+
+
+def test_serve_with_worker_processes_shares_the_database(postgres_url: str, inhouse_home: Path, capsys):
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "set database_url" in capsys.readouterr().err
+    engine = SimEngine(tokens_per_s=200, tokens=10).start()
+    env = os.environ | {"INHOUSE_DATABASE_URL": postgres_url, "INHOUSE_EMBEDDER": "hash",
+                        "INHOUSE_HOME": str(inhouse_home)}
+    cli = [sys.executable, "-m", "inhouse.cli.main"]
+    subprocess.run([*cli, "models", "add-remote", "sim", "--url", engine.url, "--engine", "openai",
+                    "--concurrency", "2"], env=env, check=True, capture_output=True)
+    subprocess.run([*cli, "models", "default", "sim"], env=env, check=True, capture_output=True)
+    key = subprocess.run([*cli, "keys", "create", "--tenant", "acme", "--user", "kim"], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen([*cli, "serve", "--workers", "2", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("inhouse serve --workers 2 did not start: " + proc.communicate()[1].decode()[-2000:])
+            time.sleep(0.2)
+
+        def ask(_: int) -> int:
+            return httpx.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                              json={"model": "sim", "messages": [{"role": "user", "content": "hi"}]}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(ask, range(12)))
+        assert codes.count(200) == 12 and engine.served == 12 and engine.most <= 2  # the engine's 2, for both
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        engine.kill()
+    db = PgServerDB(postgres_url)
+    assert [e.action for e in AuditLog(db).query()].count("chat") == 12
     db.close()

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from inhouse.cli.common import emit_json, err, out, split_groups
 from inhouse.cli.logs import current, uvicorn_config
+from inhouse.errors import InputError
 from inhouse.server.audit import AuditLog
 from inhouse.server.db import open_server_db
 from inhouse.server.keys import ROLES, KeyStore
@@ -20,21 +21,42 @@ from inhouse.server.keys import ROLES, KeyStore
 @click.option("--adapter", default=None,
               help="registered LoRA adapter for every tenant ('' for none; default: each tenant's from "
                    "tenant_adapters, else the adapter setting)")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="server processes on this port (with database_url: they share keys, audit, queue bounds)")
 @click.option("--json", "as_json", is_flag=True, help="print the listening address as JSON before serving")
-def serve(host: str, port: int, max_waiting: int, adapter: str | None, as_json: bool) -> None:
+def serve(host: str, port: int, max_waiting: int, adapter: str | None, workers: int, as_json: bool) -> None:
     """Run the HTTP server: OpenAI-compatible /v1, native /api, /metrics and the web UI at /."""
+    import os
+
     import uvicorn
 
+    from inhouse.config import load_settings
     from inhouse.server.app import create_app
 
+    if workers < 1:
+        raise InputError("--workers must be 1 or more.")
+    if workers > 1 and not load_settings().database_url:
+        raise InputError("several worker processes share their queue bounds, keys and audit log through PostgreSQL: "
+                         "set database_url (INHOUSE_DATABASE_URL), or run one worker.")
     app = create_app(max_waiting=max_waiting, adapter=adapter)
     app.state.inhouse.check_adapters()  # a missing adapter, or one for another model, stops here, not per request
     if as_json:
-        emit_json({"url": f"http://{host}:{port}", "openai_base_url": f"http://{host}:{port}/v1"})
+        emit_json({"url": f"http://{host}:{port}", "openai_base_url": f"http://{host}:{port}/v1",
+                   "workers": workers})
     else:
-        err.print(f"InHouse at http://{host}:{port}/  (OpenAI base_url http://{host}:{port}/v1)", highlight=False)
+        err.print(f"InHouse at http://{host}:{port}/  (OpenAI base_url http://{host}:{port}/v1)"
+                  f"{f', {workers} worker processes' if workers > 1 else ''}", highlight=False)
     level = current()  # uvicorn's loggers run at the level `--log-level` gave ours
-    uvicorn.run(app, host=host, port=port, log_level=level, log_config=uvicorn_config(level))
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=level, log_config=uvicorn_config(level))
+        return
+    app.state.inhouse.close()
+    # Each worker process builds its own app (inhouse.server.app.from_environment) from these settings.
+    os.environ["INHOUSE_SERVE_MAX_WAITING"] = str(max_waiting)
+    if adapter is not None:
+        os.environ["INHOUSE_SERVE_ADAPTER"] = adapter
+    uvicorn.run("inhouse.server.app:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=level, log_config=uvicorn_config(level))
 
 
 @click.group()

@@ -145,3 +145,12 @@ def create_app(chat: ChatModel | None = None, embedder: Embedder | None = None, 
     for module in (ui, openai, me, search, answers, documents, commerce, analytics, consortium):
         app.include_router(module.router)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one worker process of `inhouse serve --workers N` (uvicorn's factory): INHOUSE_HOME and the
+    settings as the command had them, its --max-waiting and --adapter from INHOUSE_SERVE_*."""
+    import os
+
+    return create_app(max_waiting=int(os.environ.get("INHOUSE_SERVE_MAX_WAITING", "8")),
+                      adapter=os.environ.get("INHOUSE_SERVE_ADAPTER"))
