@@ -78,6 +78,8 @@ class SimEngine:
                         engine.most = max(engine.most, engine.active)
                     try:
                         self._generate(body, n)
+                    except (BrokenPipeError, ConnectionResetError):  # the client went away, or we were killed
+                        pass
                     finally:
                         with engine.lock:
                             engine.active -= 1

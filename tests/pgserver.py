@@ -73,6 +73,14 @@ def start(base: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
+def restart(base: Path) -> None:
+    """Stop the server at once (fast shutdown: sessions cut) and start it again with the same options."""
+    base = base.resolve()
+    install = Path((base / "install").read_text())
+    _run([*_as_user(base), str(install / "bin" / "pg_ctl"), "-D", str(base / "data"), "-l", str(base / "log"),
+          "-m", "fast", "-w", "restart"], base)
+
+
 def stop(base: Path) -> None:
     base = base.resolve()
     if (base / "data" / "postmaster.pid").exists():

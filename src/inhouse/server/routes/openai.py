@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from inhouse.answer import AnswerPolicy, answer_question
-from inhouse.errors import InputError, NotFoundError
+from inhouse.errors import InHouseError, InputError, NotFoundError
 from inhouse.guard import copies
 from inhouse.guard.egress import allow_list_from
 from inhouse.guard.injection import strip_links
@@ -129,6 +129,10 @@ async def chat_completions(body: ChatRequest, request: Request, key: Reader, srv
         except Cancelled:
             srv.audit.record(key, "answer" if rag else "chat", "cancelled",
                              question if rag else conversation(body), "", [], model, detail="client disconnected")
+            raise
+        except InHouseError as e:  # no engine could serve it, the store was unreachable…: the request is logged
+            srv.audit.record(key, "answer" if rag else "chat", "error", question if rag else conversation(body),
+                             "", [], model, detail=f"{type(e).__name__}: {e}"[:500])
             raise
         finally:
             ticket.finish()
