@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from inhouse.apps.finance.tables import open_tables
+from inhouse.apps.finance.tables import TableStore, open_tables
 from inhouse.errors import InputError, NotFoundError
 from tests.conftest import SHARED_DATA, require
 from tests.helpers import make_xlsx
@@ -167,3 +167,16 @@ def test_questions_and_a_writer_at_the_same_time_and_json_safe_results(inhouse_h
     rows = store.query("select day, value, cast(1.25 as decimal(10, 2)) as d from odd order by day").to_dict()
     assert json.loads(json.dumps(rows, allow_nan=False))["rows"] == [["2026-01-01", None, 1.25],
                                                                      ["2026-01-02", 1.5, 1.25]]
+
+
+def test_values_a_question_names_are_found_as_stored(tmp_path: Path):
+    csv = tmp_path / "sales.csv"
+    csv.write_text("item,country,qty\nWHITE HANGING HEART T-LIGHT HOLDER,France,3\nHEART T-LIGHT HOLDER,"
+                   "United Kingdom,1\n반려견 간식,대한민국,2\n", "utf-8")
+    store = TableStore(tmp_path / "t.duckdb")
+    store.add(csv, "sales")
+    assert store.named_values("How many White Hanging Heart T-Light Holder went to france?") == [
+        ("sales", "item", "WHITE HANGING HEART T-LIGHT HOLDER"), ("sales", "country", "France")]
+    assert store.named_values("대한민국에서 반려견 간식 판매량은?") == [
+        ("sales", "item", "반려견 간식"), ("sales", "country", "대한민국")]
+    assert store.named_values("total quantity by month") == []

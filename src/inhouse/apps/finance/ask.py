@@ -3,8 +3,10 @@
 The local model reads the tenant's schema (tables, column types, row counts, the descriptions the shop wrote, which
 carry its conventions: what revenue is, what a cancellation is) and worked examples over a made-up table (so no
 example is one of the shop's questions), and writes the query as JSON under a schema (constrained decoding where
-the model supports it). The query is checked (inhouse.apps.finance.sql) and run read-only; when the check or
-DuckDB refuses it, the model sees the error and writes it once more. The numbers a reply shows come from the
+the model supports it). Values the question names (a product's description, a country) are looked up in the
+tables and given as stored, so the query filters on the real value rather than a guess. The query is checked
+(inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, the model sees the error and
+writes it once more. The numbers a reply shows come from the
 result, never from the model.
 """
 
@@ -24,7 +26,8 @@ SYSTEM = ("You write one DuckDB SQL query that answers a question about the tabl
           "Reply with JSON only.")
 
 _EXAMPLE_TABLE = """Example tables:
-TABLE sales (120000 rows) -- one row per ticket line; amount = qty * price
+TABLE sales (120000 rows) -- one row per ticket line; amount = qty * price; an order is a distinct ticket_no
+  ticket_no VARCHAR -- one ticket has several lines
   sold_at TIMESTAMP
   store VARCHAR -- the store's city
   item VARCHAR
@@ -35,6 +38,9 @@ _EXAMPLES = [
     ("지난달 매장별 매출 상위 3곳은? (last month = 2024-05)",
      "SELECT store, round(sum(qty * price), 2) AS revenue FROM sales WHERE date_trunc('month', sold_at) = "
      "DATE '2024-05-01' GROUP BY store ORDER BY revenue DESC, store LIMIT 3"),
+    ("부산 매장의 2024년 5월 주문 건수는?",
+     "SELECT count(DISTINCT ticket_no) AS orders FROM sales WHERE store = 'Busan' AND date_trunc('month', sold_at) = "
+     "DATE '2024-05-01'"),
     ("How many items were refunded in 2024?",
      "SELECT count(DISTINCT item) AS refunded_items FROM sales WHERE qty < 0 AND year(sold_at) = 2024"),
     ("월별 매출과 전월 대비 증감률은?",
@@ -97,7 +103,11 @@ class SqlAsker:
         self.max_rows, self.timeout_s, self.repairs = max_rows, timeout_s, repairs
 
     def _write(self, question: str, schema: str, failed: list[Attempt]) -> str:
-        task = f"{EXAMPLES}\nThe tables:\n{schema}\n\nQ: {question}"
+        named = self.store.named_values(question)
+        values = "".join(f"\n  {t}.{c} = '{v.replace(chr(39), chr(39) * 2)}'" for t, c, v in named)
+        task = (f"{EXAMPLES}\nThe tables:\n{schema}\n"
+                + (f"\nValues the question names, as the tables hold them:{values}\n" if values else "")
+                + f"\nQ: {question}")
         for a in failed:
             task += f"\nThis query failed:\n{a.sql}\nError: {a.error}\nWrite a corrected query."
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]

@@ -260,6 +260,42 @@ class TableStore:
             lines += [f"  {c.name} {c.type}{' -- ' + c.description if c.description else ''}" for c in t.columns]
         return "\n".join(lines)
 
+    # Text columns with at most this many distinct values (names, codes, countries; not ids of every row or
+    # invoice) are searched for values a question names.
+    VALUE_COLUMNS_MAX = 5_000
+
+    def named_values(self, question: str, most: int = 8) -> list[tuple[str, str, str]]:
+        """(table, column, value) for the values of text columns that the question names as they are stored
+        (case aside): "WHITE HANGING HEART T-LIGHT HOLDER", "France", "85123A". The longest first; a value
+        inside a longer one that matched (HOLDER in … T-LIGHT HOLDER) is left out. Distinct values are read
+        once per table version."""
+        text = question.casefold()
+        found: list[tuple[str, str, str]] = []
+        for t in self.tables():
+            for c in t.columns:
+                if not c.type.upper().startswith(("VARCHAR", "TEXT", "STRING")):
+                    continue
+                for value in self._distinct(t, c.name):
+                    if len(value) >= 3 and value.casefold() in text:
+                        found.append((t.name, c.name, value))
+        found.sort(key=lambda f: -len(f[2].strip()))
+        kept: list[tuple[str, str, str]] = []
+        for f in found:
+            if not any(f[2].strip().casefold() in k[2].casefold() for k in kept):
+                kept.append(f)
+        return kept[:most]
+
+    def _distinct(self, table: TableInfo, column: str) -> list[str]:
+        key = (table.name, column, table.rows, self.path.stat().st_mtime_ns)
+        cache = self.__dict__.setdefault("_values", {})
+        if key not in cache:
+            with self._reader() as con:
+                n = con.execute(f'SELECT approx_count_distinct("{column}") FROM "{table.name}"').fetchone()[0]
+                cache[key] = [] if n > self.VALUE_COLUMNS_MAX else [
+                    v for (v,) in con.execute(f'SELECT DISTINCT "{column}" FROM "{table.name}" '
+                                              f'WHERE "{column}" IS NOT NULL').fetchall()]
+        return cache[key]
+
     # ---- questions -----------------------------------------------------------------------------------------
 
     def query(self, sql: str, max_rows: int = 1000, timeout_s: float = 10.0) -> Result:
