@@ -213,7 +213,10 @@ def restart_mid_ingest(work: Path, url: str, base: Path) -> dict:
     pgserver.restart(base)
     down = time.monotonic() - t0
     out, err = proc.communicate(timeout=600)
-    first = json.loads(out)["summary"] if out.strip() else {"error": err.strip()[-300:]}
+    first = json.loads(out) if out.strip() else {"error": err.strip()[-300:]}
+    if "summary" in first:
+        errors = sorted({f["error"][:200] for f in first["files"] if f["status"] == "failed"})
+        first = first["summary"] | {"errors": errors[:3]}
     second = json.loads(dep.run("ingest", str(docs), "--tenant", "bulk", "--json"))["summary"]
     store = PostgresStore(url)
     result = {"first_ingest": first, "second_ingest": second, "restart_s": round(down, 2),

@@ -79,3 +79,14 @@ def test_the_database_url_setting_picks_postgres(postgres_url: str, monkeypatch,
     db = open_server_db(tmp_path)
     assert isinstance(db, PgServerDB) and not (tmp_path / "server.db").exists()
     db.close()
+
+
+def test_a_lost_connection_costs_no_audit_row(postgres_url: str):
+    db = PgServerDB(postgres_url)
+    kim = KeyStore(db).create("acme", "kim")[1]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'inhouse' "
+                      "AND datname = current_database()")
+    AuditLog(db).record(kim, "search", "ok")  # the dead connection is replaced before the row is written
+    assert [e.action for e in AuditLog(db).query()] == ["search"]
+    db.close()

@@ -87,18 +87,27 @@ def _drop_connections(url: str) -> None:
                       "AND datname = current_database()")
 
 
-def test_a_lost_connection_is_retried_for_reads_and_named_for_writes(postgres_url: str):
+def test_a_lost_connection_is_replaced_and_a_write_cut_midway_is_named(postgres_url: str,
+                                                                        monkeypatch: pytest.MonkeyPatch):
     store = PostgresStore(postgres_url)
-    doc = Document(path="a.txt", tenant="t", groups=(), sha256="1", kind="txt")
-    store.replace_document(doc, [Chunk(text="alpha", page=1, heading_path=(), char_start=0, char_end=5, ordinal=0)],
-                           ["alpha"])
+    one = [Chunk(text="alpha", page=1, heading_path=(), char_start=0, char_end=5, ordinal=0)]
+    store.replace_document(Document(path="a.txt", tenant="t", groups=(), sha256="1", kind="txt"), one, ["alpha"])
     p = Principal("t", "u", ())
     _drop_connections(postgres_url)
     assert len(store.lexical_search(p, ["alpha"], 5)) == 1  # read again on a new connection
-    _drop_connections(postgres_url)
+    _drop_connections(postgres_url)  # found dead when the write begins, before anything is written: replaced
+    store.replace_document(Document(path="b.txt", tenant="t", groups=(), sha256="1", kind="txt"), one, ["alpha"])
     beta = [Chunk(text="beta", page=1, heading_path=(), char_start=0, char_end=4, ordinal=0)]
+    index = store._index
+
+    def cut_then_index(*args, **kw):
+        _drop_connections(postgres_url)  # the server ends the session in the middle of the write
+        return index(*args, **kw)
+
+    monkeypatch.setattr(store, "_index", cut_then_index)
     with pytest.raises(StoreError, match="connection to PostgreSQL at postgresql://postgres@127.0.0.1.*reconnects"):
         store.replace_document(Document(path="a.txt", tenant="t", groups=(), sha256="2", kind="txt"), beta, ["beta"])
+    monkeypatch.setattr(store, "_index", index)
     assert store.get_document("t", "a.txt").sha256 == "1" and store.check() == []  # nothing half-written
     store.replace_document(Document(path="a.txt", tenant="t", groups=(), sha256="2", kind="txt"), beta, ["beta"])
     assert len(store.lexical_search(p, ["beta"], 5)) == 1 and store.check() == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from inhouse.config import home, load_settings
@@ -225,7 +225,7 @@ class PgServerDB(ServerDB):
 
     def _live(self):  # noqa: ANN202
         if self.conn is None or self.conn.closed or self.conn.broken:
-            self.conn = self._connect(self.url)
+            self.conn = self._connect(self.url, 10, retry_s=5.0)  # a restart takes about a second
         return self.conn
 
     def _lost(self, e: Exception) -> StoreError:
@@ -238,9 +238,21 @@ class PgServerDB(ServerDB):
         import psycopg
 
         with self._lock:
-            conn = self._live()
+            for attempt in (1, 2):  # a connection found dead before anything is written is replaced once
+                conn = self._live()
+                begun = ExitStack()
+                try:
+                    begun.enter_context(conn.transaction())
+                    conn.execute("SELECT 1")
+                    break
+                except psycopg.OperationalError as e:
+                    with suppress(Exception):
+                        begun.close()
+                    err = self._lost(e)
+                    if attempt == 2:
+                        raise err from e
             try:
-                with conn.transaction():
+                with begun:
                     yield _PgStatements(conn)
             except psycopg.OperationalError as e:
                 raise self._lost(e) from e

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -93,15 +93,23 @@ def _reach(url: str, timeout: float) -> None:
                          "running, and is INHOUSE_DATABASE_URL right?")
 
 
-def connect(url: str, timeout: float = 10):
-    """An autocommit psycopg connection to `url`, egress-checked first; a clear StoreError if it fails."""
+def connect(url: str, timeout: float = 10, retry_s: float = 0.0):
+    """An autocommit psycopg connection to `url`, egress-checked first; a clear StoreError if it fails. With
+    `retry_s`, a server that refuses or is starting up is tried again for that long (a restart, a failover)."""
     psycopg, _ = _psycopg()
-    _reach(url, timeout)
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=int(max(1, timeout)), application_name="inhouse")
-    except psycopg.OperationalError as e:
-        raise StoreError(f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip().splitlines()[-1]}. "
-                         "Is the server running, and is INHOUSE_DATABASE_URL right?") from e
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            _reach(url, timeout)
+            return psycopg.connect(url, autocommit=True, connect_timeout=int(max(1, timeout)),
+                                   application_name="inhouse")
+        except (StoreError, psycopg.OperationalError) as e:
+            if time.monotonic() >= deadline:
+                if isinstance(e, StoreError):
+                    raise
+                raise StoreError(f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip().splitlines()[-1]}. "
+                                 "Is the server running, and is INHOUSE_DATABASE_URL right?") from e
+            time.sleep(0.2)
 
 
 def migrate(conn, migrations: Sequence[tuple[str, str]], table: str = "migrations") -> None:
@@ -143,6 +151,7 @@ class PostgresStore:
     BM25_B = 0.75
     # HNSW candidates per search (pgvector's hnsw.ef_search); filtered searches scan on until `limit` rows pass.
     EF_SEARCH = 100
+    RECONNECT_S = 5.0
 
     def __init__(self, url: str, connect_timeout: int = 10) -> None:
         self.url = url
@@ -150,6 +159,7 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._connected = False
         self._tokenizer = Tokenizer()
         self._dims: dict[str, int] = {}
         self._status: dict[Any, tuple[int, int, int]] = {}
@@ -161,7 +171,9 @@ class PostgresStore:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         psycopg, pgvector = _psycopg()
-        conn = connect(self.url, self.connect_timeout)
+        # A connection lost after it worked is sought again for a few seconds (a restart takes about one).
+        conn = connect(self.url, self.connect_timeout, retry_s=self.RECONNECT_S if self._connected else 0.0)
+        self._connected = True
         try:
             migrate(conn, _migrations())
             pgvector.register_vector(conn)
@@ -206,14 +218,37 @@ class PostgresStore:
         """One write transaction under the writers' lock; bumps the store generation; rolled back on error."""
         psycopg, _ = _psycopg()
         with self._lock:
-            conn = self._connection()
+            conn, begun = self._begin()
             try:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                with begun:
                     yield conn
                     conn.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
             except psycopg.OperationalError as e:
                 raise self._lost(e) from e
+            except psycopg.Error as e:
+                # Whatever failed, a connection left in a transaction or a COPY is not used again.
+                if conn.broken or conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    raise self._lost(e) from e
+                raise
+
+    def _begin(self) -> tuple[Any, ExitStack]:
+        """A connection with a write transaction begun and the writers' lock held. A connection found dead here,
+        before anything was written, is replaced once (a server restart costs no write)."""
+        psycopg, _ = _psycopg()
+        for attempt in (1, 2):
+            conn = self._connection()
+            begun = ExitStack()
+            try:
+                begun.enter_context(conn.transaction())
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                return conn, begun
+            except psycopg.OperationalError as e:
+                with suppress(Exception):
+                    begun.close()
+                err = self._lost(e)
+                if attempt == 2:
+                    raise err from e
+        raise AssertionError("unreachable")
 
     def generation(self) -> int:
         return self._read(lambda c: c.execute("SELECT value FROM generation WHERE id = 1").fetchone()[0])
