@@ -128,3 +128,26 @@ def test_canaries_join_the_export_and_the_audit_ranks_them(capsys, tmp_path: Pat
     for a in audit:
         assert 1 <= a["rank"] <= 51 and 0.0 <= a["exposure"] <= a["exposure_max"] == 5.67
         assert not a["extracted"]
+
+
+def test_a_tenants_own_examples_are_mixed_into_the_training_export(capsys, tmp_path: Path, inhouse_home: Path):
+    press = _csv(tmp_path / "press.csv", REVIEWS)
+    run(capsys, "consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b")
+    code, _, err = run(capsys, "consortium", "export", str(tmp_path / "out"), "--for-tune", "--mix-tenant", "acme")
+    assert code == 3 and "inhouse tune data --tenant T" in err  # no examples built for acme yet
+    own = inhouse_home / "tune" / "acme" / "data"
+    own.mkdir(parents=True)
+    rows = [{"messages": [{"role": "user", "content": f"질문 {i}"}], "target": f"답 {i} [1]", "split": split,
+             "doc_path": "반품.md"} for i, split in enumerate(["train", "train", "heldout"])]
+    (own / "examples.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    code, out, _ = run(capsys, "consortium", "export", str(tmp_path / "out"), "--for-tune", "--mix-tenant", "acme",
+                       "--json")
+    manifest = json.loads(out)
+    examples = [json.loads(line) for line in (tmp_path / "out" / "examples.jsonl").read_text("utf-8").splitlines()]
+    mine = [e for e in examples if e["kind"] == "tenant"]
+    assert code == 0 and manifest["mixed"] == {"tenant": "acme", "examples": 3}
+    assert [(e["target"], e["split"], e["partner"]) for e in mine] == [
+        ("답 0 [1]", "train", "acme"), ("답 1 [1]", "train", "acme"), ("답 2 [1]", "heldout", "acme")]
+    assert {e["kind"] for e in examples} == {"consortium", "tenant"}
+    code, _, err = run(capsys, "consortium", "export", str(tmp_path / "out"), "--mix-tenant", "acme")
+    assert code == 2 and "with --for-tune" in err

@@ -155,14 +155,26 @@ def withdraw(partner: str, contribution: int | None, as_json: bool) -> None:
 @click.option("--shard-texts", type=int, default=10_000, show_default=True)
 @click.option("--for-tune", is_flag=True, help="also examples.jsonl for `inhouse tune model --data`")
 @click.option("--heldout", type=float, default=0.05, show_default=True, help="share of texts held out (for-tune)")
+@click.option("--mix-tenant", default=None, help="with --for-tune: add this tenant's own training examples "
+              "(`inhouse tune data --tenant T`)")
 @_json
-def export_(folder: Path, shard_texts: int, for_tune: bool, heldout: float, as_json: bool) -> None:
+def export_(folder: Path, shard_texts: int, for_tune: bool, heldout: float, mix_tenant: str | None,
+            as_json: bool) -> None:
     """Training shards (JSONL with provenance) of every kept text of active contributions, with a manifest."""
     if not 0.0 <= heldout < 1.0:
         raise InputError("--heldout must be in [0, 1).")
+    if mix_tenant and not for_tune:
+        raise InputError("--mix-tenant mixes training examples: use it with --for-tune.")
+    mix = None
+    if mix_tenant:
+        from inhouse.config import tenant_dir
+        from inhouse.tune.data import load_examples
+
+        mix = load_examples(tenant_dir("tune", mix_tenant) / "data" / "examples.jsonl")
     db = open_consortium()
     try:
-        manifest = export(db, folder, shard_texts, for_tune=for_tune, heldout=heldout)
+        manifest = export(db, folder, shard_texts, for_tune=for_tune, heldout=heldout, mix=mix,
+                          mix_tenant=mix_tenant or "")
     finally:
         db.close()
     if as_json:

@@ -101,13 +101,14 @@ def contribute(db: ConsortiumDB, partner: str, path: Path, count_tokens: Callabl
 
 
 def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000, for_tune: bool = False,
-           heldout: float = 0.05, seed: int = 0) -> dict:
+           heldout: float = 0.05, seed: int = 0, mix: list[dict] | None = None, mix_tenant: str = "") -> dict:
     """Training shards (JSONL: text and provenance) of every kept text of active contributions, and a manifest
     with each shard's SHA-256 and the ledger head they were cut at. Files are written atomically.
 
     With `for_tune`, also `examples.jsonl` for `inhouse tune model --data`: each text as the reply to the
     instruction to continue a text (`canaries.INSTRUCTION`), a seeded `heldout` share of partners' texts held out
-    (never a canary: each is trained on as often as it was planted)."""
+    (never a canary: each is trained on as often as it was planted). `mix`: a tenant's own training examples
+    (`inhouse tune data`: messages, target, split) added to them, each marked with the tenant as its source."""
     if shard_texts < 1:
         raise InputError("shard size must be at least 1 text.")
     head = db.verify()
@@ -135,6 +136,15 @@ def export(db: ConsortiumDB, folder: Path, shard_texts: int = 10_000, for_tune: 
             examples.append({"messages": [{"role": "user", "content": INSTRUCTION.get(r["lang"], INSTRUCTION["en"])}],
                              "target": r["text"], "split": split, "kind": "canary" if r.get("canary") else "consortium",
                              "partner": r["partner"], "source": r["source"], "sha256": r["sha256"]})
+        for n, e in enumerate(mix or [], 1):
+            if not isinstance(e.get("messages"), list) or not isinstance(e.get("target"), str):
+                raise InputError(f"{mix_tenant}'s example {n} has no messages and target; rebuild them with "
+                                 f"`inhouse tune data --tenant {mix_tenant}`.")
+            examples.append({"messages": e["messages"], "target": e["target"], "split": e.get("split", "train"),
+                             "kind": "tenant", "partner": mix_tenant, "source": e.get("doc_path", ""),
+                             "sha256": hashlib.sha256(e["target"].encode("utf-8")).hexdigest()})
+        if mix:
+            manifest["mixed"] = {"tenant": mix_tenant, "examples": len(mix)}
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
         atomic_write(folder / "examples.jsonl", lambda f: f.write(data))
         manifest["examples"] = {"train": sum(e["split"] == "train" for e in examples),
