@@ -118,3 +118,35 @@ def test_serve_with_worker_processes_shares_the_database(postgres_url: str, inho
     db = PgServerDB(postgres_url)
     assert [e.action for e in AuditLog(db).query()].count("chat") == 12
     db.close()
+
+
+def test_a_shops_orders_are_shared_by_replicas(postgres_url: str, tmp_path: Path):
+    """A change proposed in a conversation held by one replica is confirmed through another, once; both read the
+    same conversation from the shop's schema in PostgreSQL."""
+    from inhouse.apps.commerce.orders import OrderDB
+    from inhouse.apps.commerce.tau import load_shop
+    from tests.conftest import TAU_RETAIL, require
+
+    users, orders, products = load_shop(require(TAU_RETAIL))
+    shop = OrderDB.on_postgres(postgres_url, "shop_acme")
+    shop.load(users, orders, products)
+    pending = next(o for o in users["ivan_santos_6635"]["orders"] if orders[o]["status"] == "pending")
+    shop.propose("agent", "s1", "ivan_santos_6635", "p1", "cancel_pending_order",
+                 {"order_id": pending, "reason": "no longer needed"}, f"Cancel order {pending}")
+    settings = Settings(embedder="hash", database_url=postgres_url)
+    kim = KeyStore(PgServerDB(postgres_url)).create("acme", "kim", ("staff",))[0]
+    apps = [create_app(chat=ScriptedChat(), embedder=load_embedder("hash"), settings=settings,
+                       base=tmp_path / f"replica{i}") for i in (1, 2)]
+    with BackgroundServer(apps[0]) as a, BackgroundServer(apps[1]) as b:
+        def http(server) -> httpx.Client:
+            return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {kim}"}, timeout=60)
+
+        r = http(b).post("/api/commerce/tickets/s1/confirm", json={"confirm": ["p1"]})
+        assert r.status_code == 200 and [s["status"] for s in r.json()["settled"]] == ["committed"]
+        assert http(a).post("/api/commerce/tickets/s1/confirm", json={"confirm": ["p1"]}).json()["settled"] == []
+        seen = http(a).get("/api/commerce/tickets/s1").json()
+        assert [p["status"] for p in seen["proposals"]] == ["committed"]
+        assert [(e["action"], e["outcome"]) for e in seen["audit"]][-1] == ("cancel_pending_order", "ok")
+    assert shop.order(pending)["status"] == "cancelled"
+    assert not list(tmp_path.rglob("orders.sqlite"))
+    shop.close()

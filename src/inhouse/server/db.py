@@ -13,12 +13,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from inhouse.config import home, load_settings
 from inhouse.errors import StoreError
 from inhouse.files import private_db
+from inhouse.store.pgdb import PgDatabase
 from inhouse.store.sqlite import apply_migrations
 
 # Numbered schema steps; applied names are recorded, so a step is never run twice or changed later.
@@ -192,86 +193,13 @@ class ServerDB:
         self.conn.close()
 
 
-class _PgStatements:
-    """A psycopg connection speaking the statements written for sqlite3 (`?` placeholders)."""
-
-    def __init__(self, conn) -> None:  # noqa: ANN001
-        self.conn = conn
-
-    @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s")
-
-    def execute(self, sql: str, args: tuple | list = ()):  # noqa: ANN201
-        return self.conn.execute(self._sql(sql), args)
-
-    def executemany(self, sql: str, rows: list) -> None:
-        if rows:
-            self.conn.cursor().executemany(self._sql(sql), rows)
-
-
-class PgServerDB(ServerDB):
+class PgServerDB(PgDatabase, ServerDB):
     """The server database in PostgreSQL, shared by every server process of the deployment. A lost connection
     is a StoreError naming the server; the next request reconnects."""
 
     def __init__(self, url: str) -> None:  # noqa: D107 - no SQLite file here
-        from inhouse.store.postgres import connect, describe, migrate
-
-        self.url, self.path, self.location = url, None, describe(url)
-        self._lock = threading.RLock()
-        self._connect = connect
-        self.conn = connect(url)
-        migrate(self.conn, PG_MIGRATIONS, table="server_migrations")
-
-    def _live(self):  # noqa: ANN202
-        if self.conn is None or self.conn.closed or self.conn.broken:
-            self.conn = self._connect(self.url, 10, retry_s=5.0)  # a restart takes about a second
-        return self.conn
-
-    def _lost(self, e: Exception) -> StoreError:
-        self.conn.close()
-        return StoreError(f"the connection to PostgreSQL at {self.location} failed ({str(e).strip()[:200]}); "
-                          "the next request reconnects.")
-
-    @contextmanager
-    def transaction(self) -> Iterator[_PgStatements]:  # type: ignore[override]
-        import psycopg
-
-        with self._lock:
-            for attempt in (1, 2):  # a connection found dead before anything is written is replaced once
-                conn = self._live()
-                begun = ExitStack()
-                try:
-                    begun.enter_context(conn.transaction())
-                    conn.execute("SELECT 1")
-                    break
-                except psycopg.OperationalError as e:
-                    with suppress(Exception):
-                        begun.close()
-                    err = self._lost(e)
-                    if attempt == 2:
-                        raise err from e
-            try:
-                with begun:
-                    yield _PgStatements(conn)
-            except psycopg.OperationalError as e:
-                raise self._lost(e) from e
-
-    def query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
-        import psycopg
-
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    return _PgStatements(self._live()).execute(sql, args).fetchall()
-                except psycopg.OperationalError as e:
-                    err = self._lost(e)
-                    if attempt == 2:
-                        raise err from e
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.conn.close()
+        self.path = None
+        PgDatabase.__init__(self, url, PG_MIGRATIONS, table="server_migrations")
 
 
 def open_server_db(base: Path | None = None, url: str | None = None) -> ServerDB:

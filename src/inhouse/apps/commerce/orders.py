@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from inhouse.apps.commerce.shopdb import ShopDB
-from inhouse.config import tenant_dir
+from inhouse.config import load_settings, tenant_dir
+from inhouse.dbfile import namespace
 from inhouse.errors import InputError, NotFoundError
 
 SCHEMA = """
@@ -74,6 +75,21 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
+# The same tables in PostgreSQL (`OrderDB.on_postgres`: one schema per shop; numbers as double precision, the
+# audit log append-only by trigger on UPDATE, DELETE and TRUNCATE).
+PG_SCHEMA = (SCHEMA.split("CREATE TRIGGER")[0]
+             .replace("IF NOT EXISTS ", "")
+             .replace(" REAL", " DOUBLE PRECISION")
+             .replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGSERIAL PRIMARY KEY")
+             .replace(" INTEGER", " BIGINT")) + """
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+"""
+
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 NAME_KINDS = ("products", "options", "values")
 _ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
@@ -97,15 +113,20 @@ def _address(value: Any, where: str) -> dict[str, str]:
 
 
 class OrderDB(ShopDB):
-    """One shop's orders in SQLite. Thread-safe: one connection, serialised by a lock."""
+    """One shop's orders in SQLite, or in PostgreSQL (`OrderDB.on_postgres`). Thread-safe: one connection,
+    serialised by a lock."""
 
     SCHEMA = SCHEMA
+    PG_SCHEMA = PG_SCHEMA
     WHAT = "order database"
     REBUILD = "load the shop's data again with `inhouse commerce load`"
 
     def copy(self, path: Path | str = ":memory:") -> OrderDB:
         """A consistent copy of the whole database (SQLite's online backup), e.g. a fresh shop per benchmark
         trial or a backup file; this one stays usable meanwhile."""
+        if self._pg is not None:
+            raise InputError("copy() takes a consistent copy of the SQLite file; copy a PostgreSQL shop with "
+                             "pg_dump --schema.")
         target = OrderDB(path)
         with self._lock:
             self._conn.backup(target._conn)
@@ -125,7 +146,8 @@ class OrderDB(ShopDB):
         with self.transaction() as c:
             if not self.is_empty():
                 if not replace:
-                    raise InputError(f"{self.path} already holds a shop's orders; pass --replace to load over them.")
+                    raise InputError(f"{self.location} already holds a shop's orders; pass --replace to load "
+                                     "over them.")
                 for table in ("order_requests", "payments", "fulfillments", "order_items", "orders", "variants",
                               "products", "payment_methods", "users"):
                     c.execute(f"DELETE FROM {table}")
@@ -168,7 +190,7 @@ class OrderDB(ShopDB):
                         c.execute("INSERT INTO payments VALUES (?,?,?,?,?)",
                                   (oid, pos, _need(pay, "transaction_type", where), float(_need(pay, "amount", where)),
                                    _need(pay, "payment_method_id", where)))
-                except sqlite3.IntegrityError as e:
+                except self.integrity_errors as e:
                     raise InputError(f"{where}: {e} (an unknown user, a repeated id or a bad transaction type).") from e
             counts = {"users": len(users), "orders": len(orders), "products": len(products)}
             c.execute("INSERT INTO audit (ts, actor, session, action, args, outcome, detail) VALUES (?,?,?,?,?,?,?)",
@@ -196,7 +218,8 @@ class OrderDB(ShopDB):
                 rows.append((kind, str(term).strip().casefold(), lang, name.strip()))
         with self.transaction() as c:
             c.execute("DELETE FROM names WHERE lang = ?", (lang,))
-            c.executemany("INSERT OR REPLACE INTO names VALUES (?,?,?,?)", rows)
+            c.executemany("INSERT INTO names VALUES (?,?,?,?) ON CONFLICT (kind, term, lang) DO UPDATE "
+                          "SET name = excluded.name", rows)
         return len(rows)
 
     def names(self, lang: str) -> dict[str, dict[str, str]]:
@@ -511,9 +534,23 @@ class OrderDB(ShopDB):
         return self.order(order_id)  # type: ignore[return-value]  # same connection: sees this transaction's writes
 
 
-def open_shop(tenant: str, create: bool = False, base: Path | None = None) -> OrderDB:
-    """The tenant's order database, `home()/commerce/<tenant>/orders.sqlite` (under `base` if given)."""
-    path = tenant_dir("commerce", tenant, base) / "orders.sqlite"
+def open_shop(tenant: str, create: bool = False, base: Path | None = None, url: str | None = None) -> OrderDB:
+    """The tenant's order database: `home()/commerce/<tenant>/orders.sqlite` (under `base` if given), or, with a
+    PostgreSQL `url` (default: the `database_url` setting), its schema `shop_<tenant>`, shared by every replica."""
+    path = tenant_dir("commerce", tenant, base) / "orders.sqlite"  # checks the name
+    url = (load_settings(base).database_url if url is None else url).strip()
+    if url:
+        ns = namespace("shop", tenant)
+        if not create:
+            from inhouse.store.postgres import connect
+
+            with connect(url) as conn:
+                found = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+                                     "AND table_name = 'orders'", (ns,)).fetchall()
+            if not found:
+                raise NotFoundError(f"tenant {tenant} has no order database in PostgreSQL; load one with "
+                                    f"`inhouse commerce load --tenant {tenant} FOLDER`.")
+        return OrderDB.on_postgres(url, ns)
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no order database; load one with "
                             f"`inhouse commerce load --tenant {tenant} FOLDER`.")

@@ -23,7 +23,7 @@ from inhouse.apps.commerce.agent import TicketAgent, policy_lookup
 from inhouse.apps.commerce.catalog import open_catalog
 from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
 from inhouse.apps.commerce.desk import Desk
-from inhouse.apps.commerce.orders import open_shop
+from inhouse.apps.commerce.orders import OrderDB, open_shop
 from inhouse.apps.commerce.reviews import reviews_if_any
 from inhouse.apps.commerce.search import CatalogSearch, QueryReader
 from inhouse.errors import InputError, NotFoundError
@@ -131,10 +131,15 @@ def commerce_reviews(product_id: Id, key: Reader, srv: State) -> dict:
     return summary.to_dict()
 
 
+def _shop(srv: Server, key: ApiKey) -> OrderDB:
+    """The key's shop: its SQLite file under the server's home, or its schema in the shared PostgreSQL."""
+    return open_shop(key.tenant, base=srv.base, url=srv.settings.database_url)
+
+
 def _ticket(srv: Server, key: ApiKey, body: TicketRequest, chat) -> dict:  # noqa: ANN001
     """Runs on a generation thread: the agent over the shop's orders with a deferring desk, citing the tenant's
     documents that customers may read."""
-    db = open_shop(key.tenant, base=srv.base)
+    db = _shop(srv, key)
     try:
         desk = Desk(db, actor="agent", defer=True)
         policy = policy_lookup(srv.store, key.tenant, srv.settings, srv.embedder)
@@ -158,7 +163,7 @@ def _ticket(srv: Server, key: ApiKey, body: TicketRequest, chat) -> dict:  # noq
 async def commerce_ticket(body: TicketRequest, request: Request, key: Reader, srv: State) -> dict | JSONResponse:
     """The inquiry agent on a customer's message: the forms the model filled, the tool calls made, the reply
     (each line citing the shop's policy) and the changes proposed. Nothing is written until confirmed."""
-    open_shop(key.tenant, base=srv.base).close()  # 404 at once for a shop without orders
+    _shop(srv, key).close()  # 404 at once for a shop without orders
     try:
         result = await generate_for(srv, key, request, lambda chat: _ticket(srv, key, body, chat))
     except Cancelled:
@@ -172,7 +177,7 @@ async def commerce_ticket(body: TicketRequest, request: Request, key: Reader, sr
 def commerce_confirm(session: Session, body: ConfirmRequest, key: Reader, srv: State) -> dict:
     """The customer's answer to a ticket's proposals: the confirmed ones commit (each checked again by the shop's
     rules; one that no longer applies fails and changes nothing), the others are declined. Each is settled once."""
-    db = open_shop(key.tenant, base=srv.base)
+    db = _shop(srv, key)
     try:
         settled = Desk.resume(db, session, actor=f"staff:{key.user}").settle(body.confirm)
     finally:
@@ -186,7 +191,7 @@ def commerce_confirm(session: Session, body: ConfirmRequest, key: Reader, srv: S
 def commerce_conversation(session: Session, key: Reader, srv: State) -> dict:
     """One conversation of the shop's agent as its audit log holds it: every lookup, refusal, proposal and change,
     and the proposals with their state."""
-    db = open_shop(key.tenant, base=srv.base)
+    db = _shop(srv, key)
     try:
         proposals = db.proposals(session)
         audit = db.audit(session)
