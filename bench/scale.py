@@ -5,7 +5,8 @@
    sharing one PostgreSQL (keys, audit, queue places, engine slots); enough clients to keep every engine slot
    busy, for `--seconds`; completed chat requests per second for N = 1, 2, 4, 8, against N × the one-engine
    rate measured in the same run. The 2-core machine cannot run 8 real models; the simulated engines use no
-   CPU, so what is measured is InHouse's routing and bookkeeping.
+   CPU, so what is measured is InHouse's routing and bookkeeping. The same load over 1 and 2 real llama.cpp
+   servers (the packaged 0.5B, one thread each) shows what this machine itself does.
 2. Faults: 2 replicas, 2 engines, steady load; one engine killed (every stream it held cut) a quarter of the
    way in, one replica killed with SIGKILL halfway. A client that cannot connect to a replica retries on the
    other (as a load balancer would). Counted: 200s, clean refusals (503/429 with Retry-After), anything else
@@ -13,7 +14,7 @@
 3. PostgreSQL restarted mid-ingest (`pg_ctl restart -m fast` while `inhouse ingest` writes 300 documents):
    files that failed say so, a second ingest finishes the rest, and the store's consistency check is clean.
 
-    python bench/scale.py [--seconds 15] [--engines 1,2,4,8]
+    python bench/scale.py [--seconds 15] [--engines 1,2,4,8] [--real-seconds 60]
 
 Writes bench/results/scale.json and prints tables. Heavy (several processes): run under flock.
 """
@@ -62,8 +63,8 @@ class Deployment:
     def run(self, *args: str) -> str:
         return subprocess.run([*CLI, *args], env=self.env, check=True, capture_output=True, text=True).stdout
 
-    def engines(self, urls: list[str], concurrency: int) -> None:
-        self.run("models", "add-remote", "sim", *[x for u in urls for x in ("--url", u)], "--engine", "openai",
+    def engines(self, urls: list[str], concurrency: int, engine: str = "openai") -> None:
+        self.run("models", "add-remote", "sim", *[x for u in urls for x in ("--url", u)], "--engine", engine,
                  "--model", "sim", "--concurrency", str(concurrency), "--timeout", "30")
         self.run("models", "default", "sim")
         if not self.key:
@@ -99,7 +100,8 @@ class Deployment:
         self.replicas = []
 
 
-async def load(urls: list[str], key: str, clients: int, seconds: float, events=(), timeout: float = 30.0) -> dict:
+async def load(urls: list[str], key: str, clients: int, seconds: float, events=(), timeout: float = 30.0,
+               max_tokens: int = 64) -> dict:
     """`clients` loops of chat requests spread over the replicas; a replica that refuses connections is left
     for the others. `events`: (second, callable) run during the load."""
     counts = {"ok": 0, "refused_clean": 0, "retried": 0, "bad": 0, "hung": 0}
@@ -117,7 +119,8 @@ async def load(urls: list[str], key: str, clients: int, seconds: float, events=(
                 n += 1
                 try:
                     r = await http.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                                        json={"model": "sim", "messages": [{"role": "user", "content": f"q{n}"}]})
+                                        json={"model": "sim", "max_tokens": max_tokens,
+                                              "messages": [{"role": "user", "content": f"q{n}"}]})
                 except httpx.TimeoutException:
                     counts["hung"] += 1
                     continue
@@ -173,6 +176,35 @@ def throughput(work: Path, url: str, args) -> list[dict]:  # noqa: ANN001
     single = rows[0]["per_s"]
     for r in rows:
         r["vs_linear"] = round(r["per_s"] / (r["engines"] * single), 3) if single else None
+    return rows
+
+
+def real_engines(work: Path, url: str, args) -> list[dict]:  # noqa: ANN001
+    """The same load over 1 and 2 real llama.cpp servers (`python -m llama_cpp.server`, the packaged
+    Qwen2.5-Coder-0.5B, one thread each, one request at a time) on this machine's 2 cores, which the replicas,
+    PostgreSQL and the clients share."""
+    from inhouse.models.registry import Registry
+    from tests.helpers import LlamaServer
+
+    gguf = Registry(work / "models").resolve("qwen2.5-coder-0.5b")[1]
+    rows = []
+    for n in (1, 2):
+        engines = [LlamaServer(gguf, "sim", work / f"real{n}-{i}.log", n_ctx=512, threads=1).start()
+                   for i in range(n)]
+        dep = Deployment(work / f"real{n}", url)
+        dep.engines([e.url for e in engines], 1, engine="llamacpp")
+        urls = dep.start(2)
+        try:
+            result = asyncio.run(load(urls, dep.key, clients=2 * n + 1, seconds=args.real_seconds, timeout=120,
+                                      max_tokens=args.real_tokens))
+        finally:
+            dep.stop()
+            for e in engines:
+                e.stop()
+        rows.append({"engines": n, **result})
+        console.print(f"  {n} real engine(s): {result['per_s']} requests/s")
+    for r in rows:
+        r["vs_linear"] = round(r["per_s"] / (r["engines"] * rows[0]["per_s"]), 3) if rows[0]["per_s"] else None
     return rows
 
 
@@ -232,6 +264,8 @@ def main() -> None:
     ap.add_argument("--tokens-per-s", type=float, default=40.0)
     ap.add_argument("--tokens", type=int, default=20)
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--real-seconds", type=float, default=60.0, help="each real-engine run (0: skip)")
+    ap.add_argument("--real-tokens", type=int, default=32, help="max_tokens of each real-engine request")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="inhouse-scale-"))
     base = work / "pg"
@@ -239,6 +273,7 @@ def main() -> None:
     try:
         console.print("[bold]throughput against engine count[/bold]")
         rows = throughput(work, url, args)
+        real = real_engines(work, url, args) if args.real_seconds else []
         console.print("[bold]faults[/bold]")
         fault = faults(work, url, args)
         console.print("[bold]PostgreSQL restarted mid-ingest[/bold]")
@@ -248,7 +283,7 @@ def main() -> None:
     out = {"setup": {"replicas": 2, "tokens_per_s": args.tokens_per_s, "tokens": args.tokens,
                      "concurrency_per_engine": args.concurrency, "seconds": args.seconds,
                      "one_engine_ideal_per_s": round(args.concurrency * args.tokens_per_s / args.tokens, 2)},
-           "throughput": rows, "faults": fault, "restart_mid_ingest": ingest}
+           "throughput": rows, "real_engines": real, "faults": fault, "restart_mid_ingest": ingest}
     atomic_write_json(ROOT / "bench" / "results" / "scale.json", out)
 
     t = Table(title="Chat requests/s through 2 replicas, by simulated engines (same run)")
@@ -258,6 +293,13 @@ def main() -> None:
         t.add_row(str(r["engines"]), str(r["per_s"]), str(round(r["engines"] * rows[0]["per_s"], 2)),
                   str(r["vs_linear"]), str(r["bad"] + r["hung"]), str(r["most_at_once_per_engine"]))
     console.print(t)
+    if real:
+        r = Table(title="Real llama.cpp engines (Qwen2.5-Coder-0.5B, 1 thread each) on this 2-core machine")
+        for c in ("engines", "requests/s", "ratio to N × one", "errors"):
+            r.add_column(c)
+        for x in real:
+            r.add_row(str(x["engines"]), str(x["per_s"]), str(x["vs_linear"]), str(x["bad"] + x["hung"]))
+        console.print(r)
     f = Table(title="Faults: an engine killed at ¼, a replica killed (SIGKILL) at ½ of the run")
     for c in ("200", "clean 503/429", "retried on the other replica", "500s / other", "hung", "audit ok / 200s"):
         f.add_column(c)
