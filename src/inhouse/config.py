@@ -82,14 +82,21 @@ def home() -> Path:
     return Path(os.environ.get("INHOUSE_HOME", ".inhouse")).expanduser().resolve()
 
 
-_TENANT_DIR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A tenant name: one path segment everywhere it names a folder (the knowledge base's uploads, recs, commerce):
+# a letter or digit (Korean included) first, then letters, digits, '_', '-', '.', '@'; never '..'.
+_TENANT = re.compile(r"[^\W_][\w.@-]{0,63}")
+
+
+def valid_tenant(name: str) -> bool:
+    return bool(_TENANT.fullmatch(name or "")) and ".." not in name
 
 
 def tenant_dir(area: str, tenant: str, base: Path | None = None) -> Path:
     """`home()/<area>/<tenant>` (or under `base`, a server's home): one tenant's files of one feature (recs,
     commerce). The name is checked first, so no tenant name can reach outside its folder."""
-    if not _TENANT_DIR.fullmatch(tenant or ""):
-        raise InputError(f"invalid tenant name {tenant!r}: use letters, digits, '.', '_' or '-' (max 64).")
+    if not valid_tenant(tenant):
+        raise InputError(f"invalid tenant name {tenant!r}: use 1–64 letters, digits, '_', '-', '.' or '@', starting "
+                         "with a letter or digit.")
     return (base or home()) / area / tenant
 
 

@@ -43,9 +43,14 @@ def test_tenants_are_isolated_and_names_validated(inhouse_home: Path):
     save("a", 1)
     with pytest.raises(NotFoundError):
         storage.current_version("b")
-    for bad in ("../x", "", "a/b", ".hidden"):
+    for bad in ("../x", "", "a/b", ".hidden", "a..b", "_x"):
         with pytest.raises(InputError):
             storage.tenant_dir(bad)
+    # every name the knowledge base takes as a tenant names its recommender folder too (Korean included)
+    from inhouse.ingest.pipeline import validate_name
+
+    for good in ("한빛은행", "shop@mall", "acme.kr"):
+        assert storage.tenant_dir(good).name == validate_name("tenant", good)
 
 
 def test_atomic_json_write_replaces_whole_file(tmp_path: Path):

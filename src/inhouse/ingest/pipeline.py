@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from inhouse.config import Settings
+from inhouse.config import Settings, valid_tenant
 from inhouse.errors import InHouseError, InputError, NotFoundError
 from inhouse.files import sha256_file
 from inhouse.guard.policy import apply_to_blocks, apply_to_text, check_policy
@@ -110,16 +109,13 @@ def collect(path: Path) -> tuple[Path, list[tuple[Path, str]], list[tuple[str, s
     return root, files, skipped
 
 
-_TENANT = re.compile(r"[^\W_][\w.@-]{0,63}")
-
-
 def validate_name(kind: str, value: str) -> str:
     """A tenant, user or group name, stripped, or InputError. A tenant names folders (uploads/<tenant>/)
     as well as rows, so it must be safe as a path: letters or digits first, then letters, digits, '_', '-',
     '.', '@'; never '..'."""
     value = value.strip()
     if kind == "tenant":
-        if not _TENANT.fullmatch(value) or ".." in value:
+        if not valid_tenant(value):
             raise InputError(f"invalid tenant '{value}': use 1–64 letters, digits, '_', '-', '.' or '@', starting "
                              "with a letter or digit (it names folders too).")
         return value
