@@ -286,3 +286,40 @@ def test_desk_page_ticket_transcript_and_confirmation(browser, inhouse_home: Pat
         assert "staff:kim · exchange_delivered_order_items · ok" in driver.find_element(By.ID, "transcript").text
         _shot(driver, tmp_path, "11-desk-confirmed")
     shop.close()
+
+
+def test_analytics_page_query_table_chart_and_checked_narrative(browser, inhouse_home: Path, tmp_path: Path):
+    """The analytics page: the tenant's tables, a Korean question, the query refused once and written again, the
+    result as a table and a chart (an image), the narrative with its suggestion and the sentence removed."""
+    from inhouse.apps.finance.tables import open_tables
+    from inhouse.models.chat import ScriptedChat
+
+    sales = tmp_path / "sales.csv"
+    sales.write_text("day,category,amount\n2026-11-01,가전,1200\n2026-11-02,식품,300\n2026-12-01,가전,900\n", "utf-8")
+    open_tables("acme", create=True).add(sales, description="일별 매출")
+    chat = ScriptedChat(replies=[
+        '{"sql": "select * from read_csv(\'/etc/passwd\')"}',
+        '{"sql": "select category, sum(amount) as total from sales group by 1 order by 2 desc"}',
+        "가전 매출은 2100으로 식품 300보다 많습니다. 전체는 5000입니다. 제안: 가전 재고를 늘리세요."])
+    with running(inhouse_home, tmp_path, chat=chat) as live:
+        driver = browser
+        driver.get(live.url + "/analytics?lang=ko")
+        wait = WebDriverWait(driver, 20)
+        wait.until(ec.visibility_of_element_located((By.ID, "key"))).send_keys(live.keys["kim"])
+        driver.find_element(By.ID, "signin").click()
+        wait.until(lambda d: "sales · 3 행" in d.find_element(By.ID, "tables").text)
+        assert "amount" in driver.find_element(By.ID, "tables").text
+        driver.find_element(By.ID, "question").send_keys("카테고리별 매출은?")
+        driver.find_element(By.ID, "run-query").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "answer-box")))
+        assert driver.find_element(By.ID, "sql").text.startswith("SELECT category, SUM(amount)")  # as checked
+        assert "거부됨" in driver.find_element(By.ID, "attempts").text  # the refused first query, with why
+        cells = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#result td")]
+        assert cells == ["가전", "2100", "식품", "300"]
+        chart = driver.find_element(By.ID, "chart")
+        assert chart.is_displayed() and chart.get_attribute("src").startswith("data:image/svg+xml")
+        assert driver.execute_script("return arguments[0].naturalWidth", chart) > 0  # the SVG decoded and drew
+        assert driver.find_element(By.ID, "narrative").text == "가전 매출은 2100으로 식품 300보다 많습니다."
+        assert "가전 재고를 늘리세요" in driver.find_element(By.ID, "suggestions").text
+        assert "5000" in driver.find_element(By.ID, "removed").get_attribute("textContent")  # folded, with why
+        _shot(driver, tmp_path, "12-analytics")

@@ -1,5 +1,5 @@
-"""Public routes: health, Prometheus metrics, the web pages (chat, shop, desk), the leaderboard page and their static
-files."""
+"""Public routes: health, Prometheus metrics, the web pages (chat, shop, desk, analytics), the leaderboard page and
+their static files."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def shop() -> HTMLResponse:
 def desk() -> HTMLResponse:
     """The inquiry desk: a customer's message handled by the shop's agent, its transcript, reply and proposals."""
     return HTMLResponse(static.joinpath("desk.html").read_text("utf-8"))
+
+
+@router.get("/analytics", include_in_schema=False)
+def analytics() -> HTMLResponse:
+    """Questions over the tenant's tables: the query, its result as a table and a chart, the checked narrative."""
+    return HTMLResponse(static.joinpath("analytics.html").read_text("utf-8"))
 
 
 @router.get("/leaderboard", include_in_schema=False)

@@ -7,14 +7,14 @@ const STRINGS = {
     documents: "문서", upload: "업로드", groupsPlaceholder: "그룹 (쉼표로 구분)", path: "경로", groups: "그룹",
     delete: "삭제", thinking: "답을 찾는 중…", sources: "출처", nearest: "가까운 문서", refused: "답변 불가",
     badKey: "키가 올바르지 않습니다", error: "오류", passage: "원문", confirmDelete: "삭제할까요?", other: "English",
-    shopLink: "상점",
+    shopLink: "상점", analyticsLink: "분석",
   },
   en: {
     keyLabel: "API key", signin: "Sign in", signout: "Sign out", ask: "Ask", askPlaceholder: "Ask a question",
     documents: "Documents", upload: "Upload", groupsPlaceholder: "groups (comma-separated)", path: "Path",
     groups: "Groups", delete: "Delete", thinking: "Looking for the answer…", sources: "Sources",
     nearest: "Nearest documents", refused: "Not answered", badKey: "The key is not valid", error: "Error",
-    passage: "Passage", confirmDelete: "Delete it?", other: "한국어", shopLink: "Shop",
+    passage: "Passage", confirmDelete: "Delete it?", other: "한국어", shopLink: "Shop", analyticsLink: "Analytics",
   },
 };
 useStrings(STRINGS);
