@@ -144,12 +144,14 @@ def main() -> None:
                 job = bar.add_task(f"{name}: {len(todo)} questions", total=len(todo))
                 for q in todo:
                     a = asker.ask(q["question"])
-                    first_ok = not a.attempts[0].error
+                    first = a.attempts[0]  # the no-repair baseline: the first query's own result
+                    first_rows = None if first.error else store.query(first.sql, asker.max_rows).rows
                     row = {"id": q["id"], "right": a.result is not None and same_result(a.result.rows, gold[q["id"]]),
-                           "first_right": first_ok and len(a.attempts) == 1 and a.result is not None
-                           and same_result(a.result.rows, gold[q["id"]]),
+                           "first_right": first_rows is not None and same_result(first_rows, gold[q["id"]]),
                            "ran": a.result is not None, "refused": sum(1 for x in a.attempts if x.error),
-                           "attempts": len(a.attempts), "sql": a.sql, "seconds": round(a.seconds, 2)}
+                           "empty_rewritten": sum(1 for x in a.attempts[:-1] if x.empty),
+                           "attempts": len(a.attempts), "sql": a.sql, "first_sql": first.sql,
+                           "seconds": round(a.seconds, 2)}
                     rows[q["id"]] = row
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
                     f.flush()
@@ -165,6 +167,7 @@ def main() -> None:
                                   "first_attempt": round(sum(r["first_right"] for r in sel) / len(sel), 3)}
             summary["ran"] = round(sum(r["ran"] for r in got) / len(got), 3)
             summary["refused_attempts"] = sum(r["refused"] for r in got)
+            summary["empty_rewritten"] = sum(r.get("empty_rewritten", 0) for r in got)
             summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
             if args.narrate and not report["models"]:
                 summary["narratives"] = narratives(asker, store, questions, rows, args.narrate)

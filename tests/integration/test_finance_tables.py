@@ -101,6 +101,28 @@ def test_a_question_becomes_one_checked_query_repaired_once(inhouse_home: Path, 
     assert stuck.result is None and len(stuck.attempts) == 2 and store.table("retail").rows == 200
 
 
+def test_an_empty_result_is_written_again_and_kept_if_no_repair_does_better(inhouse_home: Path, tmp_path: Path):
+    from inhouse.apps.finance.ask import SqlAsker
+    from inhouse.models.chat import ScriptedChat
+
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 200))
+    chat = ScriptedChat(replies=['{"sql": "select count(*) as n from retail where Country = \'Korea\'  having n > 0"}',
+                                 '{"sql": "select count(DISTINCT InvoiceNo) as orders from retail where Country = '
+                                 '\'United Kingdom\'"}'])
+    answer = SqlAsker(chat, store).ask("영국 주문 수는?")
+    assert [(bool(a.error), a.empty) for a in answer.attempts] == [(False, True), (False, False)]
+    assert answer.result.rows[0][0] > 0
+    assert "returned no rows" in chat.calls[-1][-1]["content"]
+    stuck = SqlAsker(ScriptedChat(replies=['{"sql": "select max(UnitPrice) as p from retail where Country = \'X\'"}',
+                                           '{"sql": "select 1 as one from retail where false"}']), store).ask("X?")
+    assert stuck.result.rows == [(None,)] and [a.empty for a in stuck.attempts] == [True, True]  # the first is kept
+    failed = SqlAsker(ScriptedChat(replies=['{"sql": "select Country from retail where count(*) > 3"}',
+                                            '{"sql": "select 1 as one"}']), store)
+    failed.ask("?")
+    assert "HAVING" in failed.model.calls[-1][-1]["content"]  # DuckDB's message with a hint
+
+
 def test_ready_made_analyses_on_a_small_shop(inhouse_home: Path, tmp_path: Path):
     from inhouse.apps.finance import analyses as A
 

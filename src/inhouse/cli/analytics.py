@@ -124,8 +124,8 @@ def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Pat
         emit_json({"tenant": tenant, "model": chat.name, **answer.to_dict()})
         return
     for a in answer.attempts:
-        out.print(f"[dim]{escape(a.sql)}[/dim]" + (f"\n[yellow]refused: {escape(a.error)}[/yellow]" if a.error else ""),
-                  highlight=False)
+        why = f"refused: {escape(a.error)}" if a.error else "returned no rows" if a.empty else ""
+        out.print(f"[dim]{escape(a.sql)}[/dim]" + (f"\n[yellow]{why}[/yellow]" if why else ""), highlight=False)
     if answer.result is None:
         raise InputError(f"no query for this question ran: {answer.attempts[-1].error}")
     table = Table(*answer.result.columns)

@@ -5,9 +5,9 @@ carry its conventions: what revenue is, what a cancellation is) and worked examp
 example is one of the shop's questions), and writes the query as JSON under a schema (constrained decoding where
 the model supports it). Values the question names (a product's description, a country) are looked up in the
 tables and given as stored, so the query filters on the real value rather than a guess. The query is checked
-(inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, the model sees the error and
-writes it once more. The numbers a reply shows come from the
-result, never from the model.
+(inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, or it returns no rows (a
+filter on a value or date that is not there), the model sees why and writes it once more. The numbers a reply
+shows come from the result, never from the model.
 """
 
 from __future__ import annotations
@@ -62,6 +62,13 @@ SQL_SCHEMA = {"type": "object", "properties": {"sql": {"type": "string"}}, "requ
 class Attempt:
     sql: str
     error: str = ""
+    empty: bool = False  # it ran, but returned no rows or only NULLs: a filter's value or a date is likely wrong
+
+
+# Hints added to DuckDB's own message when the model sees why its query failed.
+_HINTS = {"cannot contain aggregates": "filter on an aggregate with HAVING, or compute it in a CTE first",
+          "must appear in the GROUP BY": "group by every selected column that is not aggregated",
+          "Referenced column": "use only the columns listed for the table"}
 
 
 @dataclass
@@ -78,7 +85,7 @@ class Answer:
 
     def to_dict(self) -> dict:
         return {"question": self.question, "sql": self.sql, "result": self.result.to_dict() if self.result else None,
-                "attempts": [{"sql": a.sql, "error": a.error} for a in self.attempts],
+                "attempts": [{"sql": a.sql, "error": a.error, "empty": a.empty} for a in self.attempts],
                 "narrative": self.narrative.to_dict() if self.narrative else None, "seconds": round(self.seconds, 2)}
 
 
@@ -92,6 +99,10 @@ def _sql_of(text: str) -> str:
         pass
     m = re.search(r"```(?:sql)?\s*(.+?)```", text, re.S)
     return (m.group(1) if m else text).strip()
+
+
+def _is_empty(result: Result) -> bool:
+    return not result.rows or all(v is None for row in result.rows for v in row)
 
 
 class SqlAsker:
@@ -109,10 +120,16 @@ class SqlAsker:
                 + (f"\nValues the question names, as the tables hold them:{values}\n" if values else "")
                 + f"\nQ: {question}")
         for a in failed:
-            task += f"\nThis query failed:\n{a.sql}\nError: {a.error}\nWrite a corrected query."
+            if a.empty:
+                task += (f"\nThis query ran but returned no rows (or only NULL):\n{a.sql}\nCheck each filter's value "
+                         "and date against the tables and the values above; write a corrected query.")
+                continue
+            hint = next((h for k, h in _HINTS.items() if k in a.error), "")
+            task += f"\nThis query failed:\n{a.sql}\nError: {a.error}" + (f" ({hint})" if hint else "") \
+                + "\nWrite a corrected query."
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]
         schema_arg = SQL_SCHEMA if getattr(self.model, "supports_json_schema", False) else None
-        reply = self.model.complete(messages, max_tokens=400, temperature=0.0, json_schema=schema_arg)
+        reply = self.model.complete(messages, max_tokens=600, temperature=0.0, json_schema=schema_arg)
         return _sql_of(reply.text)
 
     def ask(self, question: str, narrate_result: bool = False) -> Answer:
@@ -125,14 +142,26 @@ class SqlAsker:
         if not schema:
             raise InputError("this tenant has no tables; add one with `inhouse analytics add`.")
         answer = Answer(question, None)
-        for _ in range(1 + self.repairs):
+        empty: Result | None = None  # an empty result is kept in case no repair does better
+        for n in range(1 + self.repairs):
             sql = self._write(question, schema, answer.attempts)
             try:
-                answer.result = self.store.query(sql, self.max_rows, self.timeout_s)
-                answer.attempts.append(Attempt(sql))
-                break
+                result = self.store.query(sql, self.max_rows, self.timeout_s)
             except InputError as e:
                 answer.attempts.append(Attempt(sql, str(e)))
+                continue
+            if _is_empty(result):
+                answer.attempts.append(Attempt(sql, empty=True))
+                empty = empty or result
+                if n < self.repairs:
+                    continue
+                result = empty
+            else:
+                answer.attempts.append(Attempt(sql))
+            answer.result = result
+            break
+        if answer.result is None:
+            answer.result = empty
         if narrate_result and answer.result is not None and answer.result.rows:
             answer.narrative = narrate(self.model, question, answer.result)
         answer.seconds = time.perf_counter() - t0
