@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -88,7 +89,9 @@ _TENANT = re.compile(r"[^\W_][\w.@-]{0,63}")
 
 
 def valid_tenant(name: str) -> bool:
-    return bool(_TENANT.fullmatch(name or "")) and ".." not in name
+    """Also: in NFC (one spelling of 한빛은행, not two folders) and at most 200 bytes as a file name."""
+    return (bool(_TENANT.fullmatch(name or "")) and ".." not in name and unicodedata.is_normalized("NFC", name)
+            and len(name.encode()) <= 200)
 
 
 def tenant_dir(area: str, tenant: str, base: Path | None = None) -> Path:
@@ -96,7 +99,7 @@ def tenant_dir(area: str, tenant: str, base: Path | None = None) -> Path:
     commerce). The name is checked first, so no tenant name can reach outside its folder."""
     if not valid_tenant(tenant):
         raise InputError(f"invalid tenant name {tenant!r}: use 1–64 letters, digits, '_', '-', '.' or '@', starting "
-                         "with a letter or digit.")
+                         "with a letter or digit (Unicode in NFC, at most 200 bytes).")
     return (base or home()) / area / tenant
 
 

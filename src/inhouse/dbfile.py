@@ -72,7 +72,7 @@ class DBFile:
     def transaction(self) -> Iterator[Any]:
         """BEGIN IMMEDIATE … COMMIT; any exception rolls the whole change back."""
         if self._pg is not None:
-            with self._pg.transaction() as c:
+            with self._pg.transaction(exclusive=True) as c:  # one writer per store, as BEGIN IMMEDIATE
                 yield c
             return
         with self._lock:
@@ -97,5 +97,6 @@ def namespace(kind: str, tenant: str) -> str:
     name = f"{kind}_{tenant}"
     if len(name) <= 48 and re.fullmatch(r"[a-z0-9_]+", name):
         return name
+    # '-' never appears in a plain name, so a hashed one cannot be another tenant's plain one
     digest = hashlib.blake2b(tenant.encode(), digest_size=6).hexdigest()
-    return f"{kind}_{re.sub(r'[^a-z0-9_]', '_', tenant.lower())[:32]}_{digest}"
+    return f"{kind}-{re.sub(r'[^a-z0-9_]', '_', tenant.lower())[:32]}-{digest}"

@@ -121,8 +121,8 @@ def test_serve_with_worker_processes_shares_the_database(postgres_url: str, inho
 
 
 def test_a_shops_orders_are_shared_by_replicas(postgres_url: str, tmp_path: Path):
-    """A change proposed in a conversation held by one replica is confirmed through another, once; both read the
-    same conversation from the shop's schema in PostgreSQL."""
+    """A proposal waiting in the shop's schema in PostgreSQL is confirmed through one replica, once (asking the
+    other again settles nothing), and both read the same conversation; no replica keeps a shop file."""
     from inhouse.apps.commerce.orders import OrderDB
     from inhouse.apps.commerce.tau import load_shop
     from tests.conftest import TAU_RETAIL, require
@@ -134,7 +134,9 @@ def test_a_shops_orders_are_shared_by_replicas(postgres_url: str, tmp_path: Path
     shop.propose("agent", "s1", "ivan_santos_6635", "p1", "cancel_pending_order",
                  {"order_id": pending, "reason": "no longer needed"}, f"Cancel order {pending}")
     settings = Settings(embedder="hash", database_url=postgres_url)
-    kim = KeyStore(PgServerDB(postgres_url)).create("acme", "kim", ("staff",))[0]
+    server_db = PgServerDB(postgres_url)
+    kim = KeyStore(server_db).create("acme", "kim", ("staff",))[0]
+    server_db.close()
     apps = [create_app(chat=ScriptedChat(), embedder=load_embedder("hash"), settings=settings,
                        base=tmp_path / f"replica{i}") for i in (1, 2)]
     with BackgroundServer(apps[0]) as a, BackgroundServer(apps[1]) as b:

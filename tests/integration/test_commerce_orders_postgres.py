@@ -112,4 +112,38 @@ def test_schema_names():
     assert namespace("shop", "acme") == "shop_acme"
     long, odd = namespace("shop", "a" * 64), namespace("shop", "Acme.Corp")
     assert len(long.encode()) <= 63 and long != namespace("shop", "a" * 63)
-    assert odd.startswith("shop_acme_corp_") and odd != namespace("shop", "acme.corp")
+    assert odd.startswith("shop-acme_corp-") and odd != namespace("shop", "acme.corp")
+    hashed = namespace("shop", "Acme")  # a hashed name is never another tenant's plain one
+    assert hashed not in {namespace("shop", hashed[len("shop_"):]), namespace("shop", hashed.replace("-", "_")[5:])}
+
+
+def test_writers_to_one_shop_take_turns(postgres_url):
+    """Read, check, write: on PostgreSQL as under SQLite's BEGIN IMMEDIATE, a second writer to the same shop waits
+    for the first to commit (a gift card cannot be spent twice by two conversations at once); other shops do not
+    wait."""
+    import threading
+    import time
+
+    a, b = OrderDB.on_postgres(postgres_url, "shop_acme"), OrderDB.on_postgres(postgres_url, "shop_acme")
+    other = OrderDB.on_postgres(postgres_url, "shop_globex")
+    held, order = threading.Event(), []
+
+    def first() -> None:
+        with a.transaction():
+            held.set()
+            time.sleep(0.6)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(10)
+    t0 = time.monotonic()
+    with other.transaction():
+        order.append("other shop")
+    assert time.monotonic() - t0 < 0.4
+    with b.transaction():
+        order.append("second")
+    thread.join()
+    assert order == ["other shop", "first done", "second"]
+    for db in (a, b, other):
+        db.close()

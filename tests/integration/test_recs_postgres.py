@@ -66,3 +66,21 @@ def test_a_trained_model_is_served_by_every_replica(on_postgres: Path, monkeypat
     api._CACHE.clear()
     assert api.recommend_user("shop", "u0", 5) == here
     assert api.versions("shop")["current"] == 1
+
+
+def test_threads_filling_the_cache_at_once(on_postgres: Path, monkeypatch: pytest.MonkeyPatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for v in (1, 2, 3):
+        save("shop", v)
+    monkeypatch.setenv("INHOUSE_HOME", str(on_postgres / "replica-c"))
+    assert [storage.version_manifest("shop", v)["version"] for v in storage.list_versions("shop")] == [1, 2, 3]
+    assert not (on_postgres / "replica-c" / "recs").exists()  # listing versions reads no arrays
+
+    def read(_: int) -> list[float]:
+        return storage.read_arrays(storage.version_path("shop")).get("counts", np.array([])).tolist()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(read, range(16))) == [[3.0]] * 16
+    (on_postgres / "replica-c" / "recs" / "shop" / "versions" / "0003" / "manifest.json").unlink()  # damaged
+    assert read(0) == [3.0]

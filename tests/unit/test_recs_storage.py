@@ -43,7 +43,9 @@ def test_tenants_are_isolated_and_names_validated(inhouse_home: Path):
     save("a", 1)
     with pytest.raises(NotFoundError):
         storage.current_version("b")
-    for bad in ("../x", "", "a/b", ".hidden", "a..b", "_x"):
+    import unicodedata
+
+    for bad in ("../x", "", "a/b", ".hidden", "a..b", "_x", unicodedata.normalize("NFD", "한빛은행"), "𝐀" * 64):
         with pytest.raises(InputError):
             storage.tenant_dir(bad)
     # every name the knowledge base takes as a tenant names its recommender folder too (Korean included)

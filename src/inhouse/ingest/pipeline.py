@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import time
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -113,7 +114,7 @@ def validate_name(kind: str, value: str) -> str:
     """A tenant, user or group name, stripped, or InputError. A tenant names folders (uploads/<tenant>/)
     as well as rows, so it must be safe as a path: letters or digits first, then letters, digits, '_', '-',
     '.', '@'; never '..'."""
-    value = value.strip()
+    value = unicodedata.normalize("NFC", value.strip())  # one spelling of a Korean name, whatever typed it
     if kind == "tenant":
         if not valid_tenant(value):
             raise InputError(f"invalid tenant '{value}': use 1–64 letters, digits, '_', '-', '.' or '@', starting "

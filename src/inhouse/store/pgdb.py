@@ -41,20 +41,31 @@ class PgDatabase:
 
     def __init__(self, url: str, migrations: Sequence[tuple[str, str]], table: str,
                  namespace: str | None = None) -> None:
+        import psycopg
+
         from inhouse.store.postgres import connect, describe, migrate
 
         self.url, self.location, self.namespace = url, describe(url), namespace
         self._lock = threading.RLock()
         self._connect = connect
-        self.conn = self._open(connect(url))
-        migrate(self.conn, migrations, table=table)
+        self.conn = connect(url)
+        try:
+            self._open(self.conn)
+            migrate(self.conn, migrations, table=table, lock=f"{namespace or ''}.{table}")
+        except psycopg.Error as e:
+            self.conn.close()
+            raise StoreError(f"cannot prepare {namespace or 'the database'} at {self.location} "
+                             f"({str(e).strip()[:200]}).") from e
 
     def _open(self, conn: Any) -> Any:
         if self.namespace:
             import psycopg
 
             name = psycopg.sql.Identifier(self.namespace)
-            conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.namespace,)).fetchone():
+                with conn.transaction():  # two first uses at once: one creates it, the other waits and finds it
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("schema:" + self.namespace,))
+                    conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
             conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(name))
         return conn
 
@@ -69,8 +80,10 @@ class PgDatabase:
                           "the next request reconnects.")
 
     @contextmanager
-    def transaction(self) -> Iterator[PgStatements]:
-        """One transaction: any exception rolls the whole change back."""
+    def transaction(self, exclusive: bool = False) -> Iterator[PgStatements]:
+        """One transaction: any exception rolls the whole change back. `exclusive`: one such transaction at a time
+        on this namespace in the whole deployment (as SQLite's BEGIN IMMEDIATE: read, check, write, with no
+        other writer in between)."""
         import psycopg
 
         with self._lock:
@@ -80,6 +93,8 @@ class PgDatabase:
                 try:
                     begun.enter_context(conn.transaction())
                     conn.execute("SELECT 1")
+                    if exclusive:
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("write:" + (self.namespace or ""),))
                     break
                 except psycopg.OperationalError as e:
                     with suppress(Exception):
@@ -91,6 +106,8 @@ class PgDatabase:
                 with begun:
                     yield PgStatements(conn)
             except psycopg.OperationalError as e:
+                if not (conn.closed or conn.broken):
+                    raise  # the statement failed, not the connection: a timeout, a deadlock
                 raise self._lost(e) from e
 
     def query(self, sql: str, args: tuple | list = ()) -> list[tuple]:
@@ -102,9 +119,12 @@ class PgDatabase:
             inside = self.conn is not None and not self.conn.closed and \
                 self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
             for attempt in (1, 2):
+                conn = self._live()
                 try:
-                    return PgStatements(self._live()).execute(sql, args).fetchall()
+                    return PgStatements(conn).execute(sql, args).fetchall()
                 except psycopg.OperationalError as e:
+                    if not (conn.closed or conn.broken):
+                        raise
                     err = self._lost(e)
                     if attempt == 2 or inside:
                         raise err from e

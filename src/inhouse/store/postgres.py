@@ -112,11 +112,12 @@ def connect(url: str, timeout: float = 10, retry_s: float = 0.0):
             time.sleep(0.2)
 
 
-def migrate(conn, migrations: Sequence[tuple[str, str]], table: str = "migrations") -> None:
+def migrate(conn, migrations: Sequence[tuple[str, str]], table: str = "migrations", lock: str | None = None) -> None:
     """Apply the numbered (name, SQL) migrations not yet recorded in `table`, each in its own transaction with
-    its record; one process at a time (an advisory lock), so replicas starting together apply each once."""
+    its record; one process at a time (an advisory lock named `lock`, default the table), so replicas starting
+    together apply each once."""
     psycopg, _ = _psycopg()
-    key = int.from_bytes(hashlib.blake2b(table.encode(), digest_size=4).digest(), "big")
+    key = int.from_bytes(hashlib.blake2b((lock or table).encode(), digest_size=4).digest(), "big")
     name = psycopg.sql.Identifier(table)
     conn.execute("SELECT pg_advisory_lock(%s)", (key,))
     try:

@@ -508,7 +508,7 @@ def versions(tenant: str) -> dict[str, Any]:
     cur = storage.current_version(tenant)
     rows = []
     for v in nums:
-        m = storage.read_manifest(storage.version_path(tenant, v))
+        m = storage.version_manifest(tenant, v)
         rows.append(
             {
                 "version": v,

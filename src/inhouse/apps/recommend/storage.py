@@ -187,8 +187,13 @@ def set_current(tenant: str, number: int) -> None:
         )
     db = _db()
     if db is not None:
-        with db.transaction() as c:
-            c.execute("UPDATE recs_current SET version = ? WHERE tenant = ?", (number, tenant))
+        with db.transaction() as c:  # the same lock as a save, so the version cannot be pruned meanwhile
+            c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("recs:" + tenant,))
+            if c.execute("UPDATE recs_current SET version = ? WHERE tenant = ? AND EXISTS (SELECT 1 FROM "
+                         "recs_versions WHERE tenant = ? AND version = ?)", (number, tenant, tenant, number)
+                         ).rowcount != 1:
+                raise NotFoundError(f"tenant '{tenant}' has no model version {number}; versions: "
+                                    f"{list_versions(tenant)}")
         return
     write_json_atomic(tenant_dir(tenant) / "current.json", {"version": number})
 
@@ -206,40 +211,69 @@ def version_path(tenant: str, number: int | None = None) -> Path:
     return path
 
 
+_FILLING: dict[str, threading.Lock] = {}
+
+
 def _cached(db: Any, tenant: str, number: int, path: Path) -> Path:
-    """A version read from the database into this process's cache folder (once; a cached copy whose manifest
-    differs from the database's, e.g. left by another deployment on the same home, is read again)."""
+    """A version read from the database into this process's cache folder, once. A folder holding that version
+    (its manifest equal to the database's) is never touched again, so readers can map its arrays; anything else
+    there (half written, left by another deployment on the same home) is moved aside and replaced."""
     rows = db.query("SELECT manifest FROM recs_versions WHERE tenant = ? AND version = ?", (tenant, number))
     if not rows:
         raise NotFoundError(
             f"tenant '{tenant}' has no model version {number}; versions: {list_versions(tenant)}"
         )
     manifest = json.loads(rows[0][0])
-    if path.exists() and read_manifest(path) == manifest:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
-    try:
-        for name, data in db.query("SELECT name, data FROM recs_files WHERE tenant = ? AND version = ?",
-                                   (tenant, number)):
-            atomic_write(tmp / name, lambda f, d=bytes(data): f.write(d))
-        write_json_atomic(tmp / "manifest.json", manifest)
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+    with _DBS_LOCK:
+        lock = _FILLING.setdefault(str(path), threading.Lock())
+    with lock:  # one thread of this process fills a folder; others wait and find it filled
+        if _holds(path, manifest):
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
         try:
-            os.replace(tmp, path)
-        except OSError:  # another process of this home put the same version there first
-            if not (path.exists() and read_manifest(path) == manifest):
-                raise
+            files = db.query("SELECT name, data FROM recs_files WHERE tenant = ? AND version = ?", (tenant, number))
+            if not files:
+                raise NotFoundError(f"tenant '{tenant}''s model version {number} was removed meanwhile; ask again.")
+            for name, data in files:
+                atomic_write(tmp / name, lambda f, d=bytes(data): f.write(d))
+            write_json_atomic(tmp / "manifest.json", manifest)
+            if path.exists() and not _holds(path, manifest):
+                aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=".old-"))
+                os.replace(path, aside / "v")
+                shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.replace(tmp, path)
+            except OSError:  # another process of this home put the same version there first
+                if not _holds(path, manifest):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            raise
     kept = set(list_versions(tenant))
     for old in _local_versions(tenant):
         if old not in kept:
             shutil.rmtree(_versions_dir(tenant) / f"{old:04d}", ignore_errors=True)
     return path
+
+
+def _holds(path: Path, manifest: dict[str, Any]) -> bool:
+    try:
+        return read_manifest(path) == manifest
+    except (OSError, ValueError):
+        return False
+
+
+def version_manifest(tenant: str, number: int) -> dict[str, Any]:
+    """A version's manifest, without reading its arrays."""
+    db = _db()
+    if db is None:
+        return read_manifest(version_path(tenant, number))
+    rows = db.query("SELECT manifest FROM recs_versions WHERE tenant = ? AND version = ?", (tenant, number))
+    if not rows:
+        raise NotFoundError(f"tenant '{tenant}' has no model version {number}.")
+    return json.loads(rows[0][0])
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
