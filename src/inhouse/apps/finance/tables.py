@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from inhouse.apps.finance.sql import check_sql
-from inhouse.config import tenant_dir
+from inhouse.config import load_settings, tenant_dir
 from inhouse.errors import InputError, NotFoundError, StoreError
 from inhouse.files import secure_dir, secure_file
 from inhouse.ingest.loaders import xlsx_records
@@ -135,6 +135,33 @@ def _busy(e: duckdb.Error, path: Path) -> StoreError:
                       "has finished.")
 
 
+def check_file(file: Path) -> None:
+    suffix = file.suffix.lower()
+    if suffix not in READERS and suffix != ".xlsx":
+        raise InputError(f"{file.name}: unsupported table file; use .csv, .tsv, .csv.gz, .parquet, .jsonl or .xlsx.")
+
+
+def load_file(con: duckdb.DuckDBPyConnection, name: str, file: Path, scratch: Path) -> None:
+    """`file` as DuckDB table `name` on `con`, the column types inferred by DuckDB's readers (an XLSX file's rows
+    go through a CSV in `scratch` first)."""
+    suffix = file.suffix.lower()
+    if suffix != ".xlsx":
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {READERS[suffix]}(?)", [str(file)])
+        return
+    rows = [r for _, r in xlsx_records(file.read_bytes(), file.name)]
+    if not rows:
+        raise InputError(f"{file.name}: no rows found under a header row.")
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", dir=scratch, encoding="utf-8", newline="",
+                                     delete=False) as tmp:
+        writer = csv.DictWriter(tmp, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv_auto(?)", [tmp.name])
+    finally:
+        os.unlink(tmp.name)
+
+
 def table_name(name: str) -> str:
     name = name.strip().casefold()
     if not _NAME.fullmatch(name) or name == _CATALOG:
@@ -161,6 +188,9 @@ class TableStore:
                              "tables again.") from e
         secure_file(self.path)
 
+    def close(self) -> None:
+        """Nothing held between calls (each opens its own DuckDB connection); PostgreSQL's store holds one."""
+
     @contextmanager
     def _open(self, turn, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:  # noqa: ANN001 - a turn of _Access
         with turn():
@@ -186,10 +216,7 @@ class TableStore:
     def add(self, file: Path, name: str | None = None, replace: bool = False, description: str = "") -> TableInfo:
         """Load `file` as table `name` (default: the file's stem) in one transaction."""
         name = table_name(name or file.name.split(".")[0])
-        suffix = file.suffix.lower()
-        if suffix not in READERS and suffix != ".xlsx":
-            raise InputError(f"{file.name}: unsupported table file; use .csv, .tsv, .csv.gz, .parquet, .jsonl or "
-                             ".xlsx.")
+        check_file(file)
         exists = name in {t.name for t in self.tables()}
         if exists and not replace:
             raise InputError(f"table {name} exists; pass --replace to load over it.")
@@ -197,21 +224,7 @@ class TableStore:
             try:
                 con.execute("BEGIN TRANSACTION")
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-                if suffix == ".xlsx":  # its rows as a CSV beside the database, so DuckDB infers the types
-                    rows = [r for _, r in xlsx_records(file.read_bytes(), file.name)]
-                    if not rows:
-                        raise InputError(f"{file.name}: no rows found under a header row.")
-                    with tempfile.NamedTemporaryFile("w", suffix=".csv", dir=self.path.parent, encoding="utf-8",
-                                                     newline="", delete=False) as tmp:
-                        writer = csv.DictWriter(tmp, fieldnames=list(rows[0]))
-                        writer.writeheader()
-                        writer.writerows(rows)
-                    try:
-                        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv_auto(?)", [tmp.name])
-                    finally:
-                        os.unlink(tmp.name)
-                else:
-                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {READERS[suffix]}(?)", [str(file)])
+                load_file(con, name, file, self.path.parent)
                 con.execute(f"DELETE FROM {_CATALOG} WHERE table_name = ?", [name])
                 con.execute(f"INSERT INTO {_CATALOG} VALUES (?, '', ?)", [name, description])
                 con.execute("COMMIT")
@@ -320,8 +333,26 @@ class TableStore:
         return Result(checked, columns, rows[:max_rows], truncated, time.perf_counter() - t0)
 
 
-def open_tables(tenant: str, create: bool = False, base: Path | None = None) -> TableStore:
-    path = tenant_dir("finance", tenant, base) / "tables.duckdb"
+def open_tables(tenant: str, create: bool = False, base: Path | None = None,
+                url: str | None = None) -> TableStore:
+    """The tenant's tables: `home()/finance/<tenant>/tables.duckdb` (under `base` if given), or with a PostgreSQL
+    `url` (default: the `database_url` setting) its schema `analytics_<tenant>`, shared by every replica."""
+    path = tenant_dir("finance", tenant, base) / "tables.duckdb"  # checks the name
+    url = (load_settings(base).database_url if url is None else url).strip()
+    if url:
+        from inhouse.apps.finance.pgtables import PgTableStore
+        from inhouse.dbfile import namespace
+        from inhouse.store.postgres import connect
+
+        ns = namespace("analytics", tenant)
+        if not create:
+            with connect(url) as conn:
+                found = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND "
+                                     "table_name = 'inhouse_tables'", (ns,)).fetchall()
+            if not found:
+                raise NotFoundError(f"tenant {tenant} has no tables in PostgreSQL; add one with "
+                                    f"`inhouse analytics add --tenant {tenant} FILE`.")
+        return PgTableStore(url, ns)
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no tables; add one with "
                             f"`inhouse analytics add --tenant {tenant} FILE`.")

@@ -27,7 +27,11 @@ class AskRequest(BaseModel):
 @router.get("/api/analytics/tables", tags=["analytics"])
 def tables(key: Reader, srv: State) -> dict:
     """The key's tenant's tables with their columns and descriptions."""
-    infos = open_tables(key.tenant, base=srv.base).tables()
+    store = open_tables(key.tenant, base=srv.base, url=srv.settings.database_url)
+    try:
+        infos = store.tables()
+    finally:
+        store.close()
     srv.audit.record(key, "analytics.tables", "ok")
     return {"tables": [t.to_dict() for t in infos]}
 
@@ -36,10 +40,13 @@ def tables(key: Reader, srv: State) -> dict:
 async def ask(body: AskRequest, request: Request, key: Reader, srv: State) -> dict | JSONResponse:
     """A question in words over the tenant's tables: the query the model wrote (checked, run read-only, written
     once more when refused), its result, a checked narrative and a chart."""
-    store = open_tables(key.tenant, base=srv.base)  # 404 at once for a tenant without tables
+    store = open_tables(key.tenant, base=srv.base, url=srv.settings.database_url)  # 404 at once without tables
 
-    def work(chat):  # noqa: ANN001, ANN202
-        return SqlAsker(chat, store).ask(body.question, narrate_result=body.narrate)
+    def work(chat):  # noqa: ANN001, ANN202 - on the generation thread, which closes the store when done
+        try:
+            return SqlAsker(chat, store).ask(body.question, narrate_result=body.narrate)
+        finally:
+            store.close()
 
     try:
         answer = await generate_for(srv, key, request, work)

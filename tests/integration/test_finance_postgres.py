@@ -1,0 +1,118 @@
+"""A tenant's analytics tables in PostgreSQL (the `database_url` setting): the same tables, types and answers as
+the DuckDB file for the same queries (DuckDB's dialect translated), read-only, time-limited, one schema per
+tenant; the question path and the HTTP route over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from inhouse.apps.finance.ask import SqlAsker
+from inhouse.apps.finance.pgtables import PgTableStore, to_postgres
+from inhouse.apps.finance.tables import open_tables
+from inhouse.errors import InputError, NotFoundError
+from inhouse.models.chat import ScriptedChat
+from tests.integration.test_finance_tables import _slice
+
+QUERIES = [
+    "SELECT Country, round(sum(Quantity * UnitPrice), 2) AS revenue FROM retail GROUP BY ALL ORDER BY revenue DESC "
+    "LIMIT 3",
+    "SELECT count(DISTINCT InvoiceNo) / count(*) AS orders_per_line, count(*) FILTER (WHERE InvoiceNo LIKE 'C%') "
+    "AS cancelled FROM retail",
+    "SELECT date_trunc('day', InvoiceDate) AS day, strftime(InvoiceDate, '%Y-%m') AS month, year(InvoiceDate) AS y, "
+    "count(*) AS n FROM retail GROUP BY 1, 2, 3 ORDER BY 1",
+    "WITH c AS (SELECT CustomerID, sum(Quantity) AS q FROM retail WHERE CustomerID IS NOT NULL GROUP BY 1) "
+    "SELECT CustomerID, q, rank() OVER (ORDER BY q DESC) AS r FROM c QUALIFY r <= 3 ORDER BY r, CustomerID",
+    "SELECT StockCode, median(UnitPrice) AS m, avg(UnitPrice) AS a FROM retail GROUP BY StockCode "
+    "HAVING count(*) > 5 ORDER BY StockCode LIMIT 5",
+]
+
+
+def _rows(result) -> list[tuple]:
+    return [tuple(round(float(v), 6) if isinstance(v, (int, float)) or type(v).__name__ == "Decimal" else v
+                  for v in row) for row in result.rows]
+
+
+def test_the_same_answers_as_duckdb(postgres_url: str, tmp_path: Path, inhouse_home: Path):
+    csv = _slice(tmp_path, 2000)
+    duck = open_tables("shop", create=True, url="")
+    duck.add(csv, description="invoice lines")
+    pg = open_tables("shop", create=True, url=postgres_url)
+    assert isinstance(pg, PgTableStore)
+    info = pg.add(csv, description="invoice lines")
+    assert info.to_dict() == duck.table("retail").to_dict()  # the same DuckDB types, rows and descriptions
+    assert pg.schema_text() == duck.schema_text()
+    for sql in QUERIES:
+        assert _rows(pg.query(sql)) == _rows(duck.query(sql)), sql
+    assert pg.describe("retail", "units; negative for returns", column="Quantity").columns[3].description == \
+        "units; negative for returns"
+    question = "How much did WHITE HANGING HEART T-LIGHT HOLDER sell in united kingdom?"
+    assert pg.named_values(question) == duck.named_values(question)
+    pg.close()
+
+
+def test_read_only_limited_and_apart(postgres_url: str, tmp_path: Path, inhouse_home: Path):
+    pg = open_tables("shop", create=True, url=postgres_url)
+    pg.add(_slice(tmp_path, 200))
+    with pytest.raises(InputError, match="exists"):
+        pg.add(_slice(tmp_path, 10))
+    assert pg.add(_slice(tmp_path, 10), replace=True).rows == 10
+    with pytest.raises(InputError, match="not allowed|only queries"):
+        pg.query("DELETE FROM retail")
+    with pytest.raises(InputError, match="without a schema"):
+        pg.query("SELECT * FROM public.migrations")
+    with pytest.raises(InputError, match="no table"):
+        pg.query("SELECT * FROM inhouse_columns")  # the catalog is not a question's table
+    with pytest.raises(InputError, match="ran past"):
+        pg.query("SELECT count(*) FROM retail a, retail b, retail c, retail d, retail e, retail f, retail g, retail h",
+                 timeout_s=0.05)
+    assert pg.query("SELECT * FROM retail", max_rows=3).truncated
+    with pytest.raises(NotFoundError):
+        open_tables("other", url=postgres_url)  # another tenant: its own schema, nothing in it
+    other = open_tables("other", create=True, url=postgres_url)
+    with pytest.raises(InputError, match="no table"):
+        other.query("SELECT * FROM retail")
+    bad = tmp_path / "retail.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match="nothing was stored"):
+        pg.add(bad, replace=True)
+    assert pg.table("retail").rows == 10  # the table it would have replaced is intact
+    assert [t.name for t in pg.tables()] == ["retail"]
+    for store in (pg, other):
+        store.close()
+
+
+def test_group_by_all_spelt_out():
+    assert to_postgres("SELECT a, b, sum(c) AS s FROM t GROUP BY ALL") == \
+        "SELECT a, b, SUM(c) AS s FROM t GROUP BY 1, 2"
+
+
+def test_questions_over_http_on_postgres(postgres_url: str, tmp_path: Path, inhouse_home: Path):
+    from inhouse.config import Settings
+    from inhouse.models.embedders import load_embedder
+    from inhouse.server.app import create_app
+    from inhouse.server.db import PgServerDB
+    from inhouse.server.keys import KeyStore
+    from inhouse.server.runner import BackgroundServer
+
+    pg = open_tables("acme", create=True, url=postgres_url)
+    pg.add(_slice(tmp_path, 500))
+    answer = SqlAsker(ScriptedChat(replies=['{"sql": "select Country, count(DISTINCT InvoiceNo) as orders from retail '
+                                            'where Country = \'Korea\' group by 1"}',
+                                            '{"sql": "select Country, count(DISTINCT InvoiceNo) as orders from retail '
+                                            'group by all order by 2 desc"}']), pg).ask("나라별 주문 수는?")
+    assert [a.empty for a in answer.attempts] == [True, False] and answer.result.rows[0][0] == "United Kingdom"
+    pg.close()
+    key = KeyStore(PgServerDB(postgres_url)).create("acme", "kim", ())[0]
+    chat = ScriptedChat(replies=['{"sql": "select Country, round(sum(Quantity * UnitPrice), 2) as revenue from retail '
+                                 'group by 1 order by 2 desc"}'])
+    app = create_app(chat=chat, embedder=load_embedder("hash"),
+                     settings=Settings(embedder="hash", database_url=postgres_url), base=inhouse_home / "replica")
+    with BackgroundServer(app) as server:
+        http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        assert [t["name"] for t in http.get("/api/analytics/tables").json()["tables"]] == ["retail"]
+        body = http.post("/api/analytics/ask", json={"question": "나라별 매출은?"}).json()
+        assert body["result"]["rows"][0][0] == "United Kingdom" and body["chart_svg"].startswith("<svg")
+    assert not (inhouse_home / "replica" / "finance").exists()  # nothing on the replica's disk
