@@ -116,3 +116,23 @@ def test_questions_over_http_on_postgres(postgres_url: str, tmp_path: Path, inho
         body = http.post("/api/analytics/ask", json={"question": "나라별 매출은?"}).json()
         assert body["result"]["rows"][0][0] == "United Kingdom" and body["chart_svg"].startswith("<svg")
     assert not (inhouse_home / "replica" / "finance").exists()  # nothing on the replica's disk
+
+
+def test_the_cli_follows_database_url(postgres_url: str, tmp_path: Path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"INHOUSE_HOME": str(tmp_path / "home"), "INHOUSE_DATABASE_URL": postgres_url}
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "inhouse.cli.main", "analytics", *args, "--tenant", "한빛상사",
+                               "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert cli("add", str(_slice(tmp_path, 300)))["rows"] == 300
+    top = cli("sql", "select country, count(*) as n from retail group by all order by n desc limit 1")
+    assert top["rows"][0][0] == "United Kingdom" and top["columns"] == ["Country", "n"]
+    assert not (tmp_path / "home" / "finance").exists()
