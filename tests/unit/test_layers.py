@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "inhouse"
 LAYERS = [
     {"types", "errors", "files"},
-    {"__init__", "protocols", "config", "dbfile"},
+    {"__init__", "protocols", "config"},
     {"text", "guard", "store"},
-    {"ingest", "retrieve", "models", "verify"},
+    {"ingest", "retrieve", "models", "verify", "dbfile"},
     {"answer"},
     {"evals", "apps.__init__", "apps.recommend", "apps.commerce", "apps.finance", "tune", "consortium"},
     {"server"},
