@@ -88,10 +88,10 @@ def main() -> None:
                 failed.append({"id": q["id"], "error": err[:300], "sql": q["gold_sql"][:300]})
         ready = {}
         for (name, d_fn), p_fn in zip(analyses(duck).items(), analyses(pg).values(), strict=True):
-            d_res, p_res = d_fn(), p_fn()
-            d_rows = [r for res in (d_res if isinstance(d_res, tuple) else (d_res,)) for r in _rows(res)]
-            p_rows = [r for res in (p_res if isinstance(p_res, tuple) else (p_res,)) for r in _rows(res)]
-            ready[name] = same_result(p_rows, d_rows)
+            (d_res, d_s, _), (p_res, p_s, err) = _timed(d_fn), _timed(p_fn)
+            ready[name] = {"same": p_res is not None and same_result(_flat(p_res), _flat(d_res)),
+                           "duckdb_s": round(d_s, 2), "postgres_s": round(p_s, 2), "error": err[:300]}
+            console.print(f"  {name}: {ready[name]}", highlight=False)
         pg.close()
     finally:
         pgserver.stop(work / "pg")
@@ -112,9 +112,26 @@ def main() -> None:
               f"{out['same']}/{len(rows)}", str(out["median_ms"]["duckdb"]), str(out["median_ms"]["postgres"]),
               f"{load_s['duckdb']} / {load_s['postgres']}")
     console.print(t)
-    console.print(f"ready-made analyses with the same result: {ready}")
+    t = Table(title="Ready-made analyses over the whole table (same run)")
+    for c in ("analysis", "same result", "DuckDB s", "PostgreSQL s"):
+        t.add_column(c)
+    for name, r in ready.items():
+        t.add_row(name, "yes" if r["same"] else f"no {r['error']}", str(r["duckdb_s"]), str(r["postgres_s"]))
+    console.print(t)
     for f in failed:
         console.print(f"  {f['id']}: {f['error'] or 'different rows'}", highlight=False)
+
+
+def _timed(fn) -> tuple[object, float, str]:  # noqa: ANN001
+    t0 = time.perf_counter()
+    try:
+        return fn(), time.perf_counter() - t0, ""
+    except InputError as e:
+        return None, time.perf_counter() - t0, str(e)
+
+
+def _flat(res) -> list[tuple]:  # noqa: ANN001
+    return [r for part in (res if isinstance(res, tuple) else (res,)) for r in _rows(part)]
 
 
 def _rows(result) -> list[tuple]:  # noqa: ANN001

@@ -27,6 +27,12 @@ QUERIES = [
     "SELECT CustomerID, q, rank() OVER (ORDER BY q DESC) AS r FROM c QUALIFY r <= 3 ORDER BY r, CustomerID",
     "SELECT StockCode, median(UnitPrice) AS m, avg(UnitPrice) AS a FROM retail GROUP BY StockCode "
     "HAVING count(*) > 5 ORDER BY StockCode LIMIT 5",
+    # DuckDB's date parts, which PostgreSQL lacks (defined in the tenant's schema).
+    "SELECT quarter(InvoiceDate) AS q, hour(InvoiceDate) AS h, minute(InvoiceDate) AS mi, "
+    "dayofweek(InvoiceDate) AS dw, isodow(InvoiceDate) AS iw, dayofweek_iso(InvoiceDate) AS iw2, "
+    "dayofyear(InvoiceDate) AS dy, week(InvoiceDate) AS w, weekofyear(InvoiceDate) AS w2, isoyear(InvoiceDate) AS iy, "
+    "yearweek(InvoiceDate) AS yw, dayname(InvoiceDate) AS dn, monthname(InvoiceDate) AS mn, count(*) AS n "
+    "FROM retail GROUP BY ALL ORDER BY ALL",
 ]
 
 
@@ -84,9 +90,11 @@ def test_read_only_limited_and_apart(postgres_url: str, tmp_path: Path, inhouse_
         store.close()
 
 
-def test_group_by_all_spelt_out():
+def test_group_by_all_and_order_by_all_spelt_out():
     assert to_postgres("SELECT a, b, sum(c) AS s FROM t GROUP BY ALL") == \
         "SELECT a, b, SUM(c) AS s FROM t GROUP BY 1, 2"
+    assert to_postgres("SELECT a, sum(c) AS s FROM t GROUP BY ALL ORDER BY ALL DESC").endswith(
+        "GROUP BY 1 ORDER BY 1 DESC NULLS LAST, 2 DESC NULLS LAST")  # DuckDB puts NULLs last
 
 
 def test_questions_over_http_on_postgres(postgres_url: str, tmp_path: Path, inhouse_home: Path):

@@ -40,6 +40,23 @@ CREATE TABLE inhouse_tables (name TEXT PRIMARY KEY, rows BIGINT NOT NULL, versio
 -- DuckDB rounds doubles to a number of places; PostgreSQL only numerics. Found through the search path.
 CREATE FUNCTION round(double precision, integer) RETURNS double precision LANGUAGE SQL IMMUTABLE
     AS 'SELECT round($1::numeric, $2)::double precision';
+"""), ("002_date_parts", """
+-- DuckDB's date-part functions as sqlglot writes them for PostgreSQL (which lacks them), with DuckDB's results:
+-- BIGINT parts, ISO weeks, Sunday = 0 in day_of_week, English day and month names.
+CREATE FUNCTION quarter(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(quarter FROM $1)::bigint';
+CREATE FUNCTION hour(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(hour FROM $1)::bigint';
+CREATE FUNCTION minute(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(minute FROM $1)::bigint';
+CREATE FUNCTION day_of_week(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(dow FROM $1)::bigint';
+CREATE FUNCTION dayofweek_iso(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE
+    AS 'SELECT extract(isodow FROM $1)::bigint';
+CREATE FUNCTION day_of_year(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(doy FROM $1)::bigint';
+CREATE FUNCTION week(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(week FROM $1)::bigint';
+CREATE FUNCTION week_of_year(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(week FROM $1)::bigint';
+CREATE FUNCTION isoyear(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE AS 'SELECT extract(isoyear FROM $1)::bigint';
+CREATE FUNCTION yearweek(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE
+    AS 'SELECT (extract(isoyear FROM $1) * 100 + extract(week FROM $1))::bigint';
+CREATE FUNCTION dayname(timestamp) RETURNS text LANGUAGE SQL IMMUTABLE AS 'SELECT to_char($1, ''FMDay'')';
+CREATE FUNCTION monthname(timestamp) RETURNS text LANGUAGE SQL IMMUTABLE AS 'SELECT to_char($1, ''FMMonth'')';
 """)]
 
 
@@ -59,7 +76,8 @@ def to_postgres(sql: str, columns: Iterable[str] = ()) -> str:
     """A checked DuckDB query in PostgreSQL's dialect. DuckDB matches names whatever their case and PostgreSQL
     folds unquoted ones to lower case, so a name that is one of the tables' `columns` (case aside) is written as
     that column, quoted; the others (tables, CTEs, aliases) fold alike everywhere. GROUP BY ALL (every selected
-    column that aggregates nothing) is spelt out: PostgreSQL reads ALL there as a grouping-set keyword."""
+    column that aggregates nothing) and ORDER BY ALL (every selected column, left to right) are spelt out:
+    PostgreSQL reads ALL there as a grouping-set keyword, and not at all in ORDER BY."""
     root = sqlglot.parse_one(sql, read="duckdb")
     actual = {c.casefold(): c for c in columns}
     for ident in root.find_all(exp.Identifier):
@@ -73,11 +91,21 @@ def to_postgres(sql: str, columns: Iterable[str] = ()) -> str:
             keys = [exp.Literal.number(i) for i, e in enumerate(select.expressions, start=1)
                     if not e.find(exp.AggFunc) and not e.find(exp.Window)]
             select.set("group", exp.Group(expressions=keys) if keys else None)
+        order = select.args.get("order")
+        if isinstance(order, exp.Order) and len(order.expressions) == 1 and \
+                isinstance(order.expressions[0].this, exp.Var) and order.expressions[0].this.name.upper() == "ALL":
+            how = order.expressions[0]
+            order.set("expressions", [exp.Ordered(this=exp.Literal.number(i), desc=how.args.get("desc"),
+                                                  nulls_first=how.args.get("nulls_first"))
+                                      for i in range(1, len(select.expressions) + 1)])
     return root.sql(dialect="postgres")
 
 
 class PgTableStore(TableStore):
     """The tenant's tables in the PostgreSQL schema `namespace`."""
+
+    # Memory for one query's sorts and hash tables (PostgreSQL's default, 4 MB, sends a basket self-join to disk).
+    WORK_MEM = "256MB"
 
     def __init__(self, url: str, namespace: str) -> None:  # noqa: D107 - no DuckDB file here
         from inhouse.store.pgdb import PgDatabase
@@ -201,6 +229,7 @@ class PgTableStore(TableStore):
             with self.db.transaction() as c:
                 c.conn.execute("SET TRANSACTION READ ONLY")
                 c.conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+                c.conn.execute(f"SET LOCAL work_mem = '{self.WORK_MEM}'")
                 cur = c.conn.execute(translated)
                 rows = cur.fetchall()
                 columns = [d.name for d in cur.description]
