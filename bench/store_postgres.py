@@ -141,18 +141,24 @@ def latency(server: str, n_chunks: int, n_queries: int) -> dict:
                     out[f"{mode}{label}_{name}"] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95),
                                                     "mean_ms": round(statistics.mean(times), 1)}
                     console.print(f"  {name} {mode}{label}: {out[f'{mode}{label}_{name}']}")
-        # The HNSW index is approximate: its recall@10 against SQLite's exact scan of the same vectors.
+        # The HNSW index is approximate: its recall@10 against SQLite's exact scan of the same vectors, ties
+        # counted (a hit scoring at least the exact 10th's is a right one). Two kinds of query: a stored vector
+        # moved a little (a question near its chunk, as real ones are), and the e5 question vectors, which
+        # these random vectors leave almost equidistant (HNSW's worst case).
         index = sqlite._vectors["e5-small"]
-        recall = []
-        for q in queries:
-            v = embedder.embed_query(q)
-            exact = {i for i, _ in index.search(principal, v, 10, exact=True)}
-            approx = {i for i, _ in pg.dense_search(principal, v, "e5-small", 10)}
-            # Chunk ids differ between the stores: compare by (document, ordinal).
-            exact_keys = {(c.doc_path, c.ordinal) for c in sqlite.get_chunks(principal, list(exact)).values()}
-            approx_keys = {(c.doc_path, c.ordinal) for c in pg.get_chunks(principal, list(approx)).values()}
-            recall.append(len(exact_keys & approx_keys) / max(1, len(exact_keys)))
-        out["postgres_hnsw_recall_at_10"] = round(statistics.mean(recall), 3)
+        visible = sqlite.chunk_ids(principal)
+        rng = np.random.default_rng(4)
+        stored = sqlite.get_vectors("e5-small", [visible[i] for i in rng.choice(len(visible), n_queries, False)])
+        near = [v / np.linalg.norm(v) for v in
+                (np.asarray(x) + 0.05 * rng.standard_normal(len(x)).astype(np.float32) for x in stored.values())]
+        for label, vectors in (("near", near), ("unrelated", [embedder.embed_query(q) for q in queries])):
+            recall = []
+            for v in vectors:
+                exact = index.search(principal, v, 10, exact=True)
+                approx = pg.dense_search(principal, v, "e5-small", 10)
+                kth = min(s for _, s in exact)
+                recall.append(sum(s >= kth - 1e-5 for _, s in approx) / len(exact))
+            out[f"postgres_hnsw_recall_at_10_{label}"] = round(statistics.mean(recall), 3)
         sqlite.close()
         pg.close()
     return out
@@ -192,7 +198,8 @@ def main() -> None:
         t.add_row(mode, str(lat[f"{mode}_sqlite"]["p50_ms"]), str(lat[f"{mode}_sqlite"]["p95_ms"]),
                   str(lat[f"{mode}_postgres"]["p50_ms"]), str(lat[f"{mode}_postgres"]["p95_ms"]))
     console.print(t)
-    console.print(f"HNSW recall@10 vs exact: {lat['postgres_hnsw_recall_at_10']}")
+    console.print(f"HNSW recall@10 against the exact scan: {lat['postgres_hnsw_recall_at_10_near']} (queries near "
+                  f"their chunks), {lat['postgres_hnsw_recall_at_10_unrelated']} (unrelated e5 queries)")
 
 
 if __name__ == "__main__":

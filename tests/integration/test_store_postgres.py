@@ -56,6 +56,36 @@ def test_results_are_the_embedded_stores(tmp_path: Path, postgres_store: Postgre
     sqlite.close()
 
 
+def test_lexical_search_reads_the_index_alone(postgres_store: PostgresStore, settings: Settings):
+    """The postings' primary key carries each posting's length and term frequency: once vacuumed (as a copy
+    does), a lexical search needs no table page."""
+    _kb(postgres_store, settings)
+    # The test server commits asynchronously (tests/pgserver.py); VACUUM marks a page all-visible only once
+    # the commits on it are flushed.
+    postgres_store._conn.execute("CHECKPOINT")
+    postgres_store.vacuum()
+    plans = []
+    conn = postgres_store._conn
+    execute = conn.execute
+
+    def explained(sql, args=None, **kw):  # noqa: ANN001, ANN202
+        if sql.startswith("WITH w "):
+            conn.execute("SET enable_seqscan = off")
+            conn.execute("SET enable_bitmapscan = off")
+            plans.append("\n".join(r[0] for r in execute("EXPLAIN (ANALYZE) " + sql, args).fetchall()))
+            conn.execute("RESET enable_seqscan")
+            conn.execute("RESET enable_bitmapscan")
+        return execute(sql, args, **kw)
+
+    conn.execute = explained
+    try:
+        assert postgres_store.lexical_search(Principal("acme", "kim", ("staff",)), ["반품", "환불"], 5)
+    finally:
+        conn.execute = execute
+    assert "Index Only Scan using postings_pkey" in plans[0] and "Heap Fetches: 0" in plans[0], plans[0]
+    assert postgres_store.check() == []
+
+
 def test_two_processes_share_one_store(postgres_url: str):
     """Two stores on one database (as two API replicas): writes of both, in parallel, all counted once."""
     a, b = PostgresStore(postgres_url), PostgresStore(postgres_url)

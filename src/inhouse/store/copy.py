@@ -1,5 +1,6 @@
 """Move the embedded store into PostgreSQL: every document with its groups, chunks, lexical terms and vectors,
-one document per transaction, then both sides counted and hashed.
+one document per transaction, then vacuumed (so searches read the indexes alone) and both sides counted and
+hashed.
 
 A copy that stops (a crash, Ctrl-C, a lost connection) resumes where it was: a document already in the
 target with the same content hash, chunk count and vectors is left alone, one that differs is written again.
@@ -113,6 +114,7 @@ def copy_store(src: SQLiteStore, dst: PostgresStore,
         if dst.get_meta(key) != value:
             dst.set_meta(key, value)
         report.meta += 1
+    dst.vacuum()
     _verify(src, dst, report)
     return report
 

@@ -98,6 +98,12 @@ def phrase_counts(lists: Sequence[dict[int, list[int]]]) -> dict[int, int]:
     return out
 
 
+def bm25_idf(n_chunks: int, n: int) -> float:
+    """FTS5's idf of a term in `n` of `n_chunks` chunks: ln((N − n + 0.5) / (n + 0.5)), at least 1e-6."""
+    idf = math.log((n_chunks - n + 0.5) / (n + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
 def bm25_top(n_chunks: int, total_length: int, postings: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
              limit: int, k1: float = 1.2, b: float = 0.75) -> list[tuple[int, float]]:
     """The `limit` best (chunk id, score), ties by id: Okapi BM25 (Robertson & Zaragoza, 2009) in FTS5's form
@@ -109,8 +115,7 @@ def bm25_top(n_chunks: int, total_length: int, postings: Sequence[tuple[np.ndarr
     for ids, tf, dl in postings:
         if not len(ids):
             continue
-        idf = math.log((n_chunks - len(ids) + 0.5) / (len(ids) + 0.5))
-        idf = idf if idf > 0 else 1e-6
+        idf = bm25_idf(n_chunks, len(ids))
         all_ids.append(ids)
         all_scores.append(idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
     if not all_ids:

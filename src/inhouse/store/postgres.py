@@ -32,7 +32,7 @@ from inhouse.store.lexical import (
     PUBLIC_GROUP,
     Tokenizer,
     acl_of,
-    bm25_top,
+    bm25_idf,
     embed_text,
     groups_of,
     lexical_length,
@@ -345,10 +345,10 @@ class PostgresStore:
         if not items:
             return
         found = self._tokenizer.positions([t for _, _, t, _ in items])
-        with c.cursor().copy("COPY postings (token, acl, chunk_id, length, positions) FROM STDIN") as copy:
+        with c.cursor().copy("COPY postings (token, acl, chunk_id, length, tf, positions) FROM STDIN") as copy:
             for (cid, acl, _, length), tokens in zip(items, found, strict=True):
                 for token, positions in tokens.items():
-                    copy.write_row((token, acl, cid, length, positions))
+                    copy.write_row((token, acl, cid, length, len(positions), positions))
         self._count(c, [cid for cid, *_ in items], +1)
 
     @staticmethod
@@ -422,31 +422,41 @@ class PostgresStore:
             if not n_chunks:
                 return []
             phrases = {t: self._phrase(c, tokens[t], acls) for t in uniq if len(tokens[t]) > 1}
+            singles = sorted({tokens[t][0] for t in uniq if len(tokens[t]) == 1})
+            df_of = dict(c.execute("SELECT token, sum(df)::bigint FROM token_df WHERE token = ANY(%s) "
+                                   "AND acl = ANY(%s) GROUP BY token", (singles, acls)).fetchall()) if singles else {}
+            df = {t: len(phrases[t][0]) if t in phrases else df_of.get(tokens[t][0], 0) if tokens[t] else 0
+                  for t in uniq}
             if n_chunks < self.PRUNE_FROM_CHUNKS and len(uniq) <= self.MAX_QUERY_TERMS:
                 kept = uniq
             else:
-                singles = sorted({tokens[t][0] for t in uniq if len(tokens[t]) == 1})
-                df_of = dict(c.execute("SELECT token, sum(df)::bigint FROM token_df WHERE token = ANY(%s) "
-                                       "AND acl = ANY(%s) GROUP BY token", (singles, acls)).fetchall())
-                df = {t: len(phrases[t][0]) if t in phrases else df_of.get(tokens[t][0], 0) if tokens[t] else 0
-                      for t in uniq}
                 kept = prune(uniq, df, n_chunks, self.COMMON_TERM_SHARE, self.MAX_QUERY_TERMS)
-            singles = sorted({tokens[t][0] for t in kept if len(tokens[t]) == 1})
-            lists: dict[str, list[tuple[int, int, int]]] = {}
-            for token, cid, tf, dl in c.execute(
-                    "SELECT token, chunk_id, cardinality(positions), length FROM postings "
-                    "WHERE token = ANY(%s) AND acl = ANY(%s)", (singles, acls)):
-                lists.setdefault(token, []).append((cid, tf, dl))
-            postings = []
+            # Scored where the postings are (bm25_top's sums, in SQL): only the best `limit` rows come back.
+            avgdl = length / n_chunks if length else 1.0
+            k1, b = self.BM25_K1, self.BM25_B
+            words, idfs, extra_ids, extra_scores = [], [], [], []
             for t in kept:
+                if not df[t]:
+                    continue
+                idf = bm25_idf(n_chunks, df[t])
                 if t in phrases:
-                    postings.append(phrases[t])
-                elif tokens[t] and tokens[t][0] in lists:
-                    rows = sorted(lists[tokens[t][0]])
-                    postings.append(tuple(np.array(col, dtype=dtype) for col, dtype in
-                                          zip(zip(*rows, strict=True), (np.int64, np.float64, np.float64),
-                                              strict=True)))
-            return bm25_top(n_chunks, length, postings, limit, self.BM25_K1, self.BM25_B)
+                    ids, tf, dl = phrases[t]
+                    extra_ids += ids.tolist()
+                    extra_scores += (idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))).tolist()
+                else:
+                    words.append(tokens[t][0])
+                    idfs.append(idf)
+            if not words and not extra_ids:
+                return []
+            rows = c.execute(
+                "WITH w (token, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])), "
+                "s (id, score) AS (SELECT p.chunk_id, w.idf * p.tf * %s::float8 / "
+                "(p.tf + %s::float8 * (1 - %s::float8 + %s::float8 * p.length / %s::float8)) "
+                "FROM w JOIN postings p ON p.token = w.token AND p.acl = ANY(%s) "
+                "UNION ALL SELECT * FROM unnest(%s::bigint[], %s::float8[])) "
+                "SELECT id, sum(score) FROM s GROUP BY id ORDER BY round(sum(score)::numeric, 9) DESC, id LIMIT %s",
+                (words, idfs, k1 + 1, k1, b, b, avgdl, acls, extra_ids, extra_scores, limit)).fetchall()
+            return [(int(i), float(v)) for i, v in rows]
 
         return self._read(search)
 
@@ -608,6 +618,15 @@ class PostgresStore:
         return self._read(count)
 
     # ---- housekeeping -------------------------------------------------------------------------------
+    def vacuum(self) -> None:
+        """VACUUM (ANALYZE) the searched tables: after a bulk load, lexical searches become index-only scans
+        (the visibility map is set) and the planner knows the sizes. Autovacuum does the same, later."""
+        def run(c) -> None:
+            for table in ("postings", "token_df", "acl_stats", "chunks", "embeddings"):
+                c.execute(f"VACUUM (ANALYZE) {table}")
+
+        self._read(run)
+
     def stats(self, model: str | None = None, tenant: str | None = None) -> dict:
         only, args = ("", ()) if tenant is None else (" WHERE tenant = %s", (tenant,))
 
@@ -642,6 +661,8 @@ class PostgresStore:
                 "SELECT count(*) FROM (SELECT acl, count(*) AS n, sum(length) AS l FROM chunks GROUP BY acl) c "
                 "FULL JOIN acl_stats s USING (acl) "
                 "WHERE c.n IS DISTINCT FROM s.chunks OR c.l IS DISTINCT FROM s.length"),
+            "postings whose term frequency is not their count of positions": (
+                "SELECT count(*) FROM postings WHERE tf <> cardinality(positions)"),
             "postings with another access class than their chunk": (
                 "SELECT count(*) FROM postings p JOIN chunks c ON c.id = p.chunk_id WHERE p.acl <> c.acl"),
             "vectors with another access class than their chunk": (
