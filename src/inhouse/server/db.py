@@ -19,7 +19,7 @@ from pathlib import Path
 from inhouse.config import home, load_settings
 from inhouse.errors import StoreError
 from inhouse.files import private_db
-from inhouse.store.pgdb import PgDatabase
+from inhouse.store.pgdb import PgDatabase, append_only
 from inhouse.store.sqlite import apply_migrations
 
 # Numbered schema steps; applied names are recorded, so a step is never run twice or changed later.
@@ -127,12 +127,7 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_ts ON audit (ts);
 CREATE INDEX audit_user ON audit (tenant, user_name, ts);
-CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
-END $$;
-CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+""" + append_only("audit") + """
 CREATE TABLE answers (
     id         TEXT PRIMARY KEY,
     tenant     TEXT NOT NULL,

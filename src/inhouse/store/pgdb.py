@@ -17,6 +17,20 @@ from typing import Any
 from inhouse.errors import StoreError
 
 
+def append_only(table: str) -> str:
+    """SQL making `table` append-only: an UPDATE, DELETE or TRUNCATE raises (an audit log)."""
+    return f"""
+CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the {table} log is append-only';
+END $$;
+CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW
+    EXECUTE FUNCTION {table}_append_only();
+CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT
+    EXECUTE FUNCTION {table}_append_only();
+"""
+
+
 class PgStatements:
     """A psycopg connection speaking the statements written for sqlite3 (`?` placeholders)."""
 

@@ -112,6 +112,13 @@ def connect(url: str, timeout: float = 10, retry_s: float = 0.0):
             time.sleep(0.2)
 
 
+def has_table(url: str, schema: str, table: str) -> bool:
+    """Whether `schema` in the database at `url` holds `table` (a tenant's schema made by its first write)."""
+    with connect(url) as conn:
+        return bool(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+                                 "AND table_name = %s", (schema, table)).fetchall())
+
+
 def migrate(conn, migrations: Sequence[tuple[str, str]], table: str = "migrations", lock: str | None = None) -> None:
     """Apply the numbered (name, SQL) migrations not yet recorded in `table`, each in its own transaction with
     its record; one process at a time (an advisory lock named `lock`, default the table), so replicas starting

@@ -25,6 +25,7 @@ from inhouse.apps.commerce.shopdb import ShopDB
 from inhouse.config import load_settings, tenant_dir
 from inhouse.dbfile import namespace
 from inhouse.errors import InputError, NotFoundError
+from inhouse.store.pgdb import append_only
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -81,14 +82,7 @@ PG_SCHEMA = (SCHEMA.split("CREATE TRIGGER")[0]
              .replace("IF NOT EXISTS ", "")
              .replace(" REAL", " DOUBLE PRECISION")
              .replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGSERIAL PRIMARY KEY")
-             .replace(" INTEGER", " BIGINT")) + """
-CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$;
-CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-"""
+             .replace(" INTEGER", " BIGINT")) + append_only("audit")
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 NAME_KINDS = ("products", "options", "values")
@@ -542,12 +536,9 @@ def open_shop(tenant: str, create: bool = False, base: Path | None = None, url: 
     if url:
         ns = namespace("shop", tenant)
         if not create:
-            from inhouse.store.postgres import connect
+            from inhouse.store.postgres import has_table
 
-            with connect(url) as conn:
-                found = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
-                                     "AND table_name = 'orders'", (ns,)).fetchall()
-            if not found:
+            if not has_table(url, ns, "orders"):
                 raise NotFoundError(f"tenant {tenant} has no order database in PostgreSQL; load one with "
                                     f"`inhouse commerce load --tenant {tenant} FOLDER`.")
         return OrderDB.on_postgres(url, ns)

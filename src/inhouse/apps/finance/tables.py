@@ -342,14 +342,11 @@ def open_tables(tenant: str, create: bool = False, base: Path | None = None,
     if url:
         from inhouse.apps.finance.pgtables import PgTableStore
         from inhouse.dbfile import namespace
-        from inhouse.store.postgres import connect
+        from inhouse.store.postgres import has_table
 
         ns = namespace("analytics", tenant)
         if not create:
-            with connect(url) as conn:
-                found = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND "
-                                     "table_name = 'inhouse_tables'", (ns,)).fetchall()
-            if not found:
+            if not has_table(url, ns, "inhouse_tables"):
                 raise NotFoundError(f"tenant {tenant} has no tables in PostgreSQL; add one with "
                                     f"`inhouse analytics add --tenant {tenant} FILE`.")
         return PgTableStore(url, ns)
