@@ -143,6 +143,8 @@ def test_detects_real_world_variants(text: str, kind: str, value: str) -> None:
         "icon@2x.png",
         "git@github.com:inhouse/inhouse.git",
         "support+kr@company.com answers within a day",
+        "한 달에 500파운드 넘게 주문한 고객은 5% 할인을 받습니다.",  # a verb before a title, not 주문한 the person
+        "가입한 회원은 이용할 고객과 같습니다.",
     ],
 )
 def test_ignores_real_world_lookalikes(text: str) -> None:

@@ -477,12 +477,23 @@ _NOT_NAME_ENDINGS = set("팀실청점처단층국과부센회측들님씨")
 _PARTICLE_ENDINGS = set("를을에로의고며면는께")
 _PARTICLES = set("은는이가을를의에도와과로만")
 _SSI_NOUNS = set("글솜말날불홀맵음꽃볍가저줌")
+# Verbal nouns that start with a surname's syllable (주문, 구매, 이용): 주문한 고객, 가입한 회원, 이용할 고객 are a
+# verb before a title, not a name.
+_VERBAL_NOUNS = set(
+    """주문 구매 구입 가입 신청 신고 이용 이전 이체 방문 반품 문의 예약 배송 배달 동의 인증 변경 연체 연장 연락 정지
+    정산 지급 지불 전환 조회 수령 사용 선택 성공 안내 제출 제안 추천 주차 계약 계산 상담 송금 입금 출금 입국 출국
+    대출 도착 탈퇴 해지 승인 요청 참여 응답 결제 등록 접수 예치 기부 구독 투자 보유 거주 근무 재직 퇴사 입사 졸업 방송
+    발송 설치 수리 교환 환불 취소 확인""".split()
+)
+_ADNOMINAL = set("한된할던")
 
 
 def _korean_name(word: str) -> bool:
     """A plausible Korean full name: a known surname and one or two given-name syllables."""
     if word in _NOT_NAMES or word[-1] in _NOT_NAME_ENDINGS:
         return False
+    if len(word) == 3 and word[-1] in _ADNOMINAL and word[:2] in _VERBAL_NOUNS:
+        return False  # 주문한 (고객): a verb's form before the noun it describes
     for s in _SURNAMES_2:
         if word.startswith(s) and 1 <= len(word) - 2 <= 2:
             return word[2:] not in _NOT_NAMES
