@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -134,13 +135,23 @@ class Analysis:
     text: str
     sentences: list[tuple[int, int]]
     tokens: list = field(default_factory=list)  # kiwipiepy Tokens (empty for text without Hangul)
+    _token_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def terms(self, start: int = 0, end: int | None = None, compounds: bool = True) -> list[str]:
         """Lexical terms of text[start:end], from the stored morphemes (no second Kiwi pass); without
         `compounds`, its words only (`word_terms`)."""
         end = len(self.text) if end is None else end
-        tokens = [t for t in self.tokens if t.start >= start and t.start + t.len <= end]
+        # Kiwi's tokens come in text order: the span's are found by bisection, so terms for each chunk of a long
+        # paragraph cost the chunk's tokens, not the paragraph's.
+        starts = self._starts()
+        part = self.tokens[bisect_left(starts, start):bisect_right(starts, end)]
+        tokens = [t for t in part if t.start + t.len <= end]
         return _korean_terms(tokens, compounds) + _latin_terms(self.text[start:end])
+
+    def _starts(self) -> list[int]:
+        if len(self._token_starts) != len(self.tokens):
+            self._token_starts = [t.start for t in self.tokens]
+        return self._token_starts
 
 
 def analyze(texts: Iterable[str]) -> list[Analysis]:
