@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 FORMAT = "2"  # of the checkpoint; a checkpoint of another format is not resumed
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 @dataclass(frozen=True)
 class LoraSettings:
     rank: int = 16
@@ -50,7 +60,9 @@ class LoraSettings:
     # refusal the data held) the 0.5B refused 49 of 50 answerable Korean questions: NOT_FOUND was the one
     # likeliest first token, the sentences it should copy begin each differently (bench/adapt_model.py).
     refusal_share: float = 0.2
-    bf16: bool = True  # CPU autocast: ~1.5x faster than float32 here, LoRA weights kept in float32
+    # CPU autocast to bfloat16 (LoRA weights kept in float32) where the CPU computes it natively: ~1.5x faster
+    # than float32 there; where it is emulated (AVX2 only) a step is many times slower than in float32.
+    bf16: bool = field(default_factory=native_bf16)
 
     def check(self) -> None:
         if self.rank < 1 or self.alpha <= 0:
