@@ -1,5 +1,6 @@
-"""/api/commerce/…: catalog search (with and without the model reading the query), product copy and review
-summaries over a real uvicorn loopback port; the key decides the shop; every call is audited."""
+"""/api/commerce/…: catalog search (with and without the model reading the query; built once per shop and again
+when its catalog changes), product copy and review summaries over a real uvicorn loopback port; the key decides the
+shop; every call is audited."""
 
 from __future__ import annotations
 
@@ -84,6 +85,20 @@ def test_search_copy_and_reviews_for_the_keys_shop_only(inhouse_home: Path):
         actions = [(e.tenant, e.action, e.outcome) for e in app.state.inhouse.audit.query()]
         assert actions.count(("acme", "commerce.search", "ok")) == 2
         assert ("acme", "commerce.copy", "ok") in actions
+
+        # The shop's search is built once (and once more after its first build cached the items' vectors) …
+        catalogs = app.state.inhouse.catalogs
+        for _ in range(2):
+            assert kim.post("/api/commerce/search", json={"query": "cordless vacuum", "fast": True}).status_code == 200
+        builds = catalogs.builds
+        kim.post("/api/commerce/search", json={"query": "robot vacuum", "fast": True})
+        assert catalogs.builds == builds <= 2
+        # … and again when the catalog changes: a new item is found at once.
+        store = open_catalog("acme", base=inhouse_home)
+        store.add([Product("lamp", "Desk Lamp")], [Item("l1", "lamp", 40.0, True, {"color": "green"})])
+        store.close()
+        r = kim.post("/api/commerce/search", json={"query": "green desk lamp", "fast": True})
+        assert r.json()["hits"][0]["item_id"] == "l1" and catalogs.builds == builds + 1
 
 
 def test_a_model_without_json_schemas_still_searches_by_embeddings_and_words(inhouse_home: Path):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from inhouse.answer import judge_for
+from inhouse.apps.commerce.search import SearchCache
 from inhouse.config import Settings
 from inhouse.files import secure_dir
 from inhouse.protocols import ChatModel, Embedder, Store
@@ -47,6 +48,7 @@ class Server:
         self._judges: dict[str, ChatModel | None] = {}  # by the name of the model they judge for
         self._chat_lock = threading.Lock()
         self.embedder = embedder
+        self.catalogs = SearchCache(embedder)  # each shop's catalog search, rebuilt when its files change
         self.queue = queue
         self.metrics = Metrics()
         # Generation and its waiting requests get their own threads, so a full queue cannot starve the

@@ -271,9 +271,13 @@ class CatalogStore(ShopDB):
         return np.stack([have[t] for t in texts]) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
+def catalog_path(tenant: str, base: Path | None = None) -> Path:
+    return tenant_dir("commerce", tenant, base) / "catalog.sqlite"
+
+
 def open_catalog(tenant: str, create: bool = False, base: Path | None = None) -> CatalogStore:
     """The tenant's catalog database, `home()/commerce/<tenant>/catalog.sqlite` (under `base` if given)."""
-    path = tenant_dir("commerce", tenant, base) / "catalog.sqlite"
+    path = catalog_path(tenant, base)
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no catalog; add one with "
                             f"`inhouse commerce catalog add --tenant {tenant} FILE`.")

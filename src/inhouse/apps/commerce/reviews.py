@@ -615,15 +615,19 @@ def _top(quotes: list[Quote], k: int, key) -> list[Quote]:  # noqa: ANN001
     return out
 
 
+def reviews_path(tenant: str, base: Path | None = None) -> Path:
+    return tenant_dir("commerce", tenant, base) / "reviews.sqlite"
+
+
 def reviews_if_any(tenant: str, base: Path | None = None) -> ReviewStore | None:
     """The tenant's review database, or None when it has no reviews (search works without them)."""
-    path = tenant_dir("commerce", tenant, base) / "reviews.sqlite"
+    path = reviews_path(tenant, base)
     return ReviewStore(path) if path.exists() else None
 
 
 def open_reviews(tenant: str, create: bool = False, base: Path | None = None) -> ReviewStore:
     """The tenant's review database, `home()/commerce/<tenant>/reviews.sqlite` (under `base` if given)."""
-    path = tenant_dir("commerce", tenant, base) / "reviews.sqlite"
+    path = reviews_path(tenant, base)
     if not create and not path.exists():
         raise NotFoundError(f"tenant {tenant} has no reviews; add some with "
                             f"`inhouse commerce reviews add --tenant {tenant} FILE`.")

@@ -23,15 +23,17 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from inhouse.apps.commerce.catalog import CatalogStore, Item, Product
-from inhouse.apps.commerce.reviews import mentions
+from inhouse.apps.commerce.catalog import CatalogStore, Item, Product, catalog_path, open_catalog
+from inhouse.apps.commerce.reviews import mentions, reviews_if_any, reviews_path
 from inhouse.errors import InputError
 from inhouse.text import lexical_terms, lexical_terms_batch
 from inhouse.text.analyze import analyze
@@ -207,9 +209,12 @@ class CatalogSearch:
 
     # ---- search ----------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 10, method: str = "attribute") -> tuple[Query, list[Hit]]:
+    def search(self, query: str, k: int = 10, method: str = "attribute", reader: QueryReader | None = None
+               ) -> tuple[Query, list[Hit]]:
         """The `k` best items for `query` (price bounds applied as a filter, except by the plain baselines
-        `bm25`, `dense` and `hybrid`, which rank by item text alone)."""
+        `bm25`, `dense` and `hybrid`, which rank by item text alone); `reader`: this search's query reader
+        instead of the one given when built."""
+        reader = reader if reader is not None else self.reader
         if method not in METHODS:
             raise InputError(f"unknown search method {method!r}; choose one of {', '.join(METHODS)}.")
         if not query.strip():
@@ -238,9 +243,9 @@ class CatalogSearch:
         score = (w["product"] * (psim - psim.max()) + w["named"] * named)[self.item_product]
         score += w["bm25"] * bm_n + w["dense"] * dense
         reading = None
-        if self.reader is not None:
-            shortlist = [self.pids[i] for i in np.argsort(-psim, kind="stable")[:self.reader.shortlist]]
-            reading = self.reader.read(text, [(p, self.products[p].name, self.values.get(p, {})) for p in shortlist])
+        if reader is not None:
+            shortlist = [self.pids[i] for i in np.argsort(-psim, kind="stable")[:reader.shortlist]]
+            reading = reader.read(text, [(p, self.products[p].name, self.values.get(p, {})) for p in shortlist])
         asked = self._query_aspects(text)
         why: list[list[dict]] = []
         for i, it in enumerate(self.items):
@@ -357,3 +362,53 @@ class QueryReader:
                               time.perf_counter() - t0)
         self.cache[key] = reading
         return reading
+
+
+def _version(*paths: Path) -> tuple:
+    """What changes when a SQLite file is written: its size and time, and its write-ahead log's."""
+    out = []
+    for path in paths:
+        for f in (path, path.with_name(path.name + "-wal")):
+            try:
+                st = f.stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                out.append(None)
+    return tuple(out)
+
+
+class SearchCache:
+    """One built `CatalogSearch` per shop (its BM25 statistics, vectors and review aspects in memory), rebuilt
+    when the shop's catalog or reviews file has been written since; the `size` shops used last are kept."""
+
+    def __init__(self, embedder, size: int = 16) -> None:  # noqa: ANN001 - an Embedder
+        self.embedder, self.size = embedder, size
+        self._built: OrderedDict[str, tuple[tuple, CatalogSearch]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0
+
+    def get(self, tenant: str, base: Path | None = None) -> CatalogSearch:
+        """The shop's search, built now if its files changed (NotFoundError for a shop without a catalog)."""
+        key = f"{base}/{tenant}"
+        # Read before building: a write during the build shows as a newer version on the next call.
+        version = _version(catalog_path(tenant, base), reviews_path(tenant, base))
+        with self._lock:
+            if (hit := self._built.get(key)) is not None and hit[0] == version:
+                self._built.move_to_end(key)
+                return hit[1]
+        store = open_catalog(tenant, base=base)
+        reviews = reviews_if_any(tenant, base)
+        try:
+            engine = CatalogSearch(store, self.embedder, reviews=reviews)
+        finally:
+            store.close()
+            if reviews is not None:
+                reviews.close()
+        # (A first build caches the items' vectors in the catalog, so the next call builds once more.)
+        with self._lock:
+            self.builds += 1
+            self._built[key] = (version, engine)
+            self._built.move_to_end(key)
+            while len(self._built) > self.size:
+                self._built.popitem(last=False)
+        return engine

@@ -25,7 +25,7 @@ from inhouse.apps.commerce.copy import features_of, siblings_of, write_copy
 from inhouse.apps.commerce.desk import Desk
 from inhouse.apps.commerce.orders import OrderDB, open_shop
 from inhouse.apps.commerce.reviews import reviews_if_any
-from inhouse.apps.commerce.search import CatalogSearch, QueryReader
+from inhouse.apps.commerce.search import QueryReader
 from inhouse.errors import InputError, NotFoundError
 from inhouse.server.deps import Reader, State
 from inhouse.server.generation import client_closed, generate_for
@@ -60,17 +60,10 @@ class ConfirmRequest(BaseModel):
 
 
 def _search(srv: Server, key: ApiKey, body: CatalogSearchRequest, chat) -> tuple:  # noqa: ANN001
-    """Runs on a worker thread: the shop's stores are opened, searched and closed there."""
-    store = open_catalog(key.tenant, base=srv.base)
-    reviews = reviews_if_any(key.tenant, srv.base)
-    try:
-        # A model that cannot answer under a JSON schema cannot read queries: embeddings and words do.
-        reader = QueryReader(chat) if chat is not None and chat.supports_json_schema else None
-        return CatalogSearch(store, srv.embedder, reviews=reviews, reader=reader).search(body.query, k=body.k)
-    finally:
-        store.close()
-        if reviews is not None:
-            reviews.close()
+    """Runs on a worker thread: the shop's search, built once and again only when its catalog or reviews change."""
+    # A model that cannot answer under a JSON schema cannot read queries: embeddings and words do.
+    reader = QueryReader(chat) if chat is not None and chat.supports_json_schema else None
+    return srv.catalogs.get(key.tenant, srv.base).search(body.query, k=body.k, reader=reader)
 
 
 @router.post("/api/commerce/search", tags=["commerce"], response_model=None)
