@@ -10,7 +10,10 @@ table, never these questions.
 A question counts as right when the model's query, checked and run read-only, returns the gold result: the same
 rows, compared as multisets of values (column names and order aside; numbers to 2 decimals; row order aside).
 Baselines in the same run: the first attempt alone (no repair), and each model in `--models`. The first model
-also narrates its first `--narrate` right answers: sentences kept and removed by the number checks. Every finished
+also narrates its first `--narrate` right answers: sentences kept and removed by the number checks; then the same
+answers again with the shop's policies (bench/data/analytics/policies, written for the bench, English and Korean)
+in a knowledge base its suggestions may cite: sentences citing a passage once the verifier has removed the
+citations a passage does not support and added those it does, and how many of them are kept. Every finished
 question is checkpointed under bench/.cache/analytics (by model): an interrupted run resumes.
 
     python bench/analytics.py [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b] [--limit N]
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 DATA = Path(os.environ.get("INHOUSE_DATA", ROOT.parent / "shared" / "data"))
 RETAIL = DATA / "commerce" / "online_retail" / "online-retail.csv.gz"
 QUESTIONS = ROOT / "bench" / "data" / "analytics"
+POLICIES = QUESTIONS / "policies"
 CACHE = ROOT / "bench" / ".cache" / "analytics"
 
 from rich.console import Console  # noqa: E402
@@ -47,8 +51,13 @@ from inhouse.apps.finance.narrate import check, narrate  # noqa: E402
 from inhouse.apps.finance.tables import TableStore  # noqa: E402
 from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
+from inhouse.ingest.pipeline import embed_pending, ingest  # noqa: E402
 from inhouse.models.chat import LlamaCppChat  # noqa: E402
+from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.models.registry import Registry  # noqa: E402
+from inhouse.retrieve import lookup  # noqa: E402
+from inhouse.store import open_store  # noqa: E402
+from inhouse.types import Principal  # noqa: E402
 
 console = Console(width=150)
 DESCRIPTIONS = {
@@ -82,24 +91,57 @@ def same_result(got: list[tuple], gold: list[tuple]) -> bool:
     return len(got) == len(gold) and rows(got) == rows(gold)
 
 
-def narratives(asker: SqlAsker, store: TableStore, questions: list[dict], rows: dict, n: int) -> dict:
+_WHY = {"is not in the result": "a number not in the result", "says it ": "the wrong direction"}
+
+
+def narratives(asker: SqlAsker, store: TableStore, questions: list[dict], rows: dict, n: int,
+               find=None) -> dict:  # noqa: ANN001
     """Narratives of the first `n` right answers: sentences kept and removed, and every number of the kept ones
-    checked again against the result (by construction all of them trace to it)."""
-    kept = removed = numbers = traced = 0
+    checked again against the result (by construction all of them trace to it); with `find` (a search of the
+    policies), the suggestions that cite a passage, kept and removed."""
+    kept = removed = numbers = traced = suggestions = cited = cited_kept = passages = 0
+    reasons: Counter = Counter()
+    citations: Counter = Counter()  # citations the checks removed (the passage does not say it) or added
     examples = []
-    for q in [q for q in questions if rows[q["id"]]["right"]][:n]:
-        result = store.query(rows[q["id"]]["sql"])
-        story = narrate(asker.model, q["question"], result)
-        for s in story.sentences:
-            kept += s.kept
-            removed += not s.kept
-            if s.kept:
-                again = check(s.text, result, q["question"])
-                numbers += len(s.numbers)
-                traced += len(s.numbers) if all(x.kept for x in again) else 0
-        examples.append({"id": q["id"], **story.to_dict()})
-    return {"narratives": len(examples), "sentences_kept": kept, "sentences_removed": removed,
-            "numbers_in_kept": numbers, "traced": traced, "examples": examples[:5]}
+    picked = [q for q in questions if rows[q["id"]]["right"]][:n]
+    with Progress(console=console, transient=True) as bar:
+        job = bar.add_task(f"narratives{' with policies' if find else ''}", total=len(picked))
+        for q in picked:
+            result = store.query(rows[q["id"]]["sql"])
+            documents = find(q["question"]) if find is not None else []
+            passages += len(documents)
+            story = narrate(asker.model, q["question"], result, documents=documents)
+            sources = {src.n: src.text for src in story.sources}
+            for s in story.sentences:
+                kept += s.kept
+                removed += not s.kept
+                suggestions += s.suggestion
+                cited += bool(s.cites)
+                cited_kept += bool(s.cites) and s.kept
+                reasons.update(next((why for key, why in _WHY.items() if key in r), r) for r in s.reasons)
+                citations.update("removed" if "removed" in note else "added" for note in s.notes)
+                if s.kept:
+                    again = check(s.text, result, q["question"], sources)
+                    numbers += len(s.numbers)
+                    traced += len(s.numbers) if all(x.kept for x in again) else 0
+            examples.append({"id": q["id"], **story.to_dict()})
+            bar.advance(job)
+    out = {"narratives": len(examples), "sentences_kept": kept, "sentences_removed": removed,
+           "numbers_in_kept": numbers, "traced": traced, "suggestions": suggestions,
+           "removed_because": dict(reasons.most_common()), "examples": examples[:5]}
+    if find is not None:
+        out |= {"passages_given": passages, "sentences_citing": cited, "citing_kept": cited_kept,
+                "citations_removed": citations["removed"], "citations_added": citations["added"]}
+    return out
+
+
+def policy_search(tmp: Path, settings: Settings):  # noqa: ANN201
+    """The shop's policies in a knowledge base of their own, searched as the shop's staff (hybrid, k=3)."""
+    kb = open_store(tmp / "kb")
+    ingest(kb, settings, sorted(POLICIES.glob("*.md")), "retail")
+    embedder = load_embedder(settings.embedder)
+    embed_pending(kb, embedder)
+    return kb, lookup(kb, Principal("retail", "analyst"), settings, embedder, k=3)
 
 
 def load_questions() -> list[dict]:
@@ -171,6 +213,12 @@ def main() -> None:
             summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
             if args.narrate and not report["models"]:
                 summary["narratives"] = narratives(asker, store, questions, rows, args.narrate)
+                kb, find = policy_search(Path(tmp), settings)
+                try:
+                    summary["narratives_with_policies"] = narratives(asker, store, questions, rows, args.narrate,
+                                                                     find)
+                finally:
+                    kb.close()
             report["models"][name] = summary
             del asker, chat
         store_note = "every query that ran passed the SQL checks and ran read-only (by construction)"
@@ -182,6 +230,18 @@ def main() -> None:
         table.add_row(name, *(f"{s[k]['accuracy']:.2f}" for k in ("easy+medium", "hard", "ko", "en", "all")),
                       f"{s['all']['first_attempt']:.2f}", f"{s['seconds_per_question']:.1f}")
     console.print(table)
+    first = next(iter(report["models"].values()), {})
+    if "narratives" in first:
+        table = Table(title=f"Narratives of {first['narratives']['narratives']} right answers")
+        for col in ("", "sentences kept", "removed", "numbers in kept (traced)", "citing a policy (kept)"):
+            table.add_column(col, justify="left" if not col else "right")
+        for label, key in (("the result alone", "narratives"),
+                           ("with the shop's policies", "narratives_with_policies")):
+            r = first[key]
+            table.add_row(label, str(r["sentences_kept"]), str(r["sentences_removed"]),
+                          f"{r['numbers_in_kept']} ({r['traced']})",
+                          f"{r['sentences_citing']} ({r['citing_kept']})" if "sentences_citing" in r else "-")
+        console.print(table)
     out = ROOT / "bench" / "results" / "analytics.json"
     atomic_write_json(out, report)
     console.print(f"wrote {out.relative_to(ROOT)}")

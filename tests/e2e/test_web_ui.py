@@ -290,18 +290,25 @@ def test_desk_page_ticket_transcript_and_confirmation(browser, inhouse_home: Pat
 
 def test_analytics_page_query_table_chart_and_checked_narrative(browser, inhouse_home: Path, tmp_path: Path):
     """The analytics page: the tenant's tables, a Korean question, the query refused once and written again, the
-    result as a table and a chart (an image), the narrative with its suggestion and the sentence removed."""
+    result as a table and a chart (an image), the narrative with its suggestion, the policy it cites, and the
+    sentence removed."""
     from inhouse.apps.finance.tables import open_tables
+    from inhouse.config import Settings
+    from inhouse.ingest import ingest
     from inhouse.models.chat import ScriptedChat
 
     sales = tmp_path / "sales.csv"
     sales.write_text("day,category,amount\n2026-11-01,가전,1200\n2026-11-02,식품,300\n2026-12-01,가전,900\n", "utf-8")
     open_tables("acme", create=True).add(sales, description="일별 매출")
+    policy = tmp_path / "stock.md"
+    policy.write_text("# 재고 규정\n\n매출 1위 카테고리는 재고를 한 달 치 더 확보합니다.\n", "utf-8")
     chat = ScriptedChat(replies=[
         '{"sql": "select * from read_csv(\'/etc/passwd\')"}',
         '{"sql": "select category, sum(amount) as total from sales group by 1 order by 2 desc"}',
-        "가전 매출은 2100으로 식품 300보다 많습니다. 전체는 5000입니다. 제안: 가전 재고를 늘리세요."])
+        "가전 매출은 2100으로 식품 300보다 많습니다. 전체는 5000입니다. 제안: 매출 1위 카테고리는 재고를 한 달 치 더 "
+        "확보합니다 [1]."])
     with running(inhouse_home, tmp_path, chat=chat) as live:
+        ingest(live.srv.store, Settings(embedder="hash"), [policy], "acme")
         driver = browser
         driver.get(live.url + "/analytics?lang=ko")
         wait = WebDriverWait(driver, 20)
@@ -320,6 +327,7 @@ def test_analytics_page_query_table_chart_and_checked_narrative(browser, inhouse
         assert chart.is_displayed() and chart.get_attribute("src").startswith("data:image/svg+xml")
         assert driver.execute_script("return arguments[0].naturalWidth", chart) > 0  # the SVG decoded and drew
         assert driver.find_element(By.ID, "narrative").text == "가전 매출은 2100으로 식품 300보다 많습니다."
-        assert "가전 재고를 늘리세요" in driver.find_element(By.ID, "suggestions").text
+        assert "재고를 한 달 치 더 확보합니다 [1]" in driver.find_element(By.ID, "suggestions").text
+        assert driver.find_element(By.ID, "citations").text.startswith("[1] stock.md › 재고 규정: 매출 1위")
         assert "5000" in driver.find_element(By.ID, "removed").get_attribute("textContent")  # folded, with why
         _shot(driver, tmp_path, "12-analytics")

@@ -163,3 +163,11 @@ def test_stored_vectors_are_read_back(backend):
     got = backend.get_vectors("m", ids)
     assert list(got) == [ids[0]] and np.array_equal(got[ids[0]], v)
     assert backend.get_vectors("other", ids) == {} and backend.get_vectors("m", []) == {}
+
+
+def test_has_store_says_whether_a_knowledge_base_exists_without_making_one(tmp_path: Path):
+    from inhouse.store import has_store, open_store
+
+    assert not has_store(tmp_path, url="") and not (tmp_path / "inhouse.db").exists()
+    open_store(tmp_path, url="").close()
+    assert has_store(tmp_path, url="") and has_store(tmp_path / "elsewhere", url="postgresql://db/kb")

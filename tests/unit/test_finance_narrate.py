@@ -1,5 +1,6 @@
 """Every number of a narrative traces to the result: values, totals, differences, changes and shares; a rise
-said of a fall is removed; suggestions stay marked and are checked the same way."""
+said of a fall is removed; suggestions stay marked and are checked the same way; a suggestion citing the tenant's
+documents is kept only when the passage it cites says it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 from inhouse.apps.finance.narrate import check, narrate, stated_numbers
 from inhouse.apps.finance.tables import Result
 from inhouse.models.chat import ScriptedChat
+from inhouse.types import Hit
 
 MONTHS = Result("select …", ["month", "revenue"],
                 [(dt.datetime(2011, 10, 1), 1039318.79), (dt.datetime(2011, 11, 1), 1161817.38)], False, 0.01)
@@ -44,6 +46,43 @@ def test_the_model_writes_and_the_checks_decide():
     removed = [s for s in n.sentences if not s.kept]
     assert len(removed) == 1 and "200만 is not in the result" in removed[0].reasons
     assert "한국어" not in chat.calls[0][0]["content"] and "제안:" in chat.calls[0][0]["content"]  # Korean prompt
+
+
+RETURNS = Hit(7, "policies/returns.md", None, 1.0, "Customers may return any item within 30 days of delivery "
+              "for a full refund. Orders over 50,000 won ship free.", heading_path=("Returns",))
+BONUS = Hit(9, "policies/promotions.md", None, 0.5, "지난달 매출이 줄어든 매장은 다음 달에 10% 할인 쿠폰을 보낼 수 "
+            "있습니다.", heading_path=("프로모션",))
+
+
+def test_suggestions_cite_the_documents_they_rest_on():
+    chat = ScriptedChat(replies=[
+        "November revenue was 1,161,817.38. Suggestion: remind customers they may return any item within 30 days "
+        "of delivery for a full refund. [1] Suggestion: give loyal customers a free gift [1]. "
+        "Suggestion: orders over 50,000 won ship free, so promote bundles [3]. "
+        "제안: 매출이 줄어든 매장은 다음 달에 10% 할인 쿠폰을 보낼 수 있습니다 [2]. "
+        "Suggestion: offer 20% off returns [1]."])
+    n = narrate(chat, "How did revenue change last month?", MONTHS, documents=[RETURNS, BONUS])
+    got = [(s.text, s.cites, s.kept) for s in n.sentences]
+    assert got == [
+        ("November revenue was 1,161,817.38.", [], True),
+        ("Suggestion: remind customers they may return any item within 30 days of delivery for a full refund. [1]",
+         [1], True),  # its citation holds: as the model wrote it
+        ("Suggestion: give loyal customers a free gift.", [], True),  # the model's own suggestion, not a policy's
+        ("Suggestion: orders over 50,000 won ship free, so promote bundles[1].", [1], True),  # the passage saying it
+        ("제안: 매출이 줄어든 매장은 다음 달에 10% 할인 쿠폰을 보낼 수 있습니다 [2].", [2], True),
+        ("Suggestion: offer 20% off returns.", [], False)]
+    notes = [s.notes for s in n.sentences]
+    assert notes[2] == ["[1] removed: it does not say this"]
+    assert notes[3] == ["[3] removed: not a passage given", "cites [1], the passage that says it"]
+    assert n.sentences[5].reasons == ["20% is not in the result"]
+    assert [c.to_dict()["doc_path"] for c in n.citations] == ["policies/returns.md", "policies/promotions.md"]
+    prompt = chat.calls[0]
+    assert "[1] (Returns) Customers may return" in prompt[1]["content"] and "its [n]" in prompt[0]["content"]
+    # 30 is the passage's number, not the table's: the passage that says it gives it, cited or not.
+    assert check("Suggestion: a 30 day return window. [1]", MONTHS, sources={1: RETURNS.text})[0].kept
+    uncited = check("Customers may return any item within 30 days.", MONTHS, sources={1: RETURNS.text})[0]
+    assert uncited.kept and uncited.cites == [1] and uncited.text.endswith("30 days[1].")
+    assert not check("Suggestion: a 30 day return window.", MONTHS)[0].kept  # no documents: the table alone
 
 
 def test_a_result_as_an_svg_chart():

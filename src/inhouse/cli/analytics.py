@@ -14,11 +14,15 @@ from inhouse.apps.finance.analyses import PERIODS
 from inhouse.apps.finance.ask import SqlAsker
 from inhouse.apps.finance.chart import chart_svg
 from inhouse.apps.finance.tables import Result, open_tables
-from inhouse.cli.common import emit_json, err, out
+from inhouse.cli.common import emit_json, err, out, principal_options
 from inhouse.config import load_settings
 from inhouse.errors import InputError
 from inhouse.files import atomic_write
+from inhouse.models.embedders import load_embedder
 from inhouse.models.registry import Registry
+from inhouse.retrieve import lookup
+from inhouse.store import has_store, open_store
+from inhouse.types import Principal
 
 
 def _cell(v) -> Text:  # noqa: ANN001 - data is shown as text, never read as markup
@@ -100,20 +104,31 @@ def sql(tenant: str, query: str, max_rows: int, timeout: float, as_json: bool) -
 
 
 @analytics.command("ask")
-@_tenant
+@principal_options
 @click.argument("question")
 @click.option("--model", default=None, help="registered model that writes the SQL (default: the default model)")
 @click.option("--narrate", is_flag=True, help="also a narrative of the result, every number checked against it")
+@click.option("--documents/--no-documents", default=True, show_default=True,
+              help="with --narrate: suggestions may cite the tenant's documents the user may read (policies)")
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the result as an SVG chart to this file")
 @_json
-def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Path | None, as_json: bool) -> None:
+def ask(principal: Principal, question: str, model: str | None, narrate: bool, documents: bool, chart: Path | None,
+        as_json: bool) -> None:
     """Answer QUESTION (Korean or English) over the tenant's tables: the local model writes one query, which is
-    checked and run read-only; the numbers come from the result."""
+    checked and run read-only; the numbers come from the result. With --narrate, a narrative whose every number is
+    checked; its suggestions may cite the tenant's documents (each cited sentence checked against its passage)."""
+    tenant = principal.tenant
     store = open_tables(tenant)
     settings = load_settings()
     chat = Registry().choose(settings, model, "", tenant).chat(settings)
-    answer = SqlAsker(chat, store).ask(question, narrate_result=narrate)
+    kb = open_store() if narrate and documents and has_store() else None  # no knowledge base: the result alone
+    try:
+        find = lookup(kb, principal, settings, load_embedder(settings.embedder), k=3) if kb is not None else None
+        answer = SqlAsker(chat, store, documents=find).ask(question, narrate_result=narrate)
+    finally:
+        if kb is not None:
+            kb.close()
     if chart is not None and answer.result is not None:
         svg = chart_svg(answer.result, question)
         if svg is None:
@@ -136,6 +151,9 @@ def ask(tenant: str, question: str, model: str | None, narrate: bool, chart: Pat
         out.print(Text(answer.narrative.text))
         for suggestion in answer.narrative.suggestions:
             out.print(Text(suggestion, style="cyan"))
+        for c in answer.narrative.citations:
+            out.print(Text(f"[{c.n}] {c.doc_path}" + (f" › {c.heading}" if c.heading else "") + f": {c.text[:200]}",
+                           style="dim"))
         for s in answer.narrative.sentences:
             if not s.kept:
                 out.print(Text(f"removed: {s.text} — {'; '.join(s.reasons)}", style="dim"))

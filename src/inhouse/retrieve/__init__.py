@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -154,3 +155,15 @@ def search(store: Store, principal: Principal, query: str, settings: Settings, k
                   len(hits), (time.perf_counter() - t0) * 1000,
                   ", ".join(f"{name} {s * 1000:.1f} ms" for name, s in timings.items()))
     return SearchResult(query=query, mode=mode, hits=hits, warnings=warnings)
+
+
+def lookup(store: Store, principal: Principal, settings: Settings, embedder: Embedder | None = None,
+           k: int = 1) -> Callable[[str], list[Hit]]:
+    """A search of what `principal` may read, as a function of the query: hybrid when an embedder is given,
+    words only otherwise. The passages an application cites (a shop's policies, a retailer's rules)."""
+    mode = "hybrid" if embedder is not None else "lexical"
+
+    def find(query: str) -> list[Hit]:
+        return search(store, principal, query, settings, k=k, mode=mode, embedder=embedder).hits
+
+    return find

@@ -6,7 +6,13 @@ from inhouse.config import home, load_settings
 from inhouse.protocols import Store
 from inhouse.store.sqlite import PUBLIC_GROUP, SQLiteStore
 
-__all__ = ["PUBLIC_GROUP", "SQLiteStore", "open_store"]
+__all__ = ["PUBLIC_GROUP", "SQLiteStore", "has_store", "open_store"]
+
+
+def has_store(base: Path | None = None, url: str | None = None) -> bool:
+    """Whether a knowledge base is configured (PostgreSQL) or was made (the SQLite file), without making one."""
+    url = (load_settings(base).database_url if url is None else url).strip()
+    return bool(url) or ((base or home()) / "inhouse.db").exists()
 
 
 def open_store(base: Path | None = None, url: str | None = None) -> Store:

@@ -35,7 +35,7 @@ from inhouse.apps.commerce.orders import CANCEL_REASONS
 from inhouse.config import Settings
 from inhouse.errors import InputError
 from inhouse.protocols import Embedder, Store
-from inhouse.retrieve import search
+from inhouse.retrieve import lookup
 from inhouse.text import detect_language, word_terms
 from inhouse.types import Hit, Principal
 
@@ -853,15 +853,8 @@ def cite(outcome: Outcome, lookup: Callable[[str], list[Hit]]) -> None:
 def policy_lookup(store: Store, tenant: str, settings: Settings, embedder: Embedder | None = None
                   ) -> Callable[[str], list[Hit]]:
     """The agent's search of the shop's documents: the tenant's documents its customers may read (those
-    ingested without access groups), through the reader view like every search; hybrid when an embedder is
-    given, words only otherwise."""
-    principal = Principal(tenant, "commerce-agent")
-    mode = "hybrid" if embedder is not None else "lexical"
-
-    def lookup(query: str) -> list[Hit]:
-        return search(store, principal, query, settings, k=1, mode=mode, embedder=embedder).hits
-
-    return lookup
+    ingested without access groups), through the reader view like every search."""
+    return lookup(store, Principal(tenant, "commerce-agent"), settings, embedder, k=1)
 
 
 def always_yes(_proposal: Proposal) -> bool:

@@ -7,7 +7,8 @@ the model supports it). Values the question names (a product's description, a co
 tables and given as stored, so the query filters on the real value rather than a guess. The query is checked
 (inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, or it returns no rows (a
 filter on a value or date that is not there), the model sees why and writes it once more. The numbers a reply
-shows come from the result, never from the model.
+shows come from the result, never from the model. A narrative's suggestions may cite the passages of the
+tenant's documents that `documents` (a search through the reader's view) finds for the question.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inhouse.apps.finance.narrate import Narrative, narrate
 from inhouse.apps.finance.tables import Result, TableStore
 from inhouse.errors import InputError
+from inhouse.types import Hit
 
 SYSTEM = ("You write one DuckDB SQL query that answers a question about the tables described. Use only those "
           "tables and columns, follow the conventions in their descriptions, and give columns clear aliases. "
@@ -106,11 +109,12 @@ def _is_empty(result: Result) -> bool:
 
 
 class SqlAsker:
-    """Answers questions over `store` with `model` (any ChatModel)."""
+    """Answers questions over `store` with `model` (any ChatModel); `documents`: the passages of the tenant's
+    documents the reader may see for a question (e.g. `inhouse.retrieve.lookup`), which narratives may cite."""
 
     def __init__(self, model, store: TableStore, max_rows: int = 1000, timeout_s: float = 10.0,  # noqa: ANN001
-                 repairs: int = 1) -> None:
-        self.model, self.store = model, store
+                 repairs: int = 1, documents: Callable[[str], list[Hit]] | None = None) -> None:
+        self.model, self.store, self.documents = model, store, documents
         self.max_rows, self.timeout_s, self.repairs = max_rows, timeout_s, repairs
 
     def _write(self, question: str, schema: str, failed: list[Attempt]) -> str:
@@ -163,6 +167,7 @@ class SqlAsker:
         if answer.result is None:
             answer.result = empty
         if narrate_result and answer.result is not None and answer.result.rows:
-            answer.narrative = narrate(self.model, question, answer.result)
+            found = self.documents(question) if self.documents is not None else []
+            answer.narrative = narrate(self.model, question, answer.result, documents=found)
         answer.seconds = time.perf_counter() - t0
         return answer

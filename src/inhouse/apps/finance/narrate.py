@@ -8,6 +8,12 @@ column's total, the number of rows. A date's year, month and day, and numbers of
 given. A sentence that says a value rose (increase, 증가, 늘었…) while the change it states is negative, or fell
 while it is positive, contradicts the table. A sentence failing a check is removed, and the reply says why;
 suggestions stay marked as suggestions and are checked the same way.
+
+With the tenant's documents (the passages its search finds for the question, through the reader's view), a
+suggestion may rest on a policy: the model cites the passage as [n], and each sentence's citations are checked as
+an answer's are (inhouse.verify's support score): a citation to a passage that does not say it is removed, one to
+the passage that does is added, and the numbers a sentence states may be its cited passage's as well as the
+table's. A suggestion cited to no passage is the model's own, checked against the table alone.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import decimal
 import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from inhouse.apps.finance.tables import Result
 from inhouse.guard import copies
 from inhouse.text import detect_language, statements
+from inhouse.types import Hit
+from inhouse.verify.support import best_support
+from inhouse.verify.terms import CITATION
 
 _SCALE = {"k": 1e3, "천": 1e3, "m": 1e6, "million": 1e6, "백만": 1e6, "만": 1e4, "억": 1e8, "b": 1e9,
           "billion": 1e9, "bn": 1e9, "조": 1e12, "thousand": 1e3}
@@ -40,6 +50,14 @@ PROMPT = {
            "only the table's numbers, then give 1-2 sentences starting with 'Suggestion:' on what to do. Do not "
            "state any number that is not in the table."),
 }
+DOCUMENTS = {
+    "ko": ("제안이 아래 회사 문서의 내용(정책, 규정)에 근거하면, 그 문서가 말하는 내용을 따로 한 문장으로 쓰고 끝에 "
+           "[번호]를 다세요. 문서가 말하지 않는 내용에는 번호를 달지 마세요."),
+    "en": ("When a suggestion rests on one of the company's documents below (a policy, a rule), state what that "
+           "document says in a sentence of its own ending with its [n]. Never cite a document for what it does not "
+           "say."),
+}
+SUPPORT_THRESHOLD = 0.6  # the answer pipeline's verifier threshold (AnswerPolicy.verify_threshold)
 
 
 @dataclass
@@ -57,16 +75,40 @@ class Sentence:
     kept: bool = True
     reasons: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    cites: list[int] = field(default_factory=list)  # the documents' passages it cites, [n]
+    notes: list[str] = field(default_factory=list)  # citations the checks removed or added
 
     def to_dict(self) -> dict:
         return {"text": self.text, "suggestion": self.suggestion, "kept": self.kept, "reasons": self.reasons,
-                "numbers": self.numbers}
+                "numbers": self.numbers, "cites": self.cites, "notes": self.notes}
+
+
+@dataclass
+class Source:
+    """A passage of the tenant's documents the model was given, as [n]."""
+
+    n: int
+    doc_path: str
+    heading: str
+    text: str
+    chunk_id: int
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_path": self.doc_path, "heading": self.heading, "text": self.text,
+                "chunk_id": self.chunk_id}
 
 
 @dataclass
 class Narrative:
     sentences: list[Sentence]
     draft: str = ""
+    sources: list[Source] = field(default_factory=list)  # the passages the model was given
+
+    @property
+    def citations(self) -> list[Source]:
+        """The passages kept sentences cite."""
+        cited = {n for s in self.sentences if s.kept for n in s.cites}
+        return [src for src in self.sources if src.n in cited]
 
     @property
     def text(self) -> str:
@@ -78,7 +120,8 @@ class Narrative:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "suggestions": self.suggestions, "draft": self.draft,
-                "sentences": [s.to_dict() for s in self.sentences]}
+                "sentences": [s.to_dict() for s in self.sentences],
+                "citations": [src.to_dict() for src in self.citations]}
 
 
 def stated_numbers(text: str) -> list[Number]:
@@ -131,22 +174,75 @@ def _matches(n: Number, values: list[tuple[float, str]]) -> list[tuple[float, st
     return [(v, how) for v, how in values if abs(abs(v) - n.value) <= tol or abs(v - n.value) <= tol]
 
 
-def check(text: str, result: Result, question: str = "") -> list[Sentence]:
-    """The sentences of `text`, each kept or removed with the reasons."""
+_LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
+
+
+def _sentences(text: str) -> list[str]:
+    """The statements of `text`; a citation written after a sentence's end ("… free. [1]") stays with it."""
+    out: list[str] = []
+    for a, b in statements(text):
+        piece = text[a:b]
+        if out and (lead := _LEADING_CITATIONS.match(piece)):
+            out[-1] += " " + lead.group(0).strip()
+            piece = piece[lead.end():]
+        if piece.strip():
+            out.append(piece)
+    return out
+
+
+def _cited(claim: str, cites: list[int], sources: dict[int, str]) -> tuple[list[int], list[str]]:
+    """The passages `claim` cites once checked, as the answer verifier repairs citations: those of `cites` that
+    support it, else the one passage that does best, else none; and what was changed, in words."""
+    language = detect_language(claim)
+    scores = {n: best_support(claim, src, None, language=language)[0] for n, src in sources.items()}
+    kept = [n for n in cites if scores.get(n, 0.0) >= SUPPORT_THRESHOLD]
+    notes = []
+    if not kept and scores and scores[best := max(scores, key=lambda n: scores[n])] >= SUPPORT_THRESHOLD:
+        kept = [best]
+    dropped = [n for n in cites if n not in kept]
+    if dropped:
+        notes.append(f"{', '.join(f'[{n}]' for n in dropped)} removed: "
+                     + ("not a passage given" if all(n not in sources for n in dropped) else "it does not say this"))
+    if added := [n for n in kept if n not in cites]:
+        notes.append(f"cites {', '.join(f'[{n}]' for n in added)}, the passage that says it")
+    return kept, notes
+
+
+def _with_citations(raw: str, cites: list[int]) -> str:
+    """`raw` with its citations as checked, before its final stop ("…있습니다[1].")."""
+    body = re.sub(r"\s+([.?!。])", r"\1", re.sub(r"\s{2,}", " ", CITATION.sub("", raw))).strip()
+    marks = "".join(f"[{n}]" for n in cites)
+    if marks and body[-1:] in (".", "?", "!", "。"):
+        return body[:-1] + marks + body[-1]
+    return body + marks
+
+
+def check(text: str, result: Result, question: str = "", sources: dict[int, str] | None = None) -> list[Sentence]:
+    """The sentences of `text`, each kept or removed with the reasons. With `sources` (the documents' passages
+    the model was given, n → text), each sentence cites the passages that support it (a citation to one that
+    does not is removed, one to the passage that does is added), and the numbers it states may be theirs."""
+    sources = sources or {}
     values, given = supported_values(result, question)
     out = []
-    for a, b in statements(text):
-        raw = text[a:b]
+    for raw in _sentences(text):
         suggestion = bool(_SUGGEST.match(raw))
         s = Sentence(raw.strip(), suggestion)
-        for n in stated_numbers(raw):
+        plain = CITATION.sub(" ", raw)  # "[1]" is a citation, not a number
+        if sources:
+            asked = list(dict.fromkeys(int(n) for n in CITATION.findall(raw)))
+            s.cites, s.notes = _cited(_SUGGEST.sub("", plain).strip(), asked, sources)
+            if s.cites != asked:  # the citations as checked, where they changed
+                s.text = _with_citations(raw, s.cites)
+        cited = {n: sources[n] for n in s.cites}
+        from_documents = {n.value for src in cited.values() for n in stated_numbers(src)}
+        for n in stated_numbers(plain):
             s.numbers.append(n.text)
-            if n.value in given and not n.percent:
+            if (n.value in given and not n.percent) or n.value in from_documents:
                 continue
             found = _matches(n, values)
             if not found:
                 s.kept = False
-                s.reasons.append(f"{n.text} is not in the result")
+                s.reasons.append(f"{n.text} is not in the result" + (" or the documents it cites" if cited else ""))
                 continue
             changes = [v for v, how in found if how.startswith(("change", "difference")) and abs(abs(v) - n.value)
                        <= max(n.step / 2, 1e-9) * 1.0001]
@@ -170,11 +266,19 @@ def table_text(result: Result, limit: int = 30) -> str:
     return "\n".join(lines)
 
 
-def narrate(model, question: str, result: Result, lang: str | None = None) -> Narrative:  # noqa: ANN001
-    """The model's narrative of `result` for `question`, each sentence checked."""
+def narrate(model, question: str, result: Result, lang: str | None = None,  # noqa: ANN001
+            documents: Sequence[Hit] = ()) -> Narrative:
+    """The model's narrative of `result` for `question`, each sentence checked; `documents`: passages of the
+    tenant's documents (already through the reader's view) a suggestion may cite."""
     lang = lang or detect_language(question)
-    messages = [{"role": "system", "content": PROMPT.get(lang, PROMPT["en"])},
-                {"role": "user", "content": f"Question: {question}\n\nSQL: {result.sql}\n\n{table_text(result)}"}]
+    sources = [Source(i, h.doc_path, " › ".join(h.heading_path), re.sub(r"\s+", " ", h.text).strip(), h.chunk_id)
+               for i, h in enumerate(documents, start=1)]
+    system = PROMPT.get(lang, PROMPT["en"]) + (" " + DOCUMENTS.get(lang, DOCUMENTS["en"]) if sources else "")
+    passages = "".join(f"\n[{src.n}] ({src.heading or src.doc_path}) {src.text}" for src in sources)
+    user = f"Question: {question}\n\nSQL: {result.sql}\n\n{table_text(result)}"
+    if passages:
+        user += f"\n\nCompany documents:{passages}"
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     # What the model wrote passes the copy guard like any reply (text contributed for training only is withheld).
     draft = copies.screen(model.complete(messages, max_tokens=300, temperature=0.0).text.strip(), question)
-    return Narrative(check(draft, result, question), draft)
+    return Narrative(check(draft, result, question, {src.n: src.text for src in sources}), draft, sources)

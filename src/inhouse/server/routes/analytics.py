@@ -1,6 +1,7 @@
 """/api/analytics/…: questions over the key's tenant's tables. The model writes one query, which is checked and
 run read-only (inhouse.apps.finance); the reply carries the SQL, the table, a checked narrative if asked, and the
-result as an SVG chart. Model calls wait in the generation queue; every call is audited."""
+result as an SVG chart; the narrative's suggestions may cite the documents the key may read. Model calls wait in
+the generation queue; every call is audited."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 from inhouse.apps.finance.ask import SqlAsker
 from inhouse.apps.finance.chart import chart_svg
 from inhouse.apps.finance.tables import open_tables
+from inhouse.retrieve import lookup
 from inhouse.server.deps import Reader, State
 from inhouse.server.generation import client_closed, generate_for
 from inhouse.server.queue import Cancelled
@@ -21,6 +23,8 @@ router = APIRouter()
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=1000)
     narrate: bool = Field(False, description="also a narrative of the result, every number checked against it")
+    documents: bool = Field(True, description="the narrative's suggestions may cite the tenant's documents the key "
+                                              "may read, each cited sentence checked against its passage")
     chart: bool = Field(True, description="the result as an SVG chart, when it has something to plot")
 
 
@@ -44,7 +48,8 @@ async def ask(body: AskRequest, request: Request, key: Reader, srv: State) -> di
 
     def work(chat):  # noqa: ANN001, ANN202 - on the generation thread, which closes the store when done
         try:
-            return SqlAsker(chat, store).ask(body.question, narrate_result=body.narrate)
+            find = lookup(srv.store, key.principal, srv.settings, srv.embedder, k=3) if body.documents else None
+            return SqlAsker(chat, store, documents=find).ask(body.question, narrate_result=body.narrate)
         finally:
             store.close()
 

@@ -1,6 +1,7 @@
 // InHouse analytics: a question in words over the tenant's tables. The page shows the query the model wrote (and
 // any it wrote first that were refused or found nothing), the result as a table and a chart, and the narrative:
-// the sentences whose every number traced to the result, the suggestions, and the sentences removed, with why.
+// the sentences whose every number traced to the result, the suggestions, the documents they cite, and the
+// sentences removed, with why.
 "use strict";
 
 const STRINGS = {
@@ -58,6 +59,11 @@ function showNarrative(narrative) {
   $("narrative").textContent = narrative.text;
   $("suggestions").textContent = "";
   narrative.suggestions.forEach((s) => $("suggestions").appendChild(el("li", "suggestion", s)));
+  $("citations").textContent = "";
+  (narrative.citations || []).forEach((c) => {
+    const where = c.heading ? `${c.doc_path} › ${c.heading}` : c.doc_path;
+    $("citations").appendChild(el("li", "citation", `[${c.n}] ${where}: ${c.text}`));
+  });
   $("removed").textContent = "";
   const removed = narrative.sentences.filter((s) => !s.kept);
   if (!removed.length) $("removed").appendChild(el("li", "note", t("none")));
