@@ -111,7 +111,7 @@ def narratives(asker: SqlAsker, store: TableStore, questions: list[dict], rows: 
             documents = find(q["question"]) if find is not None else []
             passages += len(documents)
             story = narrate(asker.model, q["question"], result, documents=documents)
-            sources = {src.n: src.text for src in story.sources}
+            sources = {src.n: src.snippet for src in story.sources}
             for s in story.sentences:
                 kept += s.kept
                 removed += not s.kept

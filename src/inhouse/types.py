@@ -63,6 +63,21 @@ class Chunk:
 
 
 @dataclass
+class Citation:
+    """A passage of the tenant's documents an application's reply cites as [n] (a shop's policy, a rule)."""
+
+    n: int
+    doc_path: str
+    heading: str
+    snippet: str
+    chunk_id: int
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "doc_path": self.doc_path, "heading": self.heading, "snippet": self.snippet,
+                "chunk_id": self.chunk_id}
+
+
+@dataclass
 class Hit:
     """One search result: a chunk, its fused score and the ranks each retriever gave it."""
 

@@ -152,7 +152,7 @@ def ask(principal: Principal, question: str, model: str | None, narrate: bool, d
         for suggestion in answer.narrative.suggestions:
             out.print(Text(suggestion, style="cyan"))
         for c in answer.narrative.citations:
-            out.print(Text(f"[{c.n}] {c.doc_path}" + (f" › {c.heading}" if c.heading else "") + f": {c.text[:200]}",
+            out.print(Text(f"[{c.n}] {c.doc_path}" + (f" › {c.heading}" if c.heading else "") + f": {c.snippet[:200]}",
                            style="dim"))
         for s in answer.narrative.sentences:
             if not s.kept:

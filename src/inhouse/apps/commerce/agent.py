@@ -37,7 +37,7 @@ from inhouse.errors import InputError
 from inhouse.protocols import Embedder, Store
 from inhouse.retrieve import lookup
 from inhouse.text import detect_language, word_terms
-from inhouse.types import Hit, Principal
+from inhouse.types import Citation, Hit, Principal
 
 SYSTEM = (
     "You are the service desk of an online shop. You read a customer's message and fill in forms as JSON, "
@@ -77,21 +77,6 @@ class Line:
     text: str
     tool: str = ""
     cite: int = 0
-
-
-@dataclass
-class Citation:
-    """A passage of the shop's policy documents, cited by number in the reply."""
-
-    n: int
-    doc_path: str
-    heading: str
-    snippet: str
-    chunk_id: int
-
-    def to_dict(self) -> dict:
-        return {"n": self.n, "doc_path": self.doc_path, "heading": self.heading, "snippet": self.snippet,
-                "chunk_id": self.chunk_id}
 
 
 @dataclass

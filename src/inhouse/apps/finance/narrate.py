@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from inhouse.apps.finance.tables import Result
 from inhouse.guard import copies
 from inhouse.text import detect_language, statements
-from inhouse.types import Hit
+from inhouse.types import Citation, Hit
 from inhouse.verify.support import best_support
 from inhouse.verify.terms import CITATION
 
@@ -84,28 +84,13 @@ class Sentence:
 
 
 @dataclass
-class Source:
-    """A passage of the tenant's documents the model was given, as [n]."""
-
-    n: int
-    doc_path: str
-    heading: str
-    text: str
-    chunk_id: int
-
-    def to_dict(self) -> dict:
-        return {"n": self.n, "doc_path": self.doc_path, "heading": self.heading, "text": self.text,
-                "chunk_id": self.chunk_id}
-
-
-@dataclass
 class Narrative:
     sentences: list[Sentence]
     draft: str = ""
-    sources: list[Source] = field(default_factory=list)  # the passages the model was given
+    sources: list[Citation] = field(default_factory=list)  # the passages the model was given
 
     @property
-    def citations(self) -> list[Source]:
+    def citations(self) -> list[Citation]:
         """The passages kept sentences cite."""
         cited = {n for s in self.sentences if s.kept for n in s.cites}
         return [src for src in self.sources if src.n in cited]
@@ -271,14 +256,14 @@ def narrate(model, question: str, result: Result, lang: str | None = None,  # no
     """The model's narrative of `result` for `question`, each sentence checked; `documents`: passages of the
     tenant's documents (already through the reader's view) a suggestion may cite."""
     lang = lang or detect_language(question)
-    sources = [Source(i, h.doc_path, " › ".join(h.heading_path), re.sub(r"\s+", " ", h.text).strip(), h.chunk_id)
+    sources = [Citation(i, h.doc_path, " › ".join(h.heading_path), re.sub(r"\s+", " ", h.text).strip(), h.chunk_id)
                for i, h in enumerate(documents, start=1)]
     system = PROMPT.get(lang, PROMPT["en"]) + (" " + DOCUMENTS.get(lang, DOCUMENTS["en"]) if sources else "")
-    passages = "".join(f"\n[{src.n}] ({src.heading or src.doc_path}) {src.text}" for src in sources)
+    passages = "".join(f"\n[{src.n}] ({src.heading or src.doc_path}) {src.snippet}" for src in sources)
     user = f"Question: {question}\n\nSQL: {result.sql}\n\n{table_text(result)}"
     if passages:
         user += f"\n\nCompany documents:{passages}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     # What the model wrote passes the copy guard like any reply (text contributed for training only is withheld).
     draft = copies.screen(model.complete(messages, max_tokens=300, temperature=0.0).text.strip(), question)
-    return Narrative(check(draft, result, question, {src.n: src.text for src in sources}), draft, sources)
+    return Narrative(check(draft, result, question, {src.n: src.snippet for src in sources}), draft, sources)

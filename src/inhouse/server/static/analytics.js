@@ -62,7 +62,7 @@ function showNarrative(narrative) {
   $("citations").textContent = "";
   (narrative.citations || []).forEach((c) => {
     const where = c.heading ? `${c.doc_path} › ${c.heading}` : c.doc_path;
-    $("citations").appendChild(el("li", "citation", `[${c.n}] ${where}: ${c.text}`));
+    $("citations").appendChild(el("li", "citation", `[${c.n}] ${where}: ${c.snippet}`));
   });
   $("removed").textContent = "";
   const removed = narrative.sentences.filter((s) => !s.kept);
