@@ -37,6 +37,9 @@ def test_unsupported_numbers_and_wrong_directions_are_removed():
     assert not fell[0].kept and "is a rise in the result" in fell[0].reasons[0]
     assert _verdicts("Suggestion: raise prices by 10%.") == [(False, True)]  # a percentage is never a date part
     assert _verdicts("제안: 11월의 흐름을 12월 프로모션으로 이어가세요.") == [(True, True)]
+    # A list's numbers are not claims; a suggestion may come as a list item.
+    listed = "1. 11월 매출은 1,161,817.38입니다.\n2. **제안:** 재고를 늘리세요."
+    assert _verdicts(listed) == [(True, False), (True, True)]
 
 
 def test_the_model_writes_and_the_checks_decide():

@@ -42,6 +42,8 @@ _NUM = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:,\d{3})*(?:\.\d+)?)\s*"
 _UP = re.compile(r"\bincreas|\brose\b|\brise|\bgrew\b|\bgrow|\bup\b|\bhigher\b|증가|늘었|늘어|상승|성장|많아")
 _DOWN = re.compile(r"\bdecreas|\bfell\b|\bfall|\bdropp|\bdeclin|\bdown\b|\blower\b|감소|줄었|줄어|하락|떨어")
 _SUGGEST = re.compile(r"^\s*(?:\*\*)?(suggestion|제안|추천)\s*[:：]", re.IGNORECASE)
+# A list's marker before a sentence ("1. ", "2) ", "- "): its number is the list's, not a claim.
+_LIST_MARK = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
 
 PROMPT = {
     "ko": ("아래 표는 질문에 대한 조회 결과입니다. 표의 숫자만 써서 2~4문장으로 결과를 설명하고, 이어서 '제안:'으로 "
@@ -210,9 +212,10 @@ def check(text: str, result: Result, question: str = "", sources: dict[int, str]
     values, given = supported_values(result, question)
     out = []
     for raw in _sentences(text):
-        suggestion = bool(_SUGGEST.match(raw))
+        body = _LIST_MARK.sub("", raw, count=1)
+        suggestion = bool(_SUGGEST.match(body))
         s = Sentence(raw.strip(), suggestion)
-        plain = CITATION.sub(" ", raw)  # "[1]" is a citation, not a number
+        plain = CITATION.sub(" ", body)  # "[1]" is a citation, not a number
         if sources:
             asked = list(dict.fromkeys(int(n) for n in CITATION.findall(raw)))
             s.cites, s.notes = _cited(_SUGGEST.sub("", plain).strip(), asked, sources)
