@@ -23,7 +23,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from inhouse.errors import InputError
@@ -60,9 +60,10 @@ class LoraSettings:
     # refusal the data held) the 0.5B refused 49 of 50 answerable Korean questions: NOT_FOUND was the one
     # likeliest first token, the sentences it should copy begin each differently (bench/adapt_model.py).
     refusal_share: float = 0.2
-    # CPU autocast to bfloat16 (LoRA weights kept in float32) where the CPU computes it natively: ~1.5x faster
-    # than float32 there; where it is emulated (AVX2 only) a step is many times slower than in float32.
-    bf16: bool = field(default_factory=native_bf16)
+    # CPU autocast to bfloat16 (LoRA weights kept in float32): ~1.5x faster than float32 where the CPU computes
+    # it natively; where it is emulated (AVX2 only) a step is many times slower. None: decided by `train` for
+    # this CPU (`native_bf16`), and recorded so.
+    bf16: bool | None = None
 
     def check(self) -> None:
         if self.rank < 1 or self.alpha <= 0:
@@ -193,11 +194,14 @@ def lora_weights(model) -> dict:  # noqa: ANN001
 
 
 def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Sequence[dict], work: Path,
-          adapter_path: Path, settings: LoraSettings = LoraSettings(), *, max_steps: int | None = None,
+          adapter_path: Path, settings: LoraSettings | None = None, *, max_steps: int | None = None,
           checkpoint_every: int = 10, threads: int | None = None, heldout_limit: int = 20,
           progress: Callable[[str, int, int], None] | None = None) -> TrainReport:
     """Train a LoRA adapter on `examples` (resuming a checkpoint in `work`) and write it to `adapter_path`.
     `max_steps` stops early (a smoke run); the schedule is still that of the whole run."""
+    settings = settings or LoraSettings()
+    if settings.bf16 is None:
+        settings = replace(settings, bf16=native_bf16())
     settings.check()
     if not examples:
         raise InputError("no training examples; build them with `inhouse tune data --tenant T`.")
