@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Bump when the terms produced for a text change: stores re-derive their terms on the next ingest.
 TERMS_VERSION = "3"
@@ -135,23 +136,22 @@ class Analysis:
     text: str
     sentences: list[tuple[int, int]]
     tokens: list = field(default_factory=list)  # kiwipiepy Tokens (empty for text without Hangul)
-    _token_starts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def terms(self, start: int = 0, end: int | None = None, compounds: bool = True) -> list[str]:
         """Lexical terms of text[start:end], from the stored morphemes (no second Kiwi pass); without
         `compounds`, its words only (`word_terms`)."""
         end = len(self.text) if end is None else end
-        # Kiwi's tokens come in text order: the span's are found by bisection, so terms for each chunk of a long
-        # paragraph cost the chunk's tokens, not the paragraph's.
-        starts = self._starts()
-        part = self.tokens[bisect_left(starts, start):bisect_right(starts, end)]
-        tokens = [t for t in part if t.start + t.len <= end]
-        return _korean_terms(tokens, compounds) + _latin_terms(self.text[start:end])
+        return _korean_terms(self.tokens_in(start, end), compounds) + _latin_terms(self.text[start:end])
 
+    def tokens_in(self, start: int, end: int) -> list:
+        """The morphemes within text[start:end]. Kiwi's tokens come in text order: they are found by bisection,
+        so each chunk of a long paragraph costs its own tokens, not the paragraph's."""
+        part = self.tokens[bisect_left(self._starts, start):bisect_right(self._starts, end)]
+        return [t for t in part if t.start + t.len <= end]
+
+    @cached_property
     def _starts(self) -> list[int]:
-        if len(self._token_starts) != len(self.tokens):
-            self._token_starts = [t.start for t in self.tokens]
-        return self._token_starts
+        return [t.start for t in self.tokens]
 
 
 def analyze(texts: Iterable[str]) -> list[Analysis]:

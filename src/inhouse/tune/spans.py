@@ -51,7 +51,7 @@ def _usable(span: Span, sentence: str) -> bool:
 
 def korean_spans(a: Analysis, start: int, end: int) -> list[Span]:
     """Spans of a.text[start:end] from its Kiwi morphemes."""
-    tokens = [t for t in a.tokens if t.start >= start and t.start + t.len <= end]
+    tokens = a.tokens_in(start, end)
     sentence = a.text[start:end]
     spans: list[Span] = []
     i = 0
