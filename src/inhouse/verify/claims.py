@@ -13,7 +13,7 @@ from inhouse.text import detect_language, has_quantity, split_sentences
 from inhouse.verify.question import Question, as_question, states_unit
 from inhouse.verify.report import NO_NUMBER, NO_UNIT, ClaimVerdict
 from inhouse.verify.support import best_support
-from inhouse.verify.terms import CITATION, content_terms
+from inhouse.verify.terms import CITATION, LEADING_CITATIONS, content_terms
 
 # ("No." is not among them: it is the answer to a yes/no question far more often than "number".)
 _ABBREVIATION = re.compile(r"\b(?:vol|vols|pp?|fig|figs|ch|mr|mrs|ms|dr|st|jr|sr|vs|ca|approx|e\.g|i\.e)\.\s*$",
@@ -21,7 +21,6 @@ _ABBREVIATION = re.compile(r"\b(?:vol|vols|pp?|fig|figs|ch|mr|mrs|ms|dr|st|jr|sr
 # A capital letter and a full stop after a name is an initial ("Nicholas E. Golovin", "하워드 W. 오덤"), not a
 # sentence end ("option B.", "World War I." end theirs).
 _INITIAL = re.compile(r"(?:^|[\s(])(?:[A-Z][a-z]+|[^\W\d_A-Za-z]+)\s+(?:[A-HJ-Z]\.\s*)+$")
-_LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
 
 
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
@@ -33,7 +32,7 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     pieces: list[str] = []
     for s, e in spans:
         piece = answer[s:e]
-        if pieces and (lead := _LEADING_CITATIONS.match(piece)):
+        if pieces and (lead := LEADING_CITATIONS.match(piece)):
             pieces[-1] += " " + lead.group(0).strip()
             piece = piece[lead.end():]
         before = CITATION.sub("", pieces[-1]) if pieces else ""

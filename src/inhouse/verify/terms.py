@@ -13,6 +13,8 @@ from inhouse.text import detect_language, lexical_terms, stem
 from inhouse.text.analyze import EN_STOPWORDS, kiwi
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
+# Citations that open a piece of text: written after the previous sentence's end ("…입니다. [1]"), they are its.
+LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Words that carry no fact of their own in an answer sentence.
 _FILLER = frozenset(

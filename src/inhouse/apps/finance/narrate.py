@@ -26,12 +26,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from inhouse.answer.policy import AnswerPolicy
 from inhouse.apps.finance.tables import Result
 from inhouse.guard import copies
 from inhouse.text import detect_language, statements
 from inhouse.types import Citation, Hit
 from inhouse.verify.support import best_support
-from inhouse.verify.terms import CITATION
+from inhouse.verify.terms import CITATION, LEADING_CITATIONS
 
 _SCALE = {"k": 1e3, "천": 1e3, "m": 1e6, "million": 1e6, "백만": 1e6, "만": 1e4, "억": 1e8, "b": 1e9,
           "billion": 1e9, "bn": 1e9, "조": 1e12, "thousand": 1e3}
@@ -59,7 +60,7 @@ DOCUMENTS = {
            "document says in a sentence of its own ending with its [n]. Never cite a document for what it does not "
            "say."),
 }
-SUPPORT_THRESHOLD = 0.6  # the answer pipeline's verifier threshold (AnswerPolicy.verify_threshold)
+SUPPORT_THRESHOLD = AnswerPolicy().verify_threshold  # a cited sentence is held to an answer's claim's standard
 
 
 @dataclass
@@ -161,15 +162,12 @@ def _matches(n: Number, values: list[tuple[float, str]]) -> list[tuple[float, st
     return [(v, how) for v, how in values if abs(abs(v) - n.value) <= tol or abs(v - n.value) <= tol]
 
 
-_LEADING_CITATIONS = re.compile(r"\s*(?:\[\d{1,2}\]\s*)+")
-
-
 def _sentences(text: str) -> list[str]:
     """The statements of `text`; a citation written after a sentence's end ("… free. [1]") stays with it."""
     out: list[str] = []
     for a, b in statements(text):
         piece = text[a:b]
-        if out and (lead := _LEADING_CITATIONS.match(piece)):
+        if out and (lead := LEADING_CITATIONS.match(piece)):
             out[-1] += " " + lead.group(0).strip()
             piece = piece[lead.end():]
         if piece.strip():
