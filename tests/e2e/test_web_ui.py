@@ -75,7 +75,7 @@ def _ask(driver, question: str, n: int):
 def test_sign_in_ask_cite_refuse(browser, live: Live, tmp_path: Path):
     driver = browser
     driver.get(live.url + "/?lang=ko")
-    driver.find_element(By.ID, "key").send_keys("ih_wrong_key")
+    WebDriverWait(driver, 20).until(ec.visibility_of_element_located((By.ID, "key"))).send_keys("ih_wrong_key")
     driver.find_element(By.ID, "signin").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "signin-error").text)
     assert "키가 올바르지 않습니다" in driver.find_element(By.ID, "signin-error").text  # Korean strings
@@ -158,7 +158,8 @@ def test_leaderboard_page(browser, live: Live, inhouse_home: Path, tmp_path: Pat
 
     driver = browser
     driver.get(live.url + "/leaderboard")
-    assert "아직 점수가 없습니다" in driver.find_element(By.ID, "empty").text  # no evals.db yet: nothing created
+    empty = WebDriverWait(driver, 20).until(ec.visibility_of_element_located((By.ID, "empty")))
+    assert "아직 점수가 없습니다" in empty.text  # no evals.db yet: nothing created
     assert not (inhouse_home / "evals" / "evals.db").exists()
     board = EvalStore(inhouse_home / "evals" / "evals.db")
     settings = {"fewshot": 0, "seed": 1234, "limit": 100}
