@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inhouse.cli.main import main
+from inhouse.files import sha256_file
 from inhouse.models.chat import LlamaCppChat
 from inhouse.models.registry import Registry
 from inhouse.tune.gguf_lora import read_adapter
@@ -29,6 +30,11 @@ def write_examples(path: Path, n: int = 6) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
+def report_base_sha(report: dict) -> str:
+    _, path = Registry().resolve(report["base"])
+    return sha256_file(path)
+
+
 def test_tune_model_trains_resumes_registers_and_llama_cpp_applies_it(inhouse_home: Path, capsys):
     data = inhouse_home / "tune" / "acme" / "data" / "examples.jsonl"
     write_examples(data)
@@ -37,6 +43,8 @@ def test_tune_model_trains_resumes_registers_and_llama_cpp_applies_it(inhouse_ho
     assert main([*args, "--max-steps", "2"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["steps"] == 2 and first["resumed_at"] == 0 and first["examples"] == 6
+    # the converted base is kept: the resumed run below reads it instead of converting the GGUF again
+    assert [p.name for p in (inhouse_home / "cache" / "tune-base").iterdir()] == [report_base_sha(first)]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["resumed_at"] == 2 and report["steps"] == 6

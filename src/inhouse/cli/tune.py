@@ -98,10 +98,13 @@ def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="checkpoint folder (default: INHOUSE_HOME/tune/TENANT/model-BASE); a run there is resumed")
+@click.option("--base-cache/--no-base-cache", default=True, show_default=True,
+              help="keep the base converted for training in INHOUSE_HOME/cache/tune-base (float32, 4 bytes a "
+                   "parameter), so a resumed or repeated run skips the slow GGUF conversion")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def model(tenant: str, base: str | None, name: str | None, data_file: Path | None, rank: int, alpha: float,
           epochs: float, lr: float, accumulate: int, refusal_share: float, max_tokens: int, max_steps: int | None,
-          seed: int, work: Path | None, as_json: bool) -> None:
+          seed: int, work: Path | None, base_cache: bool, as_json: bool) -> None:
     """LoRA-train the model on the tenant's examples (CPU), write the adapter as GGUF and register it beside its
     base; `ask --adapter NAME` (or the tenant_adapters setting) then answers with it."""
     from inhouse.models.registry import Registry
@@ -120,7 +123,9 @@ def model(tenant: str, base: str | None, name: str | None, data_file: Path | Non
     with progress_bar(not as_json) as progress:
         report = tune_model.train(base_path, base_name, train, heldout,
                                   work or home() / "tune" / tenant / f"model-{base_name}", adapter_path, lora,
-                                  max_steps=max_steps, threads=settings.n_threads or None, progress=progress)
+                                  max_steps=max_steps, threads=settings.n_threads or None,
+                                  base_cache=home() / "cache" / "tune-base" if base_cache else None,
+                                  progress=progress)
     entry = registry.add_adapter(adapter_path, name, base_name, meta={
         "tenant": tenant, "data_sha256": report.data_sha256, "examples": report.examples, "steps": report.steps,
         "rank": rank, "alpha": alpha, "heldout_loss_base": report.heldout_loss_base,

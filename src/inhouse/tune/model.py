@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -117,8 +118,14 @@ def data_sha256(examples: Sequence[dict]) -> str:
     return h.hexdigest()
 
 
-def load_base(path: Path, threads: int | None = None):  # noqa: ANN201 - (model, tokenizer)
-    """The GGUF's weights in float32 and its tokenizer (transformers' GGUF loader; torch, transformers, gguf)."""
+def load_base(path: Path, threads: int | None = None, cache: Path | None = None,
+              sha256: str | None = None):  # noqa: ANN201 - (model, tokenizer)
+    """The GGUF's weights in float32 and its tokenizer (transformers' GGUF loader; torch, transformers, gguf).
+
+    Reading a GGUF this way parses its metadata three times (tokenizer, config, weights): about 90 s for the
+    0.5B on two cores, most of it the vocabulary. With `cache`, the converted model is saved there once
+    (safetensors, float32: 4 bytes a parameter) under the GGUF's SHA-256 and read from there afterwards, so a
+    resumed or repeated run starts in seconds; a cache that cannot be written or read is skipped, never fatal."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -126,6 +133,15 @@ def load_base(path: Path, threads: int | None = None):  # noqa: ANN201 - (model,
         raise InputError("training needs torch, transformers, peft and gguf: pip install 'inhouse[tune]'.") from e
     torch.set_num_threads(threads or os.cpu_count() or 1)
     t0 = time.perf_counter()
+    kept = cache / (sha256 or sha256_file(path)) if cache is not None else None
+    if kept is not None and (kept / "complete").exists():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(kept, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(kept, dtype=torch.float32, local_files_only=True)
+            log.info("loaded %s for training from %s in %.1f s", path.name, kept, time.perf_counter() - t0)
+            return model, tokenizer
+        except Exception as e:  # noqa: BLE001 - safetensors' own error too: any unreadable cache is converted again
+            log.warning("the converted base at %s could not be read (%s); converting %s again", kept, e, path.name)
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32,
                                                  local_files_only=True)
@@ -133,7 +149,25 @@ def load_base(path: Path, threads: int | None = None):  # noqa: ANN201 - (model,
     model.hf_quantizer = None
     model.is_quantized = False
     log.info("loaded %s for training in %.1f s", path.name, time.perf_counter() - t0)
+    if kept is not None:
+        _keep(model, tokenizer, kept)
     return model, tokenizer
+
+
+def _keep(model, tokenizer, kept: Path) -> None:  # noqa: ANN001
+    """Save the converted base to `kept` atomically (a temporary folder renamed; `complete` written last)."""
+    tmp = kept.with_name(f"{kept.name}.part-{os.getpid()}")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "complete").write_text("", "utf-8")
+        shutil.rmtree(kept, ignore_errors=True)
+        os.replace(tmp, kept)
+        log.info("kept the converted base at %s for the next run", kept)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("could not keep the converted base at %s (%s); the next run converts the GGUF again", kept, e)
 
 
 def encode(tokenizer, example: dict) -> tuple[list[int], list[int]]:  # noqa: ANN001
@@ -196,9 +230,10 @@ def lora_weights(model) -> dict:  # noqa: ANN001
 def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Sequence[dict], work: Path,
           adapter_path: Path, settings: LoraSettings | None = None, *, max_steps: int | None = None,
           checkpoint_every: int = 10, threads: int | None = None, heldout_limit: int = 20,
-          progress: Callable[[str, int, int], None] | None = None) -> TrainReport:
+          base_cache: Path | None = None, progress: Callable[[str, int, int], None] | None = None) -> TrainReport:
     """Train a LoRA adapter on `examples` (resuming a checkpoint in `work`) and write it to `adapter_path`.
-    `max_steps` stops early (a smoke run); the schedule is still that of the whole run."""
+    `max_steps` stops early (a smoke run); the schedule is still that of the whole run. `base_cache` keeps the
+    converted base for the next run (`load_base`)."""
     settings = settings or LoraSettings()
     if settings.bf16 is None:
         settings = replace(settings, bf16=native_bf16())
@@ -224,7 +259,7 @@ def train(base_path: Path, base_name: str, examples: Sequence[dict], heldout: Se
             raise InputError(f"{ckpt_path} is a checkpoint of another base, data set or settings; delete it (or "
                              "give another --work) to start over.")
     torch.manual_seed(settings.seed)
-    model, tokenizer = load_base(base_path, threads)
+    model, tokenizer = load_base(base_path, threads, base_cache, base_sha)
     encoded = [encode(tokenizer, ex) for ex in examples]
     kept = [e for e in encoded if len(e[0]) <= settings.max_tokens]
     report.examples, report.too_long = len(kept), len(encoded) - len(kept)
