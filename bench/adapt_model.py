@@ -254,6 +254,7 @@ def main() -> None:
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"training {name}", total=None)
         report = train(base_path, name, examples, [], work, adapter, lora, threads=args.threads,
+                       base_cache=CACHE / "tune-base",
                        progress=lambda _l, done, total: progress.update(task, completed=done, total=total))
     console.print(f"trained: {report.examples} examples, {report.steps} steps, {report.seconds_per_step} s/step "
                   f"({report.seconds:.0f} s with loading)")

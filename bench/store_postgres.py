@@ -6,17 +6,22 @@
 2. Latency at `--chunks` chunks: bench/ingest.py's synthetic store (real sentences, two tenants, five access
    groups, clustered random vectors) built in SQLite and copied to PostgreSQL; p50/p95 of `search()` for the
    same queries on both (permission filters, fusion, snippets; the query embedding included).
+3. The copy: `copy_store`'s bulk load (COPY in batches, the HNSW index built once at the end) for every chunk,
+   against the per-document path (`replace_document`, one transaction each, the index grown row by row) for
+   the first `--baseline-docs` documents into another database: chunks per second of each.
 
 The server is a throwaway PostgreSQL 18 + pgvector 0.8 on loopback (tests/pgserver.py).
 
-    python bench/store_postgres.py [--limit N] [--chunks 100000] [--queries 200]
+    python bench/store_postgres.py [--limit N] [--chunks 100000] [--queries 200] [--skip-retrieval]
 
-Writes bench/results/store_postgres.json and prints tables. Heavy: run under flock.
+Writes bench/results/store_postgres.json (the latency part under `latency` at 100,000 chunks, `latency_N` at
+another size; parts not run are kept from the last run) and prints tables. Heavy: run under flock.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -109,7 +114,29 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1)
 
 
-def latency(server: str, n_chunks: int, n_queries: int) -> dict:
+def per_document_copy(sqlite, server: str, n_docs: int) -> dict:  # noqa: ANN001
+    """The first `n_docs` documents copied one transaction each (the path a resumed copy takes for documents
+    already in the target), into a database of their own: the baseline of the bulk load."""
+    from inhouse.store.copy import _source_rows
+    from inhouse.types import Chunk
+
+    pg = PostgresStore(new_database(server, "copy_baseline"))
+    chunks = 0
+    t0 = time.perf_counter()
+    for doc in sqlite.list_documents()[:n_docs]:
+        rows, vectors = _source_rows(sqlite, doc.tenant, doc.path)
+        pg.replace_document(doc, [Chunk(text=r[2], page=r[3], heading_path=(), char_start=r[5], char_end=r[6],
+                                        ordinal=r[1]) for r in rows], [r[7] for r in rows],
+                            vectors={m: [np.frombuffer(v[r[0]], dtype=np.float32) for r in rows]
+                                     for m, v in vectors.items()})
+        chunks += len(rows)
+    seconds = time.perf_counter() - t0
+    pg.close()
+    return {"documents": n_docs, "chunks": chunks, "seconds": round(seconds, 1),
+            "chunks_per_s": round(chunks / seconds, 1)}
+
+
+def latency(server: str, n_chunks: int, n_queries: int, baseline_docs: int) -> dict:
     paragraphs, questions = real_text()
     queries = random.Random(3).sample(questions, n_queries)
     settings = Settings()
@@ -119,13 +146,31 @@ def latency(server: str, n_chunks: int, n_queries: int) -> dict:
         t0 = time.perf_counter()
         sqlite, _ = build_big_store(Path(tmp) / "big.db", paragraphs, n_chunks)
         build_s = time.perf_counter() - t0
+        baseline = per_document_copy(sqlite, server, baseline_docs)
+        console.print(f"  per-document copy: {baseline}")
         pg = PostgresStore(new_database(server, "latency"))
-        t0 = time.perf_counter()
-        copy_store(sqlite, pg, progress=lambda _p, d, t: console.print(f"  copied {d}/{t} documents", end="\r")
-                   if d % 500 == 0 else None)
+        phases: dict[str, float] = {}
+        t0 = last = time.perf_counter()
+        current = "documents"
+
+        def progress(phase: str, done: int, total: int) -> None:
+            nonlocal last, current
+            if phase != current:  # the phase before this one ended: its seconds
+                now = time.perf_counter()
+                phases[current], current, last = round(now - last, 1), phase, now
+            if phase == "documents" and done % 5000 == 0:
+                console.print(f"  copied {done}/{total} documents", end="\r")
+
+        copy_store(sqlite, pg, progress=progress)
+        phases[current] = round(time.perf_counter() - last, 1)
         copy_s = time.perf_counter() - t0
-        out = {"chunks": sqlite.stats()["chunks"], "queries": n_queries, "sqlite_build_s": round(build_s, 1),
-               "postgres_copy_s": round(copy_s, 1), "postgres_mb": round(pg.stats()["store_bytes"] / 1e6, 1)}
+        n = sqlite.stats()["chunks"]
+        out = {"chunks": n, "queries": n_queries, "sqlite_build_s": round(build_s, 1),
+               "postgres_copy_s": round(copy_s, 1), "postgres_copy_phases_s": phases,
+               "postgres_copy_chunks_per_s": round(n / copy_s, 1), "per_document_copy": baseline,
+               "postgres_mb": round(pg.stats()["store_bytes"] / 1e6, 1)}
+        console.print(f"  bulk copy: {n} chunks in {copy_s:.1f} s ({n / copy_s:.0f}/s; phases {phases}); "
+                      f"per document: {baseline['chunks_per_s']}/s")
         given = Precomputed(embedder, queries)
         for name, store in (("sqlite", sqlite), ("postgres", pg)):
             search(store, principal, "warm up", settings, mode="hybrid", embedder=embedder)
@@ -170,16 +215,22 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--skip-retrieval", action="store_true")
+    ap.add_argument("--baseline-docs", type=int, default=500,
+                    help="documents copied one transaction each, the bulk copy's baseline")
     args = ap.parse_args()
+    path = ROOT / "bench" / "results" / "store_postgres.json"
+    result = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    key = "latency" if args.chunks == 100_000 else f"latency_{args.chunks}"
     base = Path(tempfile.mkdtemp(prefix="inhouse-pgbench-"))
     server = pgserver.start(base)
     try:
-        result = {"retrieval": {} if args.skip_retrieval else retrieval(server, args.limit),
-                  "latency": latency(server, args.chunks, args.queries)}
+        if not args.skip_retrieval:
+            result["retrieval"] = retrieval(server, args.limit)
+        result[key] = latency(server, args.chunks, args.queries, args.baseline_docs)
     finally:
         pgserver.stop(base)
-    atomic_write_json(ROOT / "bench" / "results" / "store_postgres.json", result)
-    if result["retrieval"]:
+    atomic_write_json(path, result)
+    if not args.skip_retrieval:
         t = Table(title="Retrieval on both stores (same questions, same vectors)")
         for c in ("lang", "mode", "R@1 sqlite", "R@1 postgres", "R@5 sqlite", "R@5 postgres", "MRR sqlite",
                   "MRR postgres"):
@@ -190,7 +241,7 @@ def main() -> None:
                 t.add_row(lang, mode, str(a["recall@1"]), str(b["recall@1"]), str(a["recall@5"]), str(b["recall@5"]),
                           str(a["mrr@10"]), str(b["mrr@10"]))
         console.print(t)
-    lat = result["latency"]
+    lat = result[key]
     t = Table(title=f"search() latency at {lat['chunks']} chunks, {lat['queries']} queries (ms)")
     for c in ("mode", "sqlite p50", "sqlite p95", "postgres p50", "postgres p95"):
         t.add_column(c)

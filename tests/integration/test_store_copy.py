@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from inhouse.cli.main import main
 from inhouse.config import Settings
-from inhouse.errors import StoreError
+from inhouse.errors import InputError, StoreError
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.embedders import load_embedder
 from inhouse.retrieve import search
@@ -55,21 +56,27 @@ def test_a_copy_searches_as_the_original_and_a_second_copy_changes_nothing(sourc
 def test_an_interrupted_copy_resumes_and_a_changed_document_is_copied_again(source: SQLiteStore,
                                                                             postgres_store: PostgresStore,
                                                                             monkeypatch: pytest.MonkeyPatch):
-    real, calls = postgres_store.replace_document, []
+    real, calls = postgres_store.load_documents, []
 
-    def dies_on_the_third(*args, **kw):
-        calls.append(1)
+    def dies_on_the_third(batch):
+        calls.append(len(batch))
         if len(calls) == 3:
             raise StoreError("the connection to PostgreSQL was lost")
-        return real(*args, **kw)
+        return real(batch)
 
-    monkeypatch.setattr(postgres_store, "replace_document", dies_on_the_third)
+    monkeypatch.setattr(postgres_store, "load_documents", dies_on_the_third)
     with pytest.raises(StoreError):
-        copy_store(source, postgres_store)
-    monkeypatch.setattr(postgres_store, "replace_document", real)
+        copy_store(source, postgres_store, batch_chunks=3)  # batches of a document or two
+    monkeypatch.setattr(postgres_store, "load_documents", real)
     total = len(source.list_documents())
+    written = sum(calls[:2])
+    assert len(postgres_store.list_documents()) == written  # two whole batches, nothing of the third
+    # The bulk load into the empty store dropped the postings' key and indexes; the store says so.
+    assert any("unfinished bulk loads" in p for p in postgres_store.check())
+    assert not postings_constraints(postgres_store)
     resumed = copy_store(source, postgres_store)
-    assert (resumed.unchanged, resumed.copied) == (2, total - 2)
+    assert (resumed.unchanged, resumed.copied) == (written, total - written)
+    assert postings_constraints(postgres_store) == ALL_CONSTRAINTS and postgres_store.check() == []
     text = "연차는 입사 1년 후 15일입니다."
     source.replace_document(Document(path="hr/연차.md", tenant="acme", groups=("hr",), sha256="new", kind="md"),
                             [Chunk(text=text, page=1, heading_path=(), char_start=0, char_end=len(text), ordinal=0)],
@@ -78,6 +85,45 @@ def test_an_interrupted_copy_resumes_and_a_changed_document_is_copied_again(sour
         c.execute("DELETE FROM embeddings WHERE chunk_id = (SELECT min(id) FROM chunks)")
     third = copy_store(source, postgres_store)
     assert third.copied == 2 and third.unchanged == total - 1
+
+
+ALL_CONSTRAINTS = {"postings_pkey", "postings_chunk", "postings_chunk_id_fkey"}
+
+
+def postings_constraints(store: PostgresStore) -> set[str]:
+    return set(store._read(lambda c: [r[0] for r in c.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'postings'::regclass AND contype IN ('p', 'f') UNION "
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'postings'")]))
+
+
+def test_a_copy_into_an_empty_store_rebuilds_the_postings_key_and_indexes(source: SQLiteStore,
+                                                                         postgres_store: PostgresStore):
+    copy_store(source, postgres_store)
+    assert postings_constraints(postgres_store) == ALL_CONSTRAINTS and postgres_store.check() == []
+    assert postgres_store.begin_bulk() is False  # it holds documents now: nothing is dropped
+    assert postings_constraints(postgres_store) == ALL_CONSTRAINTS and postgres_store.end_bulk() is False
+    with postgres_store.transaction() as c:  # the foreign key is back: a chunk deleted takes its postings along
+        first = c.execute("SELECT min(chunk_id) FROM postings").fetchone()[0]
+        c.execute("DELETE FROM chunks WHERE id = %s", (first,))
+        assert c.execute("SELECT count(*) FROM postings WHERE chunk_id = %s", (first,)).fetchone()[0] == 0
+
+
+def test_a_bulk_load_builds_the_vector_index_once_and_refuses_stored_documents(source: SQLiteStore,
+                                                                               postgres_store: PostgresStore):
+    doc = Document(path="a.txt", tenant="acme", groups=("staff",), sha256="a", kind="txt")
+    chunk = Chunk(text="반품은 14일 이내", page=1, heading_path=("정책",), char_start=0, char_end=10, ordinal=0)
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    assert postgres_store.load_documents([(doc, [chunk], ["반품 14 일 이내"], {"m": [vec]})]) == [doc.id]
+    # Until the index is built, the store says so; dense search still answers (an exact scan).
+    assert any("without their HNSW index" in p for p in postgres_store.check())
+    staff = Principal("acme", "kim", ("staff",))
+    assert [i for i, _ in postgres_store.dense_search(staff, vec, "m", 5)] == postgres_store.chunk_ids(staff)
+    assert postgres_store.build_vector_indexes() == ["m"] and postgres_store.build_vector_indexes() == []
+    assert postgres_store.check() == []
+    again = Document(path="b.txt", tenant="acme", groups=(), sha256="b", kind="txt")
+    with pytest.raises(InputError, match="acme/a.txt is already stored"):
+        postgres_store.load_documents([(again, [chunk], ["반품"], {}), (doc, [chunk], ["반품"], {})])
+    assert [d.path for d in postgres_store.list_documents()] == ["a.txt"]  # nothing of the refused batch
 
 
 def test_a_target_holding_other_documents_fails_verification(source: SQLiteStore, postgres_store: PostgresStore):
@@ -94,3 +140,16 @@ def test_the_command(source: SQLiteStore, postgres_url: str, capsys):
     assert report["copied"] == report["documents"] and report["hashes"]["source"] == report["hashes"]["target"]
     assert main(["store", "copy", "--to", "postgresql://u@127.0.0.1:1/x"]) == 5
     assert "cannot reach PostgreSQL at postgresql://u@127.0.0.1:1/x" in capsys.readouterr().err
+
+
+def test_bulk_loaded_fields_keep_backslashes_and_tabs(postgres_store: PostgresStore):
+    """COPY's text format is written by hand for the postings: an access class with a backslash or a tab in its
+    group name arrives as it was (check() compares each posting's class with its chunk's)."""
+    doc = Document(path="odd.txt", tenant="acme", groups=("r&d\\lab", "tab\there"), sha256="o", kind="txt")
+    chunk = Chunk(text="연구소 출입 규정", page=1, heading_path=(), char_start=0, char_end=9, ordinal=0)
+    postgres_store.load_documents([(doc, [chunk], ["연구소 출입 규정"], {})])
+    assert postgres_store.check() == []
+    for group in ("r&d\\lab", "tab\there"):
+        hits = postgres_store.lexical_search(Principal("acme", "kim", (group,)), ["출입"], 5)
+        assert len(hits) == 1
+    assert postgres_store.lexical_search(Principal("acme", "kim", ("r&d",)), ["출입"], 5) == []

@@ -53,3 +53,16 @@ def test_access_tokens_cannot_be_searched_as_terms(store: SQLiteStore):
     # A user who learns a token still searches only the terms column, and only with their own groups.
     assert store.lexical_search(Principal("acme", "kim", ("staff",)), [token, "salary"], 5) == []
     assert token.isdigit() and acl_token("acme", "hr") != acl_token("globex", "hr")
+
+
+def test_the_tokenizer_is_made_anew_after_a_large_batch():
+    """FTS5 keeps a deleted batch's segments until it merges them; left there after a bulk load's postings, they
+    made every later query's tokenization 100 times slower. A large batch leaves an empty index behind."""
+    from inhouse.store.lexical import Tokenizer
+
+    tok = Tokenizer()
+    batch = [" ".join(f"w{i}x{j} 단어{j}" for j in range(50)) for i in range(tok.FRESH_AFTER + 1)]
+    found = tok.positions(batch)
+    assert found[3]["w3x1"] == [2] and found[3]["단어1"] == [3]
+    assert tok._conn.execute("SELECT count(*) FROM t_data").fetchone()[0] <= 2  # only the empty index's header
+    assert tok.positions(["반품 기간 반품"]) == [{"반품": [0, 2], "기간": [1]}]

@@ -1,10 +1,15 @@
 """Move the embedded store into PostgreSQL: every document with its groups, chunks, lexical terms and vectors,
-one document per transaction, then vacuumed (so searches read the indexes alone) and both sides counted and
-hashed.
+then vacuumed (so searches read the indexes alone) and both sides counted and hashed.
 
-A copy that stops (a crash, Ctrl-C, a lost connection) resumes where it was: a document already in the
-target with the same content hash, chunk count and vectors is left alone, one that differs is written again.
-Chunk ids are the target's own; everything that names a chunk by its content (paths, ordinals) is kept.
+Documents the target does not hold are bulk-loaded: a few thousand chunks a transaction, written with COPY
+(`PostgresStore.load_documents`); into an empty target, the postings' key, index and foreign key are dropped
+first and built once at the end (`begin_bulk`/`end_bulk`; a copy killed in between builds them when run
+again), and a vector model new to the target gets its HNSW index built once its vectors are in.
+
+A copy that stops (a crash, Ctrl-C, a lost connection) resumes where it was: batches are whole or absent; a
+document already in the target with the same content hash, chunk count and vectors is left alone, one that
+differs is written again (one transaction each). Chunk ids are the target's own; everything that names a chunk
+by its content (paths, ordinals) is kept.
 """
 
 from __future__ import annotations
@@ -85,36 +90,62 @@ def _target_state(dst: PostgresStore, tenant: str, path: str) -> tuple[str | Non
 
 
 def copy_store(src: SQLiteStore, dst: PostgresStore,
-               progress: Callable[[str, int, int], None] | None = None) -> CopyReport:
+               progress: Callable[[str, int, int], None] | None = None, batch_chunks: int = 5000) -> CopyReport:
     """Copy every document of `src` into `dst` (resuming a copy that stopped), then verify: the same documents,
     chunks and vectors on both sides, hashed. Raises StoreError naming what differs."""
     report = CopyReport()
     docs = src.list_documents()
     report.documents = len(docs)
+    dst.end_bulk()  # a bulk load killed before its end: its postings' key and indexes first
+    there = {(d.tenant, d.path) for d in dst.list_documents()}
+    bulk = not there and dst.begin_bulk()
+    batch: list[tuple] = []
+
+    def flush() -> None:
+        dst.load_documents(batch)
+        report.copied += len(batch)
+        batch.clear()
+
     for n, doc in enumerate(docs, 1):
         rows, vectors = _source_rows(src, doc.tenant, doc.path)
         by_model = {m: [v.get(r[0]) for r in rows] for m, v in vectors.items()}
-        want = _digest(rows, tuple(sorted(set(doc.groups))), by_model)
-        sha, have = _target_state(dst, doc.tenant, doc.path)
-        if sha == doc.sha256 and have == want:
-            report.unchanged += 1
+        chunks = [Chunk(text=r[2], page=r[3], heading_path=tuple(json.loads(r[4])), char_start=r[5],
+                        char_end=r[6], ordinal=r[1]) for r in rows]
+        arrays = {m: [None if b is None else np.frombuffer(b, dtype=np.float32) for b in vecs]
+                  for m, vecs in by_model.items()}
+        if (doc.tenant, doc.path) not in there:
+            batch.append((doc, chunks, [r[7] for r in rows], arrays))
+            if sum(len(b[1]) for b in batch) >= batch_chunks:
+                flush()
         else:
-            chunks = [Chunk(text=r[2], page=r[3], heading_path=tuple(json.loads(r[4])), char_start=r[5],
-                            char_end=r[6], ordinal=r[1]) for r in rows]
-            dst.replace_document(doc, chunks, [r[7] for r in rows], vectors={
-                m: [None if b is None else np.frombuffer(b, dtype=np.float32) for b in vecs]
-                for m, vecs in by_model.items()})
-            report.copied += 1
+            want = _digest(rows, tuple(sorted(set(doc.groups))), by_model)
+            sha, have = _target_state(dst, doc.tenant, doc.path)
+            if sha == doc.sha256 and have == want:
+                report.unchanged += 1
+            else:
+                dst.replace_document(doc, chunks, [r[7] for r in rows], vectors=arrays)
+                report.copied += 1
         report.chunks += len(rows)
         for m, vecs in by_model.items():
             report.vectors[m] = report.vectors.get(m, 0) + sum(v is not None for v in vecs)
         if progress:
             progress("documents", n, len(docs))
+    if batch:
+        flush()
+    if bulk:
+        if progress:
+            progress("postings index", 0, 1)
+        dst.end_bulk()
     for key, value in src.conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall():
         if dst.get_meta(key) != value:
             dst.set_meta(key, value)
         report.meta += 1
+    if progress:
+        progress("vector index", 0, 1)
+    dst.build_vector_indexes()
     dst.vacuum()
+    if progress:
+        progress("verifying", 0, 1)
     _verify(src, dst, report)
     return report
 

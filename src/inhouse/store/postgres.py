@@ -17,9 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from importlib import resources
@@ -110,6 +112,20 @@ def connect(url: str, timeout: float = 10, retry_s: float = 0.0):
                 raise StoreError(f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip().splitlines()[-1]}. "
                                  "Is the server running, and is INHOUSE_DATABASE_URL right?") from e
             time.sleep(0.2)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value: str) -> str:
+    """`value` as a field of COPY's text format (backslash, tab and line breaks escaped)."""
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def _index_name(model: str) -> str:
+    """The name of `model`'s partial HNSW index (a model name may hold any character)."""
+    return "embeddings_hnsw_" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
 
 
 def has_table(url: str, schema: str, table: str) -> bool:
@@ -332,6 +348,138 @@ class PostgresStore:
         doc.id = doc_id
         return doc_id
 
+    def load_documents(self, items: Sequence[tuple[Document, Sequence[Chunk], Sequence[str],
+                                                 dict[str, Sequence[np.ndarray | None]]]]) -> list[int]:
+        """Write documents the store does not hold yet, with their chunks, terms and vectors, in one transaction
+        of COPYs (ids drawn from the sequences first), for bulk copies: far faster than `replace_document` one
+        at a time. The HNSW index of a model first seen here is not built row by row: `build_vector_indexes()`
+        builds it once the vectors are in (until then dense searches scan exactly). Raises InputError when one
+        of the documents is already stored."""
+        items = [(doc, list(chunks), list(terms), vectors) for doc, chunks, terms, vectors in items]
+        for _, chunks, terms, vectors in items:
+            if len(chunks) != len(terms) or any(len(v) != len(chunks) for v in vectors.values()):
+                raise InputError("load_documents: one terms string (and one vector per model) is needed per chunk.")
+        if not items:
+            return []
+        with self.transaction() as c:
+            there = c.execute("SELECT tenant, path FROM documents d JOIN unnest(%s::text[], %s::text[]) u(t, p) "
+                              "ON d.tenant = u.t AND d.path = u.p LIMIT 1",
+                              ([d.tenant for d, *_ in items], [d.path for d, *_ in items])).fetchone()
+            if there is not None:
+                raise InputError(f"load_documents: {there[0]}/{there[1]} is already stored; replace_document "
+                                 "rewrites a stored document.")
+            doc_ids = self._reserve(c, "documents_id_seq", len(items))
+            n_chunks = sum(len(ch) for _, ch, _, _ in items)
+            chunk_ids = iter(self._reserve(c, "chunks_id_seq", n_chunks))
+            lexical, vectors_by_model = [], {}
+            with c.cursor().copy("COPY documents (id, tenant, path, root, kind, sha256, size, pages, title) "
+                                 "FROM STDIN") as copy:
+                for doc_id, (doc, *_) in zip(doc_ids, items, strict=True):
+                    copy.write_row((doc_id, doc.tenant, doc.path, doc.root, doc.kind, doc.sha256, doc.size,
+                                    doc.pages, doc.title))
+            with c.cursor().copy("COPY doc_groups (doc_id, grp) FROM STDIN") as copy:
+                for doc_id, (doc, *_) in zip(doc_ids, items, strict=True):
+                    for g in sorted(set(doc.groups) or {PUBLIC_GROUP}):
+                        copy.write_row((doc_id, g))
+            with c.cursor().copy("COPY chunks (id, doc_id, tenant, ordinal, text, page, heading, char_start, "
+                                 "char_end, terms, acl, length) FROM STDIN") as copy:
+                for doc_id, (doc, chunks, terms, vectors) in zip(doc_ids, items, strict=True):
+                    acl = acl_of(doc.tenant, doc.groups)
+                    for n, (ch, t) in enumerate(zip(chunks, terms, strict=True)):
+                        cid, length = next(chunk_ids), lexical_length(t)
+                        copy.write_row((cid, doc_id, doc.tenant, ch.ordinal, ch.text, ch.page,
+                                        json.dumps(list(ch.heading_path), ensure_ascii=False), ch.char_start,
+                                        ch.char_end, t, acl, length))
+                        lexical.append((cid, acl, t, length))
+                        for model, vecs in vectors.items():
+                            if vecs[n] is not None:
+                                vectors_by_model.setdefault(model, []).append((cid, acl, vecs[n]))
+            self._index(c, lexical)
+            for model, rows in vectors_by_model.items():
+                self._copy_vectors(c, model, rows)
+        for doc, doc_id in zip((d for d, *_ in items), doc_ids, strict=True):
+            doc.id = doc_id
+        return doc_ids
+
+    # The postings' key, chunk index and foreign key, dropped while an empty store is bulk-loaded: maintained
+    # row by row they cost 15 times the rows' own writing; built once after, about twice.
+    _BULK_FLAG = "bulk_load_unfinished"
+    _POSTINGS_CONSTRAINTS = (
+        "ALTER TABLE postings ADD CONSTRAINT postings_pkey PRIMARY KEY (token, acl, chunk_id) INCLUDE (length, tf)",
+        "CREATE INDEX postings_chunk ON postings (chunk_id)",
+        "ALTER TABLE postings ADD CONSTRAINT postings_chunk_id_fkey FOREIGN KEY (chunk_id) REFERENCES chunks(id) "
+        "ON DELETE CASCADE",
+    )
+
+    def begin_bulk(self) -> bool:
+        """If the store holds no document: drop the postings' key, index and foreign key for a bulk load, and
+        note it (`check()` reports it until `end_bulk()`). False, and nothing changed, when documents exist."""
+        with self.transaction() as c:
+            if c.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()[0]:
+                return False
+            if c.execute("SELECT 1 FROM meta WHERE key = %s", (self._BULK_FLAG,)).fetchone() is None:
+                c.execute("ALTER TABLE postings DROP CONSTRAINT postings_chunk_id_fkey")
+                c.execute("ALTER TABLE postings DROP CONSTRAINT postings_pkey")
+                c.execute("DROP INDEX postings_chunk")
+                c.execute("INSERT INTO meta (key, value) VALUES (%s, '1')", (self._BULK_FLAG,))
+        return True
+
+    def end_bulk(self, maintenance_mem: str = "1GB") -> bool:
+        """Build what `begin_bulk()` dropped (the key checked, the foreign key validated); False if nothing was
+        dropped. Safe to call after a bulk load that was killed: its batches were whole."""
+        psycopg, _ = _psycopg()
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM meta WHERE key = %s", (self._BULK_FLAG,)).fetchone() is None:
+                return False
+            c.execute(psycopg.sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
+                psycopg.sql.Literal(maintenance_mem)))
+            for statement in self._POSTINGS_CONSTRAINTS:
+                c.execute(statement)
+            c.execute("DELETE FROM meta WHERE key = %s", (self._BULK_FLAG,))
+        return True
+
+    @staticmethod
+    def _reserve(c, sequence: str, n: int) -> list[int]:
+        """n ids of `sequence`, drawn now (so rows can be COPYed with them)."""
+        return [r[0] for r in c.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (sequence, n))]
+
+    def _copy_vectors(self, c, model: str, rows: list[tuple[int, str, np.ndarray]]) -> None:
+        dims = {len(v) for _, _, v in rows}
+        known = self._dim(c, model)
+        if len(dims) != 1 or (known is not None and known != next(iter(dims))):
+            raise InputError(f"load_documents: vectors of {model} differ in length from each other or from the "
+                             f"stored ones ({sorted(dims | ({known} if known else set()))}).")
+        if known is None:
+            c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)",
+                      (model, dims.pop(), _index_name(model)))
+            self._dims.pop(model, None)
+        with c.cursor().copy("COPY embeddings (model, chunk_id, acl, vector) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "int8", "text", "vector"])
+            for cid, acl, v in rows:
+                copy.write_row((model, cid, acl, np.asarray(v, dtype=np.float32)))
+
+    def build_vector_indexes(self, maintenance_mem: str = "1GB") -> list[str]:
+        """Build each vector model's HNSW index that is missing (after `load_documents`); the models built."""
+        psycopg, _ = _psycopg()
+        built = []
+        with self.transaction() as c:
+            missing = c.execute("SELECT model, dim, index_name FROM vector_models v WHERE NOT EXISTS (SELECT 1 FROM "
+                                "pg_indexes i WHERE i.indexname = v.index_name) ORDER BY model").fetchall()
+            if missing:
+                c.execute(psycopg.sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
+                    psycopg.sql.Literal(maintenance_mem)))
+            for model, dim, index in missing:
+                c.execute(self._hnsw(index, dim, model))
+                built.append(model)
+        return built
+
+    @staticmethod
+    def _hnsw(index: str, dim: int, model: str):  # noqa: ANN205 - a psycopg SQL statement
+        sql = _psycopg()[0].sql
+        return sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON embeddings USING hnsw ((vector::vector({d})) "
+                       "vector_ip_ops) WHERE model = {m}").format(i=sql.Identifier(index), d=sql.Literal(dim),
+                                                                  m=sql.Literal(model))
+
     @staticmethod
     def _insert_chunks(c, rows: list[tuple]) -> list[int]:
         if not rows:
@@ -352,11 +500,30 @@ class PostgresStore:
         if not items:
             return
         found = self._tokenizer.positions([t for _, _, t, _ in items])
+        # COPY's text format written directly (psycopg's per-value dumping took most of a bulk load), in the
+        # primary key's order, so the index grows page by page rather than at random places.
+        rows = sorted((token, acl, cid, length, positions) for (cid, acl, _, length), tokens in
+                      zip(items, found, strict=True) for token, positions in tokens.items())
         with c.cursor().copy("COPY postings (token, acl, chunk_id, length, tf, positions) FROM STDIN") as copy:
-            for (cid, acl, _, length), tokens in zip(items, found, strict=True):
-                for token, positions in tokens.items():
-                    copy.write_row((token, acl, cid, length, len(positions), positions))
-        self._count(c, [cid for cid, *_ in items], +1)
+            for start in range(0, len(rows), 20000):
+                copy.write("".join(
+                    f"{_copy_text(token)}\t{_copy_text(acl)}\t{cid}\t{length}\t{len(positions)}\t"
+                    f"{{{','.join(map(str, positions))}}}\n"
+                    for token, acl, cid, length, positions in rows[start:start + 20000]))
+        # The statistics counted from the rows in hand (a scan of what was just written took a fifth of a load).
+        df = Counter((token, acl) for token, acl, *_ in rows)
+        classes: dict[str, list[int]] = {}
+        for _, acl, _, length in items:
+            n = classes.setdefault(acl, [0, 0])
+            n[0], n[1] = n[0] + 1, n[1] + length
+        keys = sorted(df)
+        c.execute("INSERT INTO token_df (token, acl, df) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
+                  "ON CONFLICT (token, acl) DO UPDATE SET df = token_df.df + EXCLUDED.df",
+                  ([t for t, _ in keys], [a for _, a in keys], [df[k] for k in keys]))
+        c.cursor().executemany(
+            "INSERT INTO acl_stats (acl, chunks, length) VALUES (%s, %s, %s) ON CONFLICT (acl) DO UPDATE "
+            "SET chunks = acl_stats.chunks + EXCLUDED.chunks, length = acl_stats.length + EXCLUDED.length",
+            [(acl, n, length) for acl, (n, length) in sorted(classes.items())])
 
     @staticmethod
     def _count(c, ids: list[int], sign: int) -> None:
@@ -557,15 +724,11 @@ class PostgresStore:
         if len(dims) != 1:
             raise InputError(f"put_embeddings: vectors of {model} differ in length ({sorted(dims)}).")
         dim = dims.pop()
-        psycopg, _ = _psycopg()
         known = self._dim(c, model)
         if known is None:
-            index = "embeddings_hnsw_" + hashlib.blake2b(model.encode(), digest_size=6).hexdigest()
+            index = _index_name(model)
             c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, index))
-            c.execute(psycopg.sql.SQL(
-                "CREATE INDEX {i} ON embeddings USING hnsw ((vector::vector({d})) vector_ip_ops) "
-                "WHERE model = {m}").format(i=psycopg.sql.Identifier(index), d=psycopg.sql.Literal(dim),
-                                            m=psycopg.sql.Literal(model)))
+            c.execute(self._hnsw(index, dim, model))
             self._dims.pop(model, None)  # known once committed
         elif known != dim:
             raise InputError(f"{model} stores {known}-dimensional vectors; these have {dim}. Embed with the "
@@ -679,6 +842,11 @@ class PostgresStore:
                 "(SELECT 1 FROM postings p WHERE p.chunk_id = c.id)"),
             "documents without groups": (
                 "SELECT count(*) FROM documents WHERE id NOT IN (SELECT doc_id FROM doc_groups)"),
+            "unfinished bulk loads, postings without their key and indexes (`inhouse store copy` again)": (
+                f"SELECT count(*) FROM meta WHERE key = '{self._BULK_FLAG}'"),
+            "vector models without their HNSW index (build_vector_indexes, or `inhouse store copy` again)": (
+                "SELECT count(*) FROM vector_models v WHERE NOT EXISTS (SELECT 1 FROM pg_indexes i "
+                "WHERE i.indexname = v.index_name)"),
         }
 
         def run(c) -> list[str]:
