@@ -165,6 +165,8 @@ def test_a_ticket_over_http_proposes_and_the_customers_yes_commits(inhouse_home:
         assert eve.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": [proposal["id"]]}
                         ).status_code == 404  # globex's key reaches globex's (absent) shop only
         assert eve.get(f"/api/commerce/tickets/{session}").status_code == 404
+        r = eve.post("/api/commerce/tickets", json={"message": "주문 #W7273336 교환해 주세요"})
+        assert r.status_code == 404 and "no order database" in r.json()["error"]["message"]  # before any model work
         r = kim.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": ["nope"]})
         assert r.status_code == 400 and "no proposal nope" in r.json()["error"]["message"]
         r = kim.post(f"/api/commerce/tickets/{session}/confirm", json={"confirm": [proposal["id"]]})

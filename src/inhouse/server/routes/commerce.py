@@ -129,22 +129,18 @@ def _shop(srv: Server, key: ApiKey) -> OrderDB:
     return open_shop(key.tenant, base=srv.base, url=srv.settings.database_url)
 
 
-def _ticket(srv: Server, key: ApiKey, body: TicketRequest, chat) -> dict:  # noqa: ANN001
+def _ticket(srv: Server, key: ApiKey, db: OrderDB, body: TicketRequest, chat) -> dict:  # noqa: ANN001
     """Runs on a generation thread: the agent over the shop's orders with a deferring desk, citing the tenant's
     documents that customers may read."""
-    db = _shop(srv, key)
+    desk = Desk(db, actor="agent", defer=True)
+    policy = policy_lookup(srv.store, key.tenant, srv.settings, srv.embedder)
     try:
-        desk = Desk(db, actor="agent", defer=True)
-        policy = policy_lookup(srv.store, key.tenant, srv.settings, srv.embedder)
-        try:
-            outcome = TicketAgent(chat, policy=policy).handle(body.message, desk)
-        except ValueError as e:  # llama.cpp: the ticket and the customer's records exceed the context window
-            if "context window" not in str(e):
-                raise
-            raise InputError(f"this customer's records do not fit the model's context ({e}); start the server "
-                             f"with n_ctx = {AGENT_CONTEXT} or more (INHOUSE_N_CTX).") from e
-    finally:
-        db.close()
+        outcome = TicketAgent(chat, policy=policy).handle(body.message, desk)
+    except ValueError as e:  # llama.cpp: the ticket and the customer's records exceed the context window
+        if "context window" not in str(e):
+            raise
+        raise InputError(f"this customer's records do not fit the model's context ({e}); start the server "
+                         f"with n_ctx = {AGENT_CONTEXT} or more (INHOUSE_N_CTX).") from e
     # Each pending proposal is a "to confirm" line of the reply, in the same order, in the customer's language.
     asking = [ln.text for ln in outcome.lines if ln.status == "to confirm"]
     proposals = [{"id": p.id, "tool": p.tool, "args": p.args, "summary": text}
@@ -156,11 +152,13 @@ def _ticket(srv: Server, key: ApiKey, body: TicketRequest, chat) -> dict:  # noq
 async def commerce_ticket(body: TicketRequest, request: Request, key: Reader, srv: State) -> dict | JSONResponse:
     """The inquiry agent on a customer's message: the forms the model filled, the tool calls made, the reply
     (each line citing the shop's policy) and the changes proposed. Nothing is written until confirmed."""
-    _shop(srv, key).close()  # 404 at once for a shop without orders
+    db = _shop(srv, key)  # 404 at once for a shop without orders; the one connection the agent then uses
     try:
-        result = await generate_for(srv, key, request, lambda chat: _ticket(srv, key, body, chat))
+        result = await generate_for(srv, key, request, lambda chat: _ticket(srv, key, db, body, chat))
     except Cancelled:
         return client_closed(srv, key, "commerce.ticket", body.message[:200])
+    finally:
+        db.close()
     srv.audit.record(key, "commerce.ticket", "ok", body.message[:500], result["reply"], [],
                      detail=f"session {result['session']}, {len(result['proposals'])} proposal(s)")
     return result
