@@ -51,3 +51,45 @@ def test_ready_made_analyses_from_the_command_line(capsys, tmp_path: Path):
     assert code == 0 and results == {"rose most": [["식품", 400.0]], "fell most": [["가전", -300.0]]}
     code, _, err = run(capsys, *base, "period", "--by", "category")
     assert code != 0 and "--current" in err and "Traceback" not in err
+
+
+def test_ask_narrates_citing_policies_and_loads_the_embedder_only_for_a_narrative(capsys, tmp_path: Path,
+                                                                                  inhouse_home: Path, monkeypatch):
+    """`analytics ask --narrate` with a scripted model standing in for the registry's (the real model's path is
+    bench/analytics.py's): the narrative cites the tenant's policy; a question whose query finds no rows writes
+    no narrative and never loads the embedder."""
+    import inhouse.cli.analytics as cli
+    from inhouse.config import Settings
+    from inhouse.ingest import ingest
+    from inhouse.models.chat import ScriptedChat
+    from inhouse.store import open_store
+
+    monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
+    sales = tmp_path / "sales.csv"
+    sales.write_text("day,category,amount\n2026-11-01,가전,1200\n2026-11-02,식품,300\n2026-12-01,가전,900\n", "utf-8")
+    assert run(capsys, "analytics", "add", "--tenant", "acme", str(sales))[0] == 0
+    policy = tmp_path / "promotions.md"
+    policy.write_text("# 프로모션 규정\n\n매출이 줄어든 카테고리는 다음 달에 할인 쿠폰을 보낼 수 있습니다.\n", "utf-8")
+    store = open_store(inhouse_home)
+    ingest(store, Settings(embedder="hash"), [policy], "acme")
+    store.close()
+    chat = ScriptedChat()
+    monkeypatch.setattr(cli.Registry, "choose", lambda *a, **k: type("M", (), {"chat": lambda self, s: chat})())
+    loads = []
+    real_load = cli.load_embedder
+    monkeypatch.setattr(cli, "load_embedder", lambda name: loads.append(name) or real_load(name))
+
+    nothing = '{"sql": "select category from sales where category = \'의류\'"}'
+    chat.enqueue(nothing, nothing)  # no rows, and none after the repair either
+    code, out, _ = run(capsys, "analytics", "ask", "--tenant", "acme", "--user", "kim", "의류 매출은?", "--narrate",
+                       "--json")
+    assert code == 0 and json.loads(out)["narrative"] is None and loads == []
+
+    chat.enqueue('{"sql": "select category, sum(amount) as total from sales group by 1 order by 2 desc"}',
+                 "가전 매출은 2100으로 식품 300보다 많습니다. "
+                 "제안: 매출이 줄어든 카테고리는 다음 달에 할인 쿠폰을 보낼 수 있습니다 [1].")
+    code, out, _ = run(capsys, "analytics", "ask", "--tenant", "acme", "--user", "kim", "카테고리별 매출과 할 일은?",
+                       "--narrate", "--json")
+    narrative = json.loads(out)["narrative"]
+    assert code == 0 and narrative["text"] == "가전 매출은 2100으로 식품 300보다 많습니다."
+    assert [c["doc_path"] for c in narrative["citations"]] == ["promotions.md"] and loads == ["hash"]
