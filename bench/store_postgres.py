@@ -44,7 +44,7 @@ from inhouse.config import Settings  # noqa: E402
 from inhouse.files import atomic_write_json  # noqa: E402
 from inhouse.models.embedders import load_embedder  # noqa: E402
 from inhouse.retrieve import search  # noqa: E402
-from inhouse.store.copy import copy_store  # noqa: E402
+from inhouse.store.copy import _source_rows, copy_store, written  # noqa: E402
 from inhouse.store.postgres import PostgresStore  # noqa: E402
 from inhouse.types import Principal  # noqa: E402
 from tests import pgserver  # noqa: E402
@@ -117,18 +117,13 @@ def pct(values: list[float], q: float) -> float:
 def per_document_copy(sqlite, server: str, n_docs: int) -> dict:  # noqa: ANN001
     """The first `n_docs` documents copied one transaction each (the path a resumed copy takes for documents
     already in the target), into a database of their own: the baseline of the bulk load."""
-    from inhouse.store.copy import _source_rows
-    from inhouse.types import Chunk
-
     pg = PostgresStore(new_database(server, "copy_baseline"))
     chunks = 0
     t0 = time.perf_counter()
     for doc in sqlite.list_documents()[:n_docs]:
         rows, vectors = _source_rows(sqlite, doc.tenant, doc.path)
-        pg.replace_document(doc, [Chunk(text=r[2], page=r[3], heading_path=(), char_start=r[5], char_end=r[6],
-                                        ordinal=r[1]) for r in rows], [r[7] for r in rows],
-                            vectors={m: [np.frombuffer(v[r[0]], dtype=np.float32) for r in rows]
-                                     for m, v in vectors.items()})
+        texts, terms, arrays = written(rows, {m: [v.get(r[0]) for r in rows] for m, v in vectors.items()})
+        pg.replace_document(doc, texts, terms, vectors=arrays)
         chunks += len(rows)
     seconds = time.perf_counter() - t0
     pg.close()

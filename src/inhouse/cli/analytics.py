@@ -123,13 +123,10 @@ def ask(principal: Principal, question: str, model: str | None, narrate: bool, d
     settings = load_settings()
     chat = Registry().choose(settings, model, "", tenant).chat(settings)
     kb = open_store() if narrate and documents and has_store() else None  # no knowledge base: the result alone
-    found: list = []
 
     def find(query: str) -> list:
-        """The reader's passages for the narrative; the embedder is loaded only when a narrative is written."""
-        if not found:
-            found.append(lookup(kb, principal, settings, load_embedder(settings.embedder), k=3))
-        return found[0](query)
+        """The reader's passages for the narrative (asked once, when one is written: the embedder loads then)."""
+        return lookup(kb, principal, settings, load_embedder(settings.embedder), k=3)(query)
 
     try:
         answer = SqlAsker(chat, store, documents=find if kb is not None else None).ask(question,

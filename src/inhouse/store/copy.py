@@ -60,6 +60,16 @@ def _source_rows(src: SQLiteStore, tenant: str, path: str) -> tuple[list[tuple],
     return rows, vectors
 
 
+def written(rows: list[tuple], by_model: dict[str, list[bytes | None]]) -> tuple[
+        list[Chunk], list[str], dict[str, list[np.ndarray | None]]]:
+    """A source document's chunks, terms and vectors by model, as the target's writers take them."""
+    chunks = [Chunk(text=r[2], page=r[3], heading_path=tuple(json.loads(r[4])), char_start=r[5], char_end=r[6],
+                    ordinal=r[1]) for r in rows]
+    arrays = {m: [None if b is None else np.frombuffer(b, dtype=np.float32) for b in vecs]
+              for m, vecs in by_model.items()}
+    return chunks, [r[7] for r in rows], arrays
+
+
 def _digest(rows: list[tuple], groups: tuple[str, ...], vectors: dict[str, list[bytes | None]]) -> str:
     """A document's content as both stores hold it: chunks (text, place, terms), groups, vectors by model."""
     h = hashlib.sha256(json.dumps([list(groups), [list(r[1:]) for r in rows]], ensure_ascii=False).encode())
@@ -100,22 +110,22 @@ def copy_store(src: SQLiteStore, dst: PostgresStore,
     there = {(d.tenant, d.path) for d in dst.list_documents()}
     bulk = not there and dst.begin_bulk()
     batch: list[tuple] = []
+    batched = 0  # chunks in the batch
 
     def flush() -> None:
+        nonlocal batched
         dst.load_documents(batch)
         report.copied += len(batch)
         batch.clear()
+        batched = 0
 
     for n, doc in enumerate(docs, 1):
         rows, vectors = _source_rows(src, doc.tenant, doc.path)
         by_model = {m: [v.get(r[0]) for r in rows] for m, v in vectors.items()}
-        chunks = [Chunk(text=r[2], page=r[3], heading_path=tuple(json.loads(r[4])), char_start=r[5],
-                        char_end=r[6], ordinal=r[1]) for r in rows]
-        arrays = {m: [None if b is None else np.frombuffer(b, dtype=np.float32) for b in vecs]
-                  for m, vecs in by_model.items()}
         if (doc.tenant, doc.path) not in there:
-            batch.append((doc, chunks, [r[7] for r in rows], arrays))
-            if sum(len(b[1]) for b in batch) >= batch_chunks:
+            batch.append((doc, *written(rows, by_model)))
+            batched += len(rows)
+            if batched >= batch_chunks:
                 flush()
         else:
             want = _digest(rows, tuple(sorted(set(doc.groups))), by_model)
@@ -123,7 +133,8 @@ def copy_store(src: SQLiteStore, dst: PostgresStore,
             if sha == doc.sha256 and have == want:
                 report.unchanged += 1
             else:
-                dst.replace_document(doc, chunks, [r[7] for r in rows], vectors=arrays)
+                chunks, terms, arrays = written(rows, by_model)
+                dst.replace_document(doc, chunks, terms, vectors=arrays)
                 report.copied += 1
         report.chunks += len(rows)
         for m, vecs in by_model.items():

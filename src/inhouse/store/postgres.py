@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from importlib import resources
 from typing import Any, TypeVar
@@ -443,16 +443,26 @@ class PostgresStore:
         """n ids of `sequence`, drawn now (so rows can be COPYed with them)."""
         return [r[0] for r in c.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (sequence, n))]
 
-    def _copy_vectors(self, c, model: str, rows: list[tuple[int, str, np.ndarray]]) -> None:
-        dims = {len(v) for _, _, v in rows}
+    def _model_for(self, c, model: str, vectors: Iterable[np.ndarray], index_now: bool) -> None:
+        """Check that `vectors` have one length, the one `model` stores; a model seen for the first time is
+        registered, its HNSW index made now (`index_now`) or left to `build_vector_indexes`."""
+        dims = {len(v) for v in vectors}
+        if len(dims) != 1:
+            raise InputError(f"vectors of {model} differ in length ({sorted(dims)}).")
+        dim = dims.pop()
         known = self._dim(c, model)
-        if len(dims) != 1 or (known is not None and known != next(iter(dims))):
-            raise InputError(f"load_documents: vectors of {model} differ in length from each other or from the "
-                             f"stored ones ({sorted(dims | ({known} if known else set()))}).")
         if known is None:
-            c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)",
-                      (model, dims.pop(), _index_name(model)))
-            self._dims.pop(model, None)
+            index = _index_name(model)
+            c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, index))
+            if index_now:
+                c.execute(self._hnsw(index, dim, model))
+            self._dims.pop(model, None)  # known once committed
+        elif known != dim:
+            raise InputError(f"{model} stores {known}-dimensional vectors; these have {dim}. Embed with the "
+                             "same model, or under another model name.")
+
+    def _copy_vectors(self, c, model: str, rows: list[tuple[int, str, np.ndarray]]) -> None:
+        self._model_for(c, model, (v for _, _, v in rows), index_now=False)
         with c.cursor().copy("COPY embeddings (model, chunk_id, acl, vector) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "int8", "text", "vector"])
             for cid, acl, v in rows:
@@ -720,19 +730,7 @@ class PostgresStore:
     def _put(self, c, model: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         if not items:
             return
-        dims = {len(v) for _, v in items}
-        if len(dims) != 1:
-            raise InputError(f"put_embeddings: vectors of {model} differ in length ({sorted(dims)}).")
-        dim = dims.pop()
-        known = self._dim(c, model)
-        if known is None:
-            index = _index_name(model)
-            c.execute("INSERT INTO vector_models (model, dim, index_name) VALUES (%s, %s, %s)", (model, dim, index))
-            c.execute(self._hnsw(index, dim, model))
-            self._dims.pop(model, None)  # known once committed
-        elif known != dim:
-            raise InputError(f"{model} stores {known}-dimensional vectors; these have {dim}. Embed with the "
-                             "same model, or under another model name.")
+        self._model_for(c, model, (v for _, v in items), index_now=True)
         # A chunk deleted since it was read is skipped by the join (no orphan vectors).
         c.cursor().executemany(
             "INSERT INTO embeddings (model, chunk_id, acl, vector) SELECT %s, id, acl, %s FROM chunks "
