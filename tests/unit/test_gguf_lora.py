@@ -9,6 +9,7 @@ import pytest
 from gguf import GGUFWriter
 
 from inhouse.errors import InputError
+from inhouse.models.lora import gguf_shapes
 from inhouse.tune.gguf_lora import base_info, gguf_name, read_adapter, write_adapter
 from inhouse.tune.model import LoraSettings, _lr, answer_tokens, data_sha256, mix
 
@@ -41,6 +42,33 @@ def test_write_and_read_an_adapter(tmp_path: Path):
     write_adapter(tmp_path / "a.gguf", base, weights, alpha=4)
     info = read_adapter(tmp_path / "a.gguf")
     assert info == {"arch": "qwen2", "alpha": 4.0, "tensors": ["blk.0.attn_k.weight", "blk.0.attn_q.weight"]}
+
+
+def test_base_shapes_are_read_from_the_header_as_gguf_reads_them(tmp_path: Path):
+    """The header scan skips every value (a tokenizer's string arrays, numbers, arrays of numbers) and reads the
+    tensor table as the gguf package does, 1-D and 3-D tensors too."""
+    from gguf import GGUFReader
+
+    w = GGUFWriter(str(tmp_path / "base.gguf"), "qwen2")
+    w.add_array("tokenizer.ggml.tokens", ["가", "b", "", "토큰"] * 50)
+    w.add_array("tokenizer.ggml.scores", [0.5] * 200)
+    w.add_uint32("qwen2.block_count", 1)
+    w.add_string("general.name", "tiny")
+    w.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
+    w.add_tensor("output_norm.weight", np.zeros(8, dtype=np.float32))
+    w.add_tensor("blk.0.cube", np.zeros((2, 3, 4), dtype=np.float32))
+    w.add_tensor("blk.0.attn_q.weight", np.zeros((8, 8), dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    expected = {t.name: tuple(int(d) for d in t.shape) for t in GGUFReader(str(tmp_path / "base.gguf")).tensors}
+    assert gguf_shapes(tmp_path / "base.gguf") == {"arch": "qwen2", "shapes": expected}
+    assert base_info(tmp_path / "base.gguf")["shapes"] == {"token_embd.weight": (16, 8),
+                                                          "blk.0.attn_q.weight": (8, 8)}
+    (tmp_path / "cut.gguf").write_bytes((tmp_path / "base.gguf").read_bytes()[:200])
+    with pytest.raises(InputError, match="cut short"):
+        gguf_shapes(tmp_path / "cut.gguf")
 
 
 def test_a_wrong_shape_or_tensor_writes_nothing(tmp_path: Path):

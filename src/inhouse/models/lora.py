@@ -44,10 +44,19 @@ def read_adapter(path: Path) -> dict:
 
 
 def gguf_architecture(path: Path) -> str:
-    """`general.architecture` of a GGUF file (v2 or v3, little-endian), read from its header alone.
+    """`general.architecture` of a GGUF file (v2 or v3, little-endian), read from its header alone: the scan
+    stops at the key."""
+    return _scan_header(path, shapes=False)["arch"]
 
-    A model's header also holds its tokenizer (150,000 strings and more), which a full `GGUFReader` parses
-    into numpy views (seconds); here values before the key are skipped and the scan stops at it."""
+
+def gguf_shapes(path: Path) -> dict:
+    """`{"arch": ..., "shapes": {tensor name: dimensions, innermost first}}` of a GGUF file, from its header."""
+    return _scan_header(path, shapes=True)
+
+
+def _scan_header(path: Path, shapes: bool) -> dict:
+    """A model's header also holds its tokenizer (150,000 strings and more), which a full `GGUFReader` parses
+    into numpy views (seconds per read); here every value but the architecture is skipped unread."""
     with path.open("rb") as f:
 
         def take(fmt: str) -> int:
@@ -56,6 +65,9 @@ def gguf_architecture(path: Path) -> str:
             if len(raw) != size:
                 raise InputError(f"{path} ends inside its GGUF header: the file is cut short.")
             return struct.unpack(fmt, raw)[0]
+
+        def string() -> str:
+            return f.read(take("<Q")).decode("utf-8", "replace")
 
         def skip(vtype: int) -> None:
             if vtype in _FIXED:
@@ -77,11 +89,21 @@ def gguf_architecture(path: Path) -> str:
         version = take("<I")
         if version not in (2, 3):
             raise InputError(f"{path}: GGUF version {version} is not supported (2 or 3, little-endian).")
-        take("<Q")  # tensor count
-        for _ in range(take("<Q")):
-            key = f.read(take("<Q")).decode("utf-8", "replace")
-            vtype = take("<I")
+        n_tensors, n_fields = take("<Q"), take("<Q")
+        arch = None
+        for _ in range(n_fields):
+            key, vtype = string(), take("<I")
             if key == "general.architecture" and vtype == _STRING:
-                return f.read(take("<Q")).decode("utf-8")
-            skip(vtype)
-    raise InputError(f"{path} has no general.architecture: not a model GGUF.")
+                arch = string()
+                if not shapes:
+                    return {"arch": arch}
+            else:
+                skip(vtype)
+        if arch is None:
+            raise InputError(f"{path} has no general.architecture: not a model GGUF.")
+        dims = {}
+        for _ in range(n_tensors):
+            name = string()
+            dims[name] = tuple(take("<Q") for _ in range(take("<I")))
+            f.seek(12, 1)  # type (u32), offset (u64)
+        return {"arch": arch, "shapes": dims}

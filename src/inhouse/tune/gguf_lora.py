@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from inhouse.errors import InputError
-from inhouse.models.lora import read_adapter  # noqa: F401 - reading adapters is the registry's; re-exported
+from inhouse.models.lora import (
+    gguf_shapes,
+    read_adapter,  # noqa: F401 - reading adapters is the registry's; re-exported
+)
 
 # transformers module name (inside `model.layers.N.`) → GGUF tensor name (inside `blk.N.`).
 HF_TO_GGUF = {
@@ -40,14 +43,10 @@ def gguf_name(hf_module: str) -> str:
 
 def base_info(path: Path) -> dict:
     """Architecture and the shape (out, in) of every 2-D weight of a base GGUF."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(str(path))
-    field = reader.fields["general.architecture"]
-    arch = bytes(field.parts[field.data[0]]).decode()
+    header = gguf_shapes(path)
     # GGUF lists dimensions innermost first: (in, out) for a weight.
-    shapes = {t.name: (int(t.shape[1]), int(t.shape[0])) for t in reader.tensors if len(t.shape) == 2}
-    return {"arch": arch, "shapes": shapes}
+    return {"arch": header["arch"],
+            "shapes": {name: (d[1], d[0]) for name, d in header["shapes"].items() if len(d) == 2}}
 
 
 def write_adapter(path: Path, base: Path, weights: dict[str, tuple[np.ndarray, np.ndarray]], alpha: float,
