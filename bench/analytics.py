@@ -9,14 +9,15 @@ table, never these questions.
 
 A question counts as right when the model's query, checked and run read-only, returns the gold result: the same
 rows, compared as multisets of values (column names and order aside; numbers to 2 decimals; row order aside).
-Baselines in the same run: the first attempt alone (no repair), and each model in `--models`. The first model
-also narrates its first `--narrate` right answers: sentences kept and removed by the number checks; then the same
-answers again with the shop's policies (bench/data/analytics/policies, written for the bench, English and Korean)
-in a knowledge base its suggestions may cite: sentences citing a passage once the verifier has removed the
-citations a passage does not support and added those it does, and how many of them are kept. Every finished
-question is checkpointed under bench/.cache/analytics (by model): an interrupted run resumes.
+Baselines in the same run: the first attempt alone (no repair), the same model without the shop's declared
+measures (orders = count(DISTINCT InvoiceNo), revenue; `inhouse analytics measure`), and each model in `--models`.
+The first model also narrates its first `--narrate` right answers: sentences kept and removed by the number checks;
+then the same answers again with the shop's policies (bench/data/analytics/policies, written for the bench, English
+and Korean) in a knowledge base its suggestions may cite: sentences citing a passage once the verifier has removed
+the citations a passage does not support and added those it does, and how many of them are kept. Every finished
+question is checkpointed under bench/.cache/analytics (by model and setup): an interrupted run resumes.
 
-    python bench/analytics.py [--models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b] [--limit N]
+    python bench/analytics.py [--models qwen2.5-coder-1.5b[,qwen2.5-coder-0.5b]] [--limit N] [--narrate 20]
 
 Writes bench/results/analytics.json and prints a table.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import decimal
+import hashlib
 import json
 import os
 import sys
@@ -74,6 +76,11 @@ DESCRIPTIONS = {
     "CustomerID": "customer number; empty for guest orders",
     "Country": "the customer's country",
 }
+# The measures the shop declares (`inhouse analytics measure`): the model reads them, and a count of rows where a
+# question names orders is counted as orders before the query runs. Customers are left undeclared: "lines without
+# a customer" would name them and must stay a count of lines.
+MEASURES = [("orders", "count(DISTINCT InvoiceNo)", "order,orders,주문"),
+            ("revenue", "sum(Quantity * UnitPrice)", "revenue,sales,매출")]
 
 
 def normal(value):  # noqa: ANN001, ANN201
@@ -144,6 +151,51 @@ def policy_search(tmp: Path, settings: Settings):  # noqa: ANN201
     return kb, lookup(kb, Principal("retail", "analyst"), settings, embedder, k=3)
 
 
+def answer_all(asker: SqlAsker, store: TableStore, questions: list[dict], gold: dict, ckpt: Path,
+               label: str) -> dict:
+    """Every question asked (those in the checkpoint `ckpt` reused; each finished one appended to it)."""
+    rows = {}
+    if ckpt.exists():
+        rows = {r["id"]: r for r in map(json.loads, ckpt.read_text("utf-8").splitlines())}
+    todo = [q for q in questions if q["id"] not in rows]
+    with Progress(console=console, transient=True) as bar, ckpt.open("a", encoding="utf-8") as f:
+        job = bar.add_task(f"{label}: {len(todo)} questions", total=len(todo))
+        for q in todo:
+            a = asker.ask(q["question"])
+            first = a.attempts[0]  # the no-repair baseline: the first query's own result
+            first_rows = None if first.error else store.query(first.sql, asker.max_rows).rows
+            row = {"id": q["id"], "right": a.result is not None and same_result(a.result.rows, gold[q["id"]]),
+                   "first_right": first_rows is not None and same_result(first_rows, gold[q["id"]]),
+                   "ran": a.result is not None, "refused": sum(1 for x in a.attempts if x.error),
+                   "empty_rewritten": sum(1 for x in a.attempts[:-1] if x.empty),
+                   "attempts": len(a.attempts), "sql": a.sql, "first_sql": first.sql,
+                   "measure_corrected": sum(bool(x.notes) for x in a.attempts), "seconds": round(a.seconds, 2)}
+            rows[q["id"]] = row
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            bar.advance(job)
+    return rows
+
+
+def summarise(questions: list[dict], got: list[dict]) -> dict:
+    summary = {}
+    for label, pick in (("easy+medium", lambda q: q["difficulty"] in ("easy", "medium")),
+                        ("hard", lambda q: q["difficulty"] == "hard"),
+                        ("ko", lambda q: q["lang"] == "ko"), ("en", lambda q: q["lang"] == "en"),
+                        ("all", lambda q: True)):
+        sel = [r for q, r in zip(questions, got, strict=True) if pick(q)]
+        if not sel:  # a --limit run may hold no hard question
+            continue
+        summary[label] = {"n": len(sel), "accuracy": round(sum(r["right"] for r in sel) / len(sel), 3),
+                          "first_attempt": round(sum(r["first_right"] for r in sel) / len(sel), 3)}
+    summary["ran"] = round(sum(r["ran"] for r in got) / len(got), 3)
+    summary["refused_attempts"] = sum(r["refused"] for r in got)
+    summary["empty_rewritten"] = sum(r.get("empty_rewritten", 0) for r in got)
+    summary["measure_corrected"] = sum(r.get("measure_corrected", 0) > 0 for r in got)
+    summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
+    return summary
+
+
 def load_questions() -> list[dict]:
     out = []
     for path in sorted(QUESTIONS.glob("*.jsonl")):
@@ -153,7 +205,7 @@ def load_questions() -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
+    ap.add_argument("--models", default="qwen2.5-coder-1.5b", help="comma-separated, e.g. also qwen2.5-coder-0.5b")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--narrate", type=int, default=20, help="narrate the first N right answers of the first model")
@@ -177,61 +229,42 @@ def main() -> None:
             name, path = registry.resolve(model_name)
             chat = LlamaCppChat(path, name=name, n_ctx=max(settings.n_ctx, 4096), n_threads=args.threads)
             asker = SqlAsker(chat, store)
-            ckpt = CACHE / f"{name}.jsonl"
-            rows = {}
-            if ckpt.exists():
-                rows = {r["id"]: r for r in map(json.loads, ckpt.read_text("utf-8").splitlines())}
-            todo = [q for q in questions if q["id"] not in rows]
-            with Progress(console=console, transient=True) as bar, ckpt.open("a", encoding="utf-8") as f:
-                job = bar.add_task(f"{name}: {len(todo)} questions", total=len(todo))
-                for q in todo:
-                    a = asker.ask(q["question"])
-                    first = a.attempts[0]  # the no-repair baseline: the first query's own result
-                    first_rows = None if first.error else store.query(first.sql, asker.max_rows).rows
-                    row = {"id": q["id"], "right": a.result is not None and same_result(a.result.rows, gold[q["id"]]),
-                           "first_right": first_rows is not None and same_result(first_rows, gold[q["id"]]),
-                           "ran": a.result is not None, "refused": sum(1 for x in a.attempts if x.error),
-                           "empty_rewritten": sum(1 for x in a.attempts[:-1] if x.empty),
-                           "attempts": len(a.attempts), "sql": a.sql, "first_sql": first.sql,
-                           "seconds": round(a.seconds, 2)}
-                    rows[q["id"]] = row
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    f.flush()
-                    bar.advance(job)
-            got = [rows[q["id"]] for q in questions]
-            summary = {}
-            for label, pick in (("easy+medium", lambda q: q["difficulty"] in ("easy", "medium")),
-                                ("hard", lambda q: q["difficulty"] == "hard"),
-                                ("ko", lambda q: q["lang"] == "ko"), ("en", lambda q: q["lang"] == "en"),
-                                ("all", lambda q: True)):
-                sel = [r for q, r in zip(questions, got, strict=True) if pick(q)]
-                summary[label] = {"n": len(sel), "accuracy": round(sum(r["right"] for r in sel) / len(sel), 3),
-                                  "first_attempt": round(sum(r["first_right"] for r in sel) / len(sel), 3)}
-            summary["ran"] = round(sum(r["ran"] for r in got) / len(got), 3)
-            summary["refused_attempts"] = sum(r["refused"] for r in got)
-            summary["empty_rewritten"] = sum(r.get("empty_rewritten", 0) for r in got)
-            summary["seconds_per_question"] = round(sum(r["seconds"] for r in got) / len(got), 1)
-            if args.narrate and not report["models"]:
-                summary["narratives"] = narratives(asker, store, questions, rows, args.narrate)
-                kb, find = policy_search(Path(tmp), settings)
-                try:
-                    summary["narratives_with_policies"] = narratives(asker, store, questions, rows, args.narrate,
-                                                                     find)
-                finally:
-                    kb.close()
-            report["models"][name] = summary
+            # the baseline first (no measures declared), then with the shop's measures; each variant's prompt
+            # setup is in its checkpoint's name, so a run with other measures does not reuse its rows
+            for label, declared in ((f"{name}, no measures", []), (name, MEASURES)):
+                for m in store.measures():
+                    store.drop_measure(m.table, m.name)
+                for measure, sql, words in declared:
+                    store.define_measure("retail", measure, sql, words)
+                setup = hashlib.sha256(store.schema_text().encode()).hexdigest()[:10]
+                ckpt = CACHE / (f"{name}-measures-{setup}.jsonl" if declared else f"{name}.jsonl")
+                rows = answer_all(asker, store, questions, gold, ckpt, label)
+                summary = summarise(questions, [rows[q["id"]] for q in questions])
+                summary["measures"] = [m.to_dict() for m in store.measures()]
+                if declared and args.narrate and model_name == args.models.split(",")[0]:
+                    summary["narratives"] = narratives(asker, store, questions, rows, args.narrate)
+                    kb, find = policy_search(Path(tmp), settings)
+                    try:
+                        summary["narratives_with_policies"] = narratives(asker, store, questions, rows,
+                                                                         args.narrate, find)
+                    finally:
+                        kb.close()
+                report["models"][label] = summary
             del asker, chat
         store_note = "every query that ran passed the SQL checks and ran read-only (by construction)"
         report["read_only"] = store_note
     table = Table(title=f"Execution accuracy, {len(questions)} questions over UCI Online Retail")
-    for col in ("model", "easy+medium", "hard", "ko", "en", "all", "first attempt (all)", "s / question"):
+    for col in ("model", "easy+medium", "hard", "ko", "en", "all", "first attempt (all)", "measure-corrected",
+                "s / question"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for name, s in report["models"].items():
-        table.add_row(name, *(f"{s[k]['accuracy']:.2f}" for k in ("easy+medium", "hard", "ko", "en", "all")),
-                      f"{s['all']['first_attempt']:.2f}", f"{s['seconds_per_question']:.1f}")
+        table.add_row(name, *(f"{s[k]['accuracy']:.2f}" if k in s else "-"
+                              for k in ("easy+medium", "hard", "ko", "en", "all")),
+                      f"{s['all']['first_attempt']:.2f}", str(s["measure_corrected"]),
+                      f"{s['seconds_per_question']:.1f}")
     console.print(table)
-    first = next(iter(report["models"].values()), {})
-    if "narratives" in first:
+    first = next((m for m in report["models"].values() if "narratives" in m), {})
+    if first:
         table = Table(title=f"Narratives of {first['narratives']['narratives']} right answers")
         for col in ("", "sentences kept", "removed", "numbers in kept (traced)", "citing a policy (kept)"):
             table.add_column(col, justify="left" if not col else "right")

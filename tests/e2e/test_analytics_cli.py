@@ -28,7 +28,18 @@ def test_add_describe_sql(capsys, tmp_path: Path):
                        "select category, sum(amount) as total from sales group by 1 order by 2 desc", "--json")
     result = json.loads(out)
     assert code == 0 and result["rows"] == [["가전", 2100], ["식품", 300]] and result["sql"].endswith("LIMIT 1001")
+    code, out, _ = run(capsys, "analytics", "measure", "--tenant", "shop", "sales", "revenue", "sum(amount)",
+                       "--words", "revenue,매출", "--json")
+    assert code == 0 and json.loads(out)["sql"] == "SUM(amount)"
+    code, out, _ = run(capsys, "analytics", "tables", "--tenant", "shop", "--json")
+    assert json.loads(out)["measures"] == [{"table": "sales", "name": "revenue", "sql": "SUM(amount)",
+                                            "words": ["revenue", "매출"]}]
+    assert "revenue = SUM(amount)" in run(capsys, "analytics", "tables", "--tenant", "shop")[1]
+    assert run(capsys, "analytics", "measure", "--tenant", "shop", "sales", "revenue", "--drop")[0] == 0
     for args, message in (
+        (("analytics", "measure", "--tenant", "shop", "sales", "x", "sum(price)"), "no column price"),
+        (("analytics", "measure", "--tenant", "shop", "sales", "x"), "give the measure's SQL"),
+        (("analytics", "measure", "--tenant", "shop", "sales", "revenue", "--drop"), "no measure 'revenue'"),
         (("analytics", "sql", "--tenant", "shop", "drop table sales"), "only queries"),
         (("analytics", "sql", "--tenant", "shop", "select * from read_csv('/etc/passwd')"), "not allowed"),
         (("analytics", "sql", "--tenant", "nobody", "select 1"), "inhouse analytics add --tenant nobody"),

@@ -56,6 +56,22 @@ def test_the_same_answers_as_duckdb(postgres_url: str, tmp_path: Path, inhouse_h
         "units; negative for returns"
     question = "How much did WHITE HANGING HEART T-LIGHT HOLDER sell in united kingdom?"
     assert pg.named_values(question) == duck.named_values(question)
+    # The shop's measures: stored the same way, read the same way, the same correction of a count of rows.
+    for store in (duck, pg):
+        store.define_measure("retail", "orders", "count(DISTINCT InvoiceNo)", "orders,주문")
+        store.define_measure("retail", "revenue", "sum(Quantity * UnitPrice)")
+        with pytest.raises(InputError, match="no column Price"):
+            store.define_measure("retail", "x", "avg(Price)")
+    assert [m.to_dict() for m in pg.measures()] == [m.to_dict() for m in duck.measures()]
+    assert pg.schema_text().split("Measures")[1] == duck.schema_text().split("Measures")[1]
+    reply = '{"sql": "select Country, count(*) as orders from retail group by 1 order by 2 desc, 1"}'
+    answers = [SqlAsker(ScriptedChat(replies=[reply]), store).ask("나라별 주문 수") for store in (duck, pg)]
+    assert _rows(answers[0].result) == _rows(answers[1].result)
+    assert answers[1].attempts[0].notes and "count(distinct" in answers[1].sql.lower()
+    pg.drop_measure("retail", "revenue")
+    assert [m.name for m in pg.measures()] == ["orders"]
+    with pytest.raises(NotFoundError, match="no measure"):
+        pg.drop_measure("retail", "revenue")
     pg.close()
 
 

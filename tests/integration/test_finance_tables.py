@@ -101,6 +101,50 @@ def test_a_question_becomes_one_checked_query_repaired_once(inhouse_home: Path, 
     assert stuck.result is None and len(stuck.attempts) == 2 and store.table("retail").rows == 200
 
 
+def test_measures_are_declared_read_by_the_model_and_correct_a_count_of_rows(inhouse_home: Path, tmp_path: Path):
+    from inhouse.apps.finance.ask import SqlAsker
+    from inhouse.apps.finance.tables import _MEASURES
+    from inhouse.models.chat import ScriptedChat
+
+    store = open_tables("shop", create=True)
+    store.add(_slice(tmp_path, 200))
+    with duckdb.connect(str(store.path)) as con:  # a file made before measures existed
+        con.execute(f"DROP TABLE {_MEASURES}")
+    assert store.measures() == []
+    store.define_measure("retail", "orders", "count(*)", "orders")
+    m = store.define_measure("retail", "orders", "count(DISTINCT InvoiceNo)", "orders, 주문")  # redefined
+    assert [x.to_dict() for x in store.measures()] == [m.to_dict()] and m.words == ("orders", "주문")
+    assert "orders = COUNT(DISTINCT InvoiceNo) (over retail; the question says: orders, 주문)" in store.schema_text()
+    for bad, why in ((("retail", "x", "sum(Price)"), "no column Price"), (("retail", "x", "Quantity"), "aggregate"),
+                     (("nope", "x", "count(*)"), "no table nope"),
+                     (("retail", "x", "sum(Description)"), "the query failed")):  # parses, but DuckDB refuses it
+        with pytest.raises((InputError, NotFoundError), match=why):
+            store.define_measure(*bad)
+    assert [x.name for x in store.measures()] == ["orders"]  # nothing of a refused one stored
+    with pytest.raises(InputError, match="invalid table name"):
+        store.add(_slice(tmp_path, 5), name=_MEASURES)
+
+    chat = ScriptedChat(replies=['{"sql": "select Country, count(*) as orders from retail group by 1 order by 2 desc, '
+                                 '1 limit 1"}'])
+    answer = SqlAsker(chat, store).ask("주문이 가장 많은 나라는?")
+    assert "Measures the shop defines" in chat.calls[0][-1]["content"]
+    expected = store.query("select Country, count(DISTINCT InvoiceNo) from retail group by 1 order by 2 desc, 1 "
+                           "limit 1").rows
+    assert answer.result.rows == expected and "COUNT(DISTINCT InvoiceNo)" in answer.sql
+    assert answer.attempts[0].notes == [
+        "counted orders as the shop defines it: COUNT(DISTINCT InvoiceNo) (the query counted rows)"]
+    assert answer.to_dict()["attempts"][0]["notes"] == answer.attempts[0].notes
+    lines = SqlAsker(ScriptedChat(replies=['{"sql": "select count(*) as n from retail"}']), store).ask("Lines?")
+    assert lines.result.rows == [(200,)] and lines.attempts[0].notes == []
+
+    assert store.add(_slice(tmp_path, 50), replace=True).rows == 50
+    assert [x.name for x in store.measures()] == ["orders"]  # kept across a reload of the table
+    store.drop_measure("retail", "ORDERS")
+    assert store.measures() == []
+    with pytest.raises(NotFoundError, match="has no measure 'orders'"):
+        store.drop_measure("retail", "orders")
+
+
 def test_an_empty_result_is_written_again_and_kept_if_no_repair_does_better(inhouse_home: Path, tmp_path: Path):
     from inhouse.apps.finance.ask import SqlAsker
     from inhouse.models.chat import ScriptedChat

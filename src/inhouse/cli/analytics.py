@@ -65,11 +65,43 @@ def add(tenant: str, file: Path, name: str | None, description: str, replace: bo
 @_json
 def tables(tenant: str, as_json: bool) -> None:
     """The tenant's tables with their columns and descriptions."""
-    infos = open_tables(tenant).tables()
+    store = open_tables(tenant)
     if as_json:
-        emit_json({"tenant": tenant, "tables": [t.to_dict() for t in infos]})
+        emit_json({"tenant": tenant, "tables": [t.to_dict() for t in store.tables()],
+                   "measures": [m.to_dict() for m in store.measures()]})
         return
-    out.print(open_tables(tenant).schema_text(), highlight=False)
+    out.print(store.schema_text(), highlight=False)
+
+
+@analytics.command("measure")
+@_tenant
+@click.argument("table")
+@click.argument("name")
+@click.argument("sql", required=False)
+@click.option("--words", default="", help="comma-separated words a question uses for it (default: its name), "
+                                         "e.g. 'orders,order,주문'")
+@click.option("--drop", is_flag=True, help="remove the measure instead")
+@_json
+def measure(tenant: str, table: str, name: str, sql: str | None, words: str, drop: bool, as_json: bool) -> None:
+    """Declare what NAME means over TABLE as one aggregate SQL expression, e.g. orders as
+    "count(DISTINCT InvoiceNo)": the model reads it, and a question naming a distinct-count measure gets its
+    count of rows corrected before the query runs."""
+    store = open_tables(tenant)
+    if drop:
+        store.drop_measure(table, name)
+        if as_json:
+            emit_json({"tenant": tenant, "dropped": name})
+        else:
+            out.print(f"measure {name} of {table} removed", highlight=False)
+        return
+    if not sql:
+        raise InputError("give the measure's SQL, e.g. inhouse analytics measure --tenant T retail orders "
+                         "\"count(DISTINCT InvoiceNo)\" --words orders,주문; or --drop to remove it.")
+    m = store.define_measure(table, name, sql, words)
+    if as_json:
+        emit_json({"tenant": tenant, **m.to_dict()})
+        return
+    out.print(f"{m.table}.{m.name} = {m.sql} (words: {', '.join(m.words)})", highlight=False)
 
 
 @analytics.command("describe")

@@ -6,7 +6,9 @@ example is one of the shop's questions), and writes the query as JSON under a sc
 the model supports it). Values the question names (a product's description, a country) are looked up in the
 tables and given as stored, so the query filters on the real value rather than a guess. The query is checked
 (inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, or it returns no rows (a
-filter on a value or date that is not there), the model sees why and writes it once more. The numbers a reply
+filter on a value or date that is not there), the model sees why and writes it once more. The measures the shop
+declares (inhouse.apps.finance.measures) are in the schema the model reads, and a count of rows where the question
+names a distinct-count measure is corrected before the query runs. The numbers a reply
 shows come from the result, never from the model. A narrative's suggestions may cite the passages of the
 tenant's documents that `documents` (a search through the reader's view) finds for the question.
 """
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from inhouse.apps.finance.measures import apply_measures
 from inhouse.apps.finance.narrate import Narrative, narrate
 from inhouse.apps.finance.tables import Result, TableStore
 from inhouse.errors import InputError
@@ -66,6 +69,7 @@ class Attempt:
     sql: str
     error: str = ""
     empty: bool = False  # it ran, but returned no rows or only NULLs: a filter's value or a date is likely wrong
+    notes: list[str] = field(default_factory=list)  # corrections made before it ran (the shop's measures)
 
 
 # Hints added to DuckDB's own message when the model sees why its query failed.
@@ -88,7 +92,8 @@ class Answer:
 
     def to_dict(self) -> dict:
         return {"question": self.question, "sql": self.sql, "result": self.result.to_dict() if self.result else None,
-                "attempts": [{"sql": a.sql, "error": a.error, "empty": a.empty} for a in self.attempts],
+                "attempts": [{"sql": a.sql, "error": a.error, "empty": a.empty, "notes": a.notes}
+                             for a in self.attempts],
                 "narrative": self.narrative.to_dict() if self.narrative else None, "seconds": round(self.seconds, 2)}
 
 
@@ -146,22 +151,23 @@ class SqlAsker:
         if not schema:
             raise InputError("this tenant has no tables; add one with `inhouse analytics add`.")
         answer = Answer(question, None)
+        measures = self.store.measures()
         empty: Result | None = None  # an empty result is kept in case no repair does better
         for n in range(1 + self.repairs):
-            sql = self._write(question, schema, answer.attempts)
+            sql, notes = apply_measures(self._write(question, schema, answer.attempts), question, measures)
             try:
                 result = self.store.query(sql, self.max_rows, self.timeout_s)
             except InputError as e:
-                answer.attempts.append(Attempt(sql, str(e)))
+                answer.attempts.append(Attempt(sql, str(e), notes=notes))
                 continue
             if _is_empty(result):
-                answer.attempts.append(Attempt(sql, empty=True))
+                answer.attempts.append(Attempt(sql, empty=True, notes=notes))
                 empty = empty or result
                 if n < self.repairs:
                     continue
                 result = empty
             else:
-                answer.attempts.append(Attempt(sql))
+                answer.attempts.append(Attempt(sql, notes=notes))
             answer.result = result
             break
         if answer.result is None:

@@ -22,6 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from inhouse.apps.finance.measures import Measure
 from inhouse.apps.finance.sql import check_sql
 from inhouse.apps.finance.tables import Column, Result, TableInfo, TableStore, check_file, load_file, table_name
 from inhouse.errors import InputError, NotFoundError
@@ -57,6 +58,14 @@ CREATE FUNCTION yearweek(timestamp) RETURNS bigint LANGUAGE SQL IMMUTABLE
     AS 'SELECT (extract(isoyear FROM $1) * 100 + extract(week FROM $1))::bigint';
 CREATE FUNCTION dayname(timestamp) RETURNS text LANGUAGE SQL IMMUTABLE AS 'SELECT to_char($1, ''FMDay'')';
 CREATE FUNCTION monthname(timestamp) RETURNS text LANGUAGE SQL IMMUTABLE AS 'SELECT to_char($1, ''FMMonth'')';
+"""), ("003_measures", """
+CREATE TABLE inhouse_measures (
+    table_name TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    sql        TEXT NOT NULL,
+    words      TEXT NOT NULL,
+    PRIMARY KEY (table_name, name)
+);
 """)]
 
 
@@ -194,6 +203,23 @@ class PgTableStore(TableStore):
             c.execute(f"UPDATE {_CATALOG} SET description = ? WHERE table_name = ? AND column_name = ?",
                       (text, info.name, column or ""))
         return self.table(info.name)
+
+    def _save_measure(self, m: Measure) -> None:
+        with self.db.transaction() as c:
+            c.execute("INSERT INTO inhouse_measures VALUES (?, ?, ?, ?) ON CONFLICT (table_name, name) DO UPDATE "
+                      "SET sql = excluded.sql, words = excluded.words", (m.table, m.name, m.sql, ",".join(m.words)))
+
+    def drop_measure(self, table: str, name: str) -> None:
+        with self.db.transaction() as c:
+            gone = c.execute("DELETE FROM inhouse_measures WHERE table_name = ? AND name = ?",
+                             (table_name(table), name.strip().casefold())).rowcount
+        if not gone:
+            raise NotFoundError(f"table {table_name(table)} has no measure {name!r}; see `inhouse analytics "
+                                "tables`.")
+
+    def measures(self) -> list[Measure]:
+        rows = self.db.query("SELECT table_name, name, sql, words FROM inhouse_measures ORDER BY table_name, name")
+        return [Measure(t, n, q, tuple(w.split(","))) for t, n, q, w in rows]
 
     def _distinct(self, table: TableInfo, column: str) -> list[str]:
         import psycopg

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from inhouse.apps.finance.measures import Measure, measures_text, parse_measure
 from inhouse.apps.finance.sql import check_sql
 from inhouse.config import load_settings, tenant_dir
 from inhouse.errors import InputError, NotFoundError, StoreError
@@ -33,6 +34,9 @@ from inhouse.ingest.loaders import xlsx_records
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _CATALOG = "inhouse_descriptions"  # the descriptions live beside the tables; questions cannot name it
+_MEASURES = "inhouse_measures"  # the measures the shop declares (inhouse.apps.finance.measures)
+_MEASURES_DDL = (f"CREATE TABLE IF NOT EXISTS {_MEASURES} (table_name VARCHAR, name VARCHAR, sql VARCHAR, "
+                 "words VARCHAR, PRIMARY KEY (table_name, name))")
 READER_CONFIG = {"enable_external_access": False, "lock_configuration": True, "threads": 2, "memory_limit": "2GB"}
 READERS = {".csv": "read_csv_auto", ".tsv": "read_csv_auto", ".gz": "read_csv_auto", ".parquet": "read_parquet",
            ".jsonl": "read_json_auto", ".json": "read_json_auto"}
@@ -164,7 +168,7 @@ def load_file(con: duckdb.DuckDBPyConnection, name: str, file: Path, scratch: Pa
 
 def table_name(name: str) -> str:
     name = name.strip().casefold()
-    if not _NAME.fullmatch(name) or name == _CATALOG:
+    if not _NAME.fullmatch(name) or name in (_CATALOG, _MEASURES):
         raise InputError(f"invalid table name {name!r}: use a letter or '_' first, then letters, digits or '_' "
                          "(at most 63).")
     return name
@@ -181,6 +185,7 @@ class TableStore:
             with self._writer() as con:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {_CATALOG} (table_name VARCHAR, column_name VARCHAR, "
                             "description VARCHAR, PRIMARY KEY (table_name, column_name))")
+                con.execute(_MEASURES_DDL)
         except duckdb.IOException as e:
             raise _busy(e, self.path) from e
         except duckdb.Error as e:
@@ -239,8 +244,8 @@ class TableStore:
 
     def tables(self) -> list[TableInfo]:
         with self._reader() as con:
-            names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name != ? "
-                                               "ORDER BY table_name", [_CATALOG]).fetchall()]
+            names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name NOT IN "
+                                               "(?, ?) ORDER BY table_name", [_CATALOG, _MEASURES]).fetchall()]
         return [self.table(n) for n in names]
 
     def table(self, name: str) -> TableInfo:
@@ -266,12 +271,45 @@ class TableStore:
         return self.table(info.name)
 
     def schema_text(self) -> str:
-        """The tables as the model will read them: names, types, row counts and descriptions."""
+        """The tables as the model will read them: names, types, row counts, descriptions, then the measures."""
         lines = []
         for t in self.tables():
             lines.append(f"TABLE {t.name} ({t.rows} rows){' -- ' + t.description if t.description else ''}")
             lines += [f"  {c.name} {c.type}{' -- ' + c.description if c.description else ''}" for c in t.columns]
-        return "\n".join(lines)
+        measures = measures_text(self.measures()) if lines else ""
+        return "\n".join(lines + ([measures] if measures else []))
+
+    # ---- measures ------------------------------------------------------------------------------------------
+
+    def define_measure(self, table: str, name: str, sql: str, words: str | list[str] = "") -> Measure:
+        """Declare (or redefine) measure `name` of `table`: checked, then run once over the table."""
+        info = self.table(table)
+        measure = parse_measure(info.name, name, sql, words, [c.name for c in info.columns])
+        self.query(f'SELECT {measure.sql} AS "{measure.name}" FROM {info.name}', max_rows=1)  # it runs, read-only
+        self._save_measure(measure)
+        return measure
+
+    def _save_measure(self, m: Measure) -> None:
+        with self._writer() as con:
+            con.execute(_MEASURES_DDL)  # a file made before measures existed
+            con.execute(f"INSERT OR REPLACE INTO {_MEASURES} VALUES (?, ?, ?, ?)",
+                        [m.table, m.name, m.sql, ",".join(m.words)])
+
+    def drop_measure(self, table: str, name: str) -> None:
+        found = [m for m in self.measures() if m.table == table_name(table) and m.name == name.strip().casefold()]
+        if not found:
+            raise NotFoundError(f"table {table_name(table)} has no measure {name!r}; see `inhouse analytics "
+                                "tables`.")
+        with self._writer() as con:
+            con.execute(f"DELETE FROM {_MEASURES} WHERE table_name = ? AND name = ?", [found[0].table, found[0].name])
+
+    def measures(self) -> list[Measure]:
+        with self._reader() as con:
+            if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [_MEASURES]).fetchone():
+                return []
+            rows = con.execute(f"SELECT table_name, name, sql, words FROM {_MEASURES} ORDER BY table_name, name"
+                               ).fetchall()
+        return [Measure(t, n, q, tuple(w.split(","))) for t, n, q, w in rows]
 
     # Text columns with at most this many distinct values (names, codes, countries; not ids of every row or
     # invoice) are searched for values a question names.

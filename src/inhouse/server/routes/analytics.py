@@ -30,14 +30,14 @@ class AskRequest(BaseModel):
 
 @router.get("/api/analytics/tables", tags=["analytics"])
 def tables(key: Reader, srv: State) -> dict:
-    """The key's tenant's tables with their columns and descriptions."""
+    """The key's tenant's tables with their columns and descriptions, and the measures the shop declared."""
     store = open_tables(key.tenant, base=srv.base, url=srv.settings.database_url)
     try:
-        infos = store.tables()
+        infos, measures = store.tables(), store.measures()
     finally:
         store.close()
     srv.audit.record(key, "analytics.tables", "ok")
-    return {"tables": [t.to_dict() for t in infos]}
+    return {"tables": [t.to_dict() for t in infos], "measures": [m.to_dict() for m in measures]}
 
 
 @router.post("/api/analytics/ask", tags=["analytics"], response_model=None)
