@@ -39,6 +39,7 @@ def test_questions_over_the_keys_tables(inhouse_home: Path, tmp_path: Path):
     sales = tmp_path / "sales.csv"
     sales.write_text("day,category,amount\n2026-11-01,가전,1200\n2026-11-02,식품,300\n2026-12-01,가전,900\n", "utf-8")
     open_tables("acme", create=True).add(sales)
+    open_tables("acme").define_measure("sales", "revenue", "sum(amount)", "매출,revenue")
     policy, board = tmp_path / "promotions.md", tmp_path / "board.md"
     policy.write_text("# 프로모션 규정\n\n매출이 줄어든 카테고리는 다음 달에 할인 쿠폰을 보낼 수 있습니다.\n", "utf-8")
     board.write_text("# 이사회 메모\n\n가전 카테고리 매출 부진 시 가전 매장 철수를 검토합니다.\n", "utf-8")
@@ -55,7 +56,10 @@ def test_questions_over_the_keys_tables(inhouse_home: Path, tmp_path: Path):
     app = create_app(chat=chat, embedder=load_embedder("hash"), settings=Settings(embedder="hash"), base=inhouse_home)
     with BackgroundServer(app) as server:
         kim, eve = _http(server.url, keys["kim"]), _http(server.url, keys["eve"])
-        assert [t["name"] for t in kim.get("/api/analytics/tables").json()["tables"]] == ["sales"]
+        listed = kim.get("/api/analytics/tables").json()
+        assert [t["name"] for t in listed["tables"]] == ["sales"]
+        assert listed["measures"] == [{"table": "sales", "name": "revenue", "sql": "SUM(amount)",
+                                       "words": ["매출", "revenue"]}]
         r = kim.post("/api/analytics/ask", json={"question": "카테고리별 매출은? 가전 매출이 줄면 어떻게 할까?",
                                                  "narrate": True})
         body = r.json()
