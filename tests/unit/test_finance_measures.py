@@ -71,6 +71,22 @@ def test_left_as_written_where_the_correction_would_be_a_guess(sql: str, questio
     assert apply_measures(sql, question, [ORDERS]) == (sql, [])
 
 
+def test_two_named_measures_correct_only_what_is_unambiguous():
+    customers = parse_measure("retail", "customers", "count(DISTINCT CustomerID)", "customers", COLUMNS)
+    question = "How many customers and orders per country?"
+    sql = "SELECT Country, count(*) AS customers FROM retail GROUP BY Country"
+    assert apply_measures(sql, question, [ORDERS, customers]) == (sql, [])  # which one count(*) meant is a guess
+    got, notes = apply_measures("SELECT Country, count(CustomerID) AS c, count(InvoiceNo) AS o FROM retail GROUP BY 1",
+                                question, [ORDERS, customers])
+    assert got == ("SELECT Country, COUNT(DISTINCT CustomerID) AS c, COUNT(DISTINCT InvoiceNo) AS o FROM retail "
+                   "GROUP BY 1")
+    assert len(notes) == 2
+    # grouped by the customer: count(*) there counts the customer's lines (or orders), never customers
+    got, _ = apply_measures("SELECT CustomerID, count(*) AS n FROM retail GROUP BY CustomerID", question,
+                            [ORDERS, customers])
+    assert got == "SELECT CustomerID, COUNT(DISTINCT InvoiceNo) AS n FROM retail GROUP BY CustomerID"
+
+
 def test_only_distinct_count_measures_correct_a_query():
     sql = "SELECT sum(Quantity) FROM retail"
     assert apply_measures(sql, "What was the revenue?", [REVENUE]) == (sql, [])

@@ -6,8 +6,9 @@ a measure (one of its words) whose SQL counts distinct values of a column, a que
 (`count(*)`, `count(InvoiceNo)`) over that table alone is corrected before it runs, since counting invoice lines
 where the shop counts orders is the commonest wrong answer a small model gives. A query that already counts the
 distinct values somewhere is left as written (it may count lines on purpose, e.g. lines per order), and so are a
-count over a join (which table's column it means is the model's choice) and one grouped by the measure's column
-(lines per customer are not customers). Each correction is noted in the answer.
+count over a join (which table's column it means is the model's choice), one grouped by the measure's column
+(lines per customer are not customers), and a count(*) two named measures could mean. Each correction is noted in
+the answer.
 """
 
 from __future__ import annotations
@@ -98,23 +99,21 @@ def apply_measures(sql: str, question: str, measures: list[Measure]) -> tuple[st
         return sql, []  # the checks before it runs say why
     if tree is None:
         return sql, []
-    notes = []
-    for m in measures:
-        column = m.distinct_column()
-        if column is None or not m.named_in(question):
-            continue
-        if any(_counts_distinct(c, column) for c in tree.find_all(exp.Count)):
-            continue  # the query knows the measure: a count of rows beside it is on purpose
-        fixed = 0
-        for count in list(tree.find_all(exp.Count)):
-            arg = count.this
-            rows = isinstance(arg, exp.Star) or (isinstance(arg, exp.Column) and arg.name.casefold()
-                                                 == column.casefold())
-            if rows and _single_source(count, m.table) and not _grouped_by(count, column):
-                count.set("this", exp.Distinct(expressions=[exp.column(column, quoted=False)]))
-                fixed += 1
-        if fixed:
-            notes.append(f"counted {m.name} as the shop defines it: {m.sql} (the query counted rows)")
+    counts = list(tree.find_all(exp.Count))
+    # Measures the question names whose distinct count the query never computes: it counted rows instead.
+    wanted = [(m, c) for m in measures if (c := m.distinct_column()) is not None and m.named_in(question)
+              and not any(_counts_distinct(n, c) for n in counts)]
+    used: dict[str, Measure] = {}
+    for count in counts:
+        arg = count.this
+        fits = [(m, c) for m, c in wanted
+                if (isinstance(arg, exp.Star) or (isinstance(arg, exp.Column) and arg.name.casefold() == c.casefold()))
+                and _single_source(count, m.table) and not _grouped_by(count, c)]
+        if len(fits) == 1:  # two measures named ("customers' orders"): which one a count(*) meant is a guess
+            m, column = fits[0]
+            count.set("this", exp.Distinct(expressions=[exp.column(column, quoted=False)]))
+            used[m.name] = m
+    notes = [f"counted {m.name} as the shop defines it: {m.sql} (the query counted rows)" for m in used.values()]
     return (tree.sql(dialect="duckdb"), notes) if notes else (sql, [])
 
 
