@@ -42,6 +42,20 @@ def test_a_kept_base_is_read_back_identical_without_the_gguf(tmp_path: Path):
         assert torch.equal(again(ids).logits, model(ids).logits)
 
 
+def test_the_least_recently_used_bases_beyond_two_are_removed(tmp_path: Path):
+    import os
+
+    model, tokenizer = tiny()
+    cache = tmp_path / "cache"
+    for n, name in enumerate(("aaaa", "bbbb")):
+        _keep(model, tokenizer, cache / name)
+        os.utime(cache / name / "complete", (1000 + n, 1000 + n))
+    (cache / "notes").mkdir()  # not a kept base: left alone
+    load_base(tmp_path / "gone.gguf", threads=1, cache=cache, sha256="aaaa")  # aaaa is now the most recent
+    _keep(model, tokenizer, cache / "cccc")
+    assert sorted(p.name for p in cache.iterdir()) == ["aaaa", "cccc", "notes"]
+
+
 def test_a_cache_that_cannot_be_written_is_skipped(tmp_path: Path, caplog):
     model, tokenizer = tiny()
     (tmp_path / "cache").write_text("a file where the folder should be", "utf-8")

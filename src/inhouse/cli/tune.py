@@ -100,7 +100,8 @@ def retriever(tenant: str, data_file: Path | None, epochs: int, as_json: bool) -
               help="checkpoint folder (default: INHOUSE_HOME/tune/TENANT/model-BASE); a run there is resumed")
 @click.option("--base-cache/--no-base-cache", default=True, show_default=True,
               help="keep the base converted for training in INHOUSE_HOME/cache/tune-base (float32, 4 bytes a "
-                   "parameter), so a resumed or repeated run skips the slow GGUF conversion")
+                   "parameter; the two most recently used), so a resumed or repeated run skips the slow GGUF "
+                   "conversion")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def model(tenant: str, base: str | None, name: str | None, data_file: Path | None, rank: int, alpha: float,
           epochs: float, lr: float, accumulate: int, refusal_share: float, max_tokens: int, max_steps: int | None,

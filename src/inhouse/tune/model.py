@@ -139,6 +139,7 @@ def load_base(path: Path, threads: int | None = None, cache: Path | None = None,
             tokenizer = AutoTokenizer.from_pretrained(kept, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(kept, dtype=torch.float32, local_files_only=True)
             log.info("loaded %s for training from %s in %.1f s", path.name, kept, time.perf_counter() - t0)
+            (kept / "complete").touch()  # used now: the last to be evicted
             return model, tokenizer
         except Exception as e:  # noqa: BLE001 - safetensors' own error too: any unreadable cache is converted again
             log.warning("the converted base at %s could not be read (%s); converting %s again", kept, e, path.name)
@@ -154,8 +155,14 @@ def load_base(path: Path, threads: int | None = None, cache: Path | None = None,
     return model, tokenizer
 
 
+# Converted bases kept at most (4 bytes a parameter: 2 GB for the 0.5B, 6 GB for the 1.5B); the least recently
+# used beyond it is removed when another is kept.
+KEPT_BASES = 2
+
+
 def _keep(model, tokenizer, kept: Path) -> None:  # noqa: ANN001
-    """Save the converted base to `kept` atomically (a temporary folder renamed; `complete` written last)."""
+    """Save the converted base to `kept` atomically (a temporary folder renamed; `complete` written last), then
+    remove the least recently used kept bases beyond `KEPT_BASES`."""
     tmp = kept.with_name(f"{kept.name}.part-{os.getpid()}")
     try:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -165,6 +172,11 @@ def _keep(model, tokenizer, kept: Path) -> None:  # noqa: ANN001
         shutil.rmtree(kept, ignore_errors=True)
         os.replace(tmp, kept)
         log.info("kept the converted base at %s for the next run", kept)
+        others = sorted((d for d in kept.parent.iterdir() if d != kept and (d / "complete").is_file()),
+                        key=lambda d: (d / "complete").stat().st_mtime, reverse=True)
+        for old in others[KEPT_BASES - 1:]:
+            shutil.rmtree(old, ignore_errors=True)
+            log.info("removed the converted base %s (used least recently)", old.name)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("could not keep the converted base at %s (%s); the next run converts the GGUF again", kept, e)
