@@ -70,7 +70,7 @@ def tables(tenant: str, as_json: bool) -> None:
         emit_json({"tenant": tenant, "tables": [t.to_dict() for t in store.tables()],
                    "measures": [m.to_dict() for m in store.measures()]})
         return
-    out.print(store.schema_text(), highlight=False)
+    out.print(store.schema_text(measures=True), highlight=False)
 
 
 @analytics.command("measure")

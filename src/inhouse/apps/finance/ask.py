@@ -6,9 +6,9 @@ example is one of the shop's questions), and writes the query as JSON under a sc
 the model supports it). Values the question names (a product's description, a country) are looked up in the
 tables and given as stored, so the query filters on the real value rather than a guess. The query is checked
 (inhouse.apps.finance.sql) and run read-only; when the check or DuckDB refuses it, or it returns no rows (a
-filter on a value or date that is not there), the model sees why and writes it once more. The measures the shop
-declares (inhouse.apps.finance.measures) are in the schema the model reads, and a count of rows where the question
-names a distinct-count measure is corrected before the query runs. The numbers a reply
+filter on a value or date that is not there), the model sees why and writes it once more. A count of rows where
+the question names a distinct-count measure the shop declared (inhouse.apps.finance.measures) is corrected before
+the query runs. The numbers a reply
 shows come from the result, never from the model. A narrative's suggestions may cite the passages of the
 tenant's documents that `documents` (a search through the reader's view) finds for the question.
 """

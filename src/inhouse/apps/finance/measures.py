@@ -1,7 +1,7 @@
 """Measures a shop declares: what "orders", "revenue" or "customers" mean over its tables, as SQL aggregates.
 
 `inhouse analytics measure --tenant T TABLE NAME "count(DISTINCT InvoiceNo)" --words "orders,주문"` stores a
-measure beside the table's descriptions. The model reads the measures with the schema; and when a question names
+measure beside the table's descriptions. When a question names
 a measure (one of its words) whose SQL counts distinct values of a column, a query that counts rows instead
 (`count(*)`, `count(InvoiceNo)`) over that table alone is corrected before it runs, since counting invoice lines
 where the shop counts orders is the commonest wrong answer a small model gives. A query that already counts the

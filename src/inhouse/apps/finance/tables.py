@@ -270,14 +270,16 @@ class TableStore:
             con.execute(f"INSERT OR REPLACE INTO {_CATALOG} VALUES (?, ?, ?)", [info.name, column or "", text])
         return self.table(info.name)
 
-    def schema_text(self) -> str:
-        """The tables as the model will read them: names, types, row counts, descriptions, then the measures."""
+    def schema_text(self, measures: bool = False) -> str:
+        """The tables as the model reads them: names, types, row counts, descriptions; with `measures`, the shop's
+        measures under them (for people: shown to the 1.5B they cost more questions than they won, so the model
+        does not read them; they correct its queries instead, see inhouse.apps.finance.measures)."""
         lines = []
         for t in self.tables():
             lines.append(f"TABLE {t.name} ({t.rows} rows){' -- ' + t.description if t.description else ''}")
             lines += [f"  {c.name} {c.type}{' -- ' + c.description if c.description else ''}" for c in t.columns]
-        measures = measures_text(self.measures()) if lines else ""
-        return "\n".join(lines + ([measures] if measures else []))
+        shown = measures_text(self.measures()) if measures and lines else ""
+        return "\n".join(lines + ([shown] if shown else []))
 
     # ---- measures ------------------------------------------------------------------------------------------
 
