@@ -76,8 +76,8 @@ DESCRIPTIONS = {
     "CustomerID": "customer number; empty for guest orders",
     "Country": "the customer's country",
 }
-# The measures the shop declares (`inhouse analytics measure`): the model reads them, and a count of rows where a
-# question names orders is counted as orders before the query runs. Customers are left undeclared: "lines without
+# The measures the shop declares (`inhouse analytics measure`): a count of rows where a question names orders is
+# counted as orders before the query runs (the model does not read them). Customers are left undeclared: "lines without
 # a customer" would name them and must stay a count of lines.
 MEASURES = [("orders", "count(DISTINCT InvoiceNo)", "order,orders,주문"),
             ("revenue", "sum(Quantity * UnitPrice)", "revenue,sales,매출")]

@@ -15,6 +15,7 @@ scored before and after: the mean loss on their replies, the adapter's first mea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -139,7 +140,8 @@ def load_base(path: Path, threads: int | None = None, cache: Path | None = None,
             tokenizer = AutoTokenizer.from_pretrained(kept, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(kept, dtype=torch.float32, local_files_only=True)
             log.info("loaded %s for training from %s in %.1f s", path.name, kept, time.perf_counter() - t0)
-            (kept / "complete").touch()  # used now: the last to be evicted
+            with contextlib.suppress(OSError):  # a read-only cache is still read
+                (kept / "complete").touch()  # used now: the last to be evicted
             return model, tokenizer
         except Exception as e:  # noqa: BLE001 - safetensors' own error too: any unreadable cache is converted again
             log.warning("the converted base at %s could not be read (%s); converting %s again", kept, e, path.name)

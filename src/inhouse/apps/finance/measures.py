@@ -83,7 +83,7 @@ def parse_measure(table: str, name: str, sql: str, words: str | list[str] | tupl
 
 
 def measures_text(measures: list[Measure]) -> str:
-    """The measures as the model reads them, under the schema."""
+    """The measures as `analytics tables` shows them under the schema (to people; the model does not read them)."""
     if not measures:
         return ""
     lines = [f"  {m.name} = {m.sql} (over {m.table}; the question says: {', '.join(m.words)})" for m in measures]
