@@ -153,3 +153,11 @@ def test_bulk_loaded_fields_keep_backslashes_and_tabs(postgres_store: PostgresSt
         hits = postgres_store.lexical_search(Principal("acme", "kim", (group,)), ["출입"], 5)
         assert len(hits) == 1
     assert postgres_store.lexical_search(Principal("acme", "kim", ("r&d",)), ["출입"], 5) == []
+
+
+def test_the_vector_index_is_given_the_memory_its_graph_needs():
+    # A million 384-float vectors need about 3 GB to build in one pass (pgvector's default 64 MB would spill
+    # to inserting one element at a time); a small store keeps the floor; a huge one stops at the cap.
+    assert PostgresStore.index_memory(1_000_000, 384) == "3051MB"
+    assert PostgresStore.index_memory(10, 384) == "64MB"
+    assert PostgresStore.index_memory(10**9, 1024) == f"{PostgresStore.INDEX_MEMORY_CAP >> 20}MB"

@@ -468,17 +468,30 @@ class PostgresStore:
             for cid, acl, v in rows:
                 copy.write_row((model, cid, acl, np.asarray(v, dtype=np.float32)))
 
-    def build_vector_indexes(self, maintenance_mem: str = "1GB") -> list[str]:
-        """Build each vector model's HNSW index that is missing (after `load_documents`); the models built."""
+    # pgvector builds an HNSW graph in maintenance_work_mem and, once it no longer fits, goes on inserting into
+    # the on-disk index one element at a time (many times slower). An element of the graph holds its vector and
+    # about 2·m neighbours (m = 16) with their distances: a little over dim·4 + 1 KB.
+    INDEX_MEMORY_CAP = 8 << 30
+
+    @classmethod
+    def index_memory(cls, rows: int, dim: int) -> str:
+        """maintenance_work_mem for building an HNSW index over `rows` vectors of `dim` floats: the graph with
+        a quarter to spare, at least 64 MB, at most INDEX_MEMORY_CAP (the server's memory is not known here)."""
+        need = int(rows * (dim * 4 + 1024) * 1.25)
+        return f"{max(64, min(need, cls.INDEX_MEMORY_CAP) >> 20)}MB"
+
+    def build_vector_indexes(self) -> list[str]:
+        """Build each vector model's HNSW index that is missing (after `load_documents`); the models built.
+        Each is given the memory its graph needs (`index_memory`), so it is built in memory in one pass."""
         psycopg, _ = _psycopg()
         built = []
         with self.transaction() as c:
             missing = c.execute("SELECT model, dim, index_name FROM vector_models v WHERE NOT EXISTS (SELECT 1 FROM "
                                 "pg_indexes i WHERE i.indexname = v.index_name) ORDER BY model").fetchall()
-            if missing:
-                c.execute(psycopg.sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
-                    psycopg.sql.Literal(maintenance_mem)))
             for model, dim, index in missing:
+                rows = c.execute("SELECT count(*) FROM embeddings WHERE model = %s", (model,)).fetchone()[0]
+                c.execute(psycopg.sql.SQL("SET LOCAL maintenance_work_mem = {}").format(
+                    psycopg.sql.Literal(self.index_memory(rows, dim))))
                 c.execute(self._hnsw(index, dim, model))
                 built.append(model)
         return built
