@@ -236,7 +236,9 @@ def main() -> None:
                     store.drop_measure(m.table, m.name)
                 for measure, sql, words in declared:
                     store.define_measure("retail", measure, sql, words)
-                setup = hashlib.sha256(store.schema_text(measures=True).encode()).hexdigest()[:10]
+                # what the model reads (the schema) and what corrects its queries (the measures), both
+                setup = hashlib.sha256(json.dumps([store.schema_text(), [m.to_dict() for m in store.measures()]],
+                                                  ensure_ascii=False).encode()).hexdigest()[:10]
                 ckpt = CACHE / (f"{name}-measures-{setup}.jsonl" if declared else f"{name}.jsonl")
                 rows = answer_all(asker, store, questions, gold, ckpt, label)
                 summary = summarise(questions, [rows[q["id"]] for q in questions])
