@@ -8,6 +8,7 @@ session any recorded outbound attempt fails the run (tests/unit/test_egress.py s
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ import pytest
 
 from inhouse.config import Settings
 from inhouse.guard import copies, egress
+from inhouse.models.registry import Registry
 from inhouse.store import SQLiteStore
+from tests.helpers import PACKAGED
 
 # Loopback only, whatever the environment says: the suite must not need the network.
 EGRESS = egress.install(allow=())
@@ -42,6 +45,30 @@ def inhouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("INHOUSE_HOME", str(home))
     yield home
     copies.install(None)  # a copy guard a test's server or command installed ends with the test
+
+
+@pytest.fixture(scope="session")
+def packaged_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder where the packaged 0.5B was assembled from its parts (SHA-256 checked) once for the
+    session: the real-model tests share its file instead of each assembling its own 0.5 GB copy."""
+    registry = Registry(tmp_path_factory.mktemp("packaged"))
+    registry.resolve(PACKAGED)
+    return registry.dir
+
+
+@pytest.fixture(scope="session")
+def packaged_gguf(packaged_models: Path) -> Path:
+    """The session's packaged 0.5B GGUF."""
+    return Registry(packaged_models.parent).resolve(PACKAGED)[1]
+
+
+@pytest.fixture
+def packaged_model(inhouse_home: Path, packaged_models: Path) -> Path:
+    """This test's home registers the session's packaged 0.5B (as `inhouse models` would have after its first
+    use), so a command resolving it finds it checked; its path."""
+    (inhouse_home / "models").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(packaged_models / "registry.json", inhouse_home / "models" / "registry.json")
+    return Registry().resolve(PACKAGED)[1]
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+PACKAGED = "qwen2.5-coder-0.5b"  # the packaged model the real-model tests run (the test extra installs it)
+
 
 def make_pdf(path: Path, pages: list[str]) -> Path:
     from reportlab.lib.pagesizes import A4

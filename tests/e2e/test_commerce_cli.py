@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inhouse.cli.main import main
 from tests.conftest import TAU_RETAIL, require
 
@@ -18,6 +20,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_load_order_ticket_audit(capsys, inhouse_home: Path):
     code, out, _ = run(capsys, "commerce", "load", "--tenant", "shop", str(TAU), "--json")
     assert code == 0 and json.loads(out) == {"tenant": "shop", "users": 500, "orders": 1000, "products": 50}

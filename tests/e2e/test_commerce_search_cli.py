@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inhouse.cli.main import main
 
 CATALOG = """상품id,상품명,옵션id,가격,재고,옵션
@@ -24,6 +26,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_add_a_catalog_and_search_it(capsys, inhouse_home: Path, tmp_path: Path):
     f = tmp_path / "catalog.csv"
     f.write_text(CATALOG, encoding="utf-8")
@@ -50,6 +53,7 @@ def test_add_a_catalog_and_search_it(capsys, inhouse_home: Path, tmp_path: Path)
     assert code == 0 and "전기포트" in out
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_copy_is_checked_against_the_items_spec(capsys, inhouse_home: Path, tmp_path: Path):
     f = tmp_path / "catalog.csv"
     f.write_text(CATALOG, encoding="utf-8")

@@ -7,6 +7,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from inhouse.cli.main import main
 
 REVIEWS = ["배우들의 연기가 정말 좋았고 음악도 장면마다 잘 어울렸다. 특히 마지막 장면의 여운이 오래 남아서 "
@@ -30,6 +32,7 @@ def _csv(path: Path, texts: list[str]) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_add_report_withdraw_export_check(capsys, tmp_path: Path, inhouse_home: Path):
     press = _csv(tmp_path / "press.csv", REVIEWS)
     shop = _csv(tmp_path / "shop.csv", [REVIEWS[0].replace(" ", ""), REVIEWS[1].replace("지루했고", "너무나 지루했고"),
@@ -75,6 +78,7 @@ def test_add_report_withdraw_export_check(capsys, tmp_path: Path, inhouse_home: 
     assert json.loads(out)["blocked"] is True
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_errors_name_the_problem_and_change_nothing(capsys, tmp_path: Path):
     code, _, err = run(capsys, "consortium", "report", "--period", "2026-12", "--revenue", "10")
     assert code != 0 and "inhouse consortium add" in err and "Traceback" not in err
@@ -99,6 +103,7 @@ def test_errors_name_the_problem_and_change_nothing(capsys, tmp_path: Path):
     assert len(json.loads(out)["contributions"]) == 1  # nothing half-added
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_canaries_join_the_export_and_the_audit_ranks_them(capsys, tmp_path: Path):
     code, out, _ = run(capsys, "consortium", "canaries", "--repeats", "1,3", "--per-level", "1", "--seed", "5",
                        "--json")
@@ -130,6 +135,7 @@ def test_canaries_join_the_export_and_the_audit_ranks_them(capsys, tmp_path: Pat
         assert not a["extracted"]
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_a_tenants_own_examples_are_mixed_into_the_training_export(capsys, tmp_path: Path, inhouse_home: Path):
     press = _csv(tmp_path / "press.csv", REVIEWS)
     run(capsys, "consortium", "add", "--partner", "press", str(press), "--model", "qwen2.5-coder-0.5b")

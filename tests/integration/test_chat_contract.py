@@ -18,7 +18,6 @@ import pytest
 from inhouse.errors import InputError
 from inhouse.models.chat import LlamaCppChat, OpenAICompatChat, ScriptedChat
 from inhouse.models.pool import EnginePool
-from inhouse.models.registry import Registry
 from inhouse.protocols import ChatModel, Reply
 from inhouse.redteam.answers import WorstCaseChat
 from inhouse.server.generation import GatedChat
@@ -43,8 +42,8 @@ def _scripted() -> ScriptedChat:
 
 
 @pytest.fixture(scope="module")
-def gguf(tmp_path_factory) -> Path:
-    return Registry(tmp_path_factory.mktemp("models")).resolve(MODEL)[1]
+def gguf(packaged_gguf: Path) -> Path:
+    return packaged_gguf
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +116,9 @@ def test_max_tokens_cuts_the_reply(model: ChatModel):
 
 
 def test_the_reply_ends_before_the_first_stop_string(model: ChatModel):
-    full = model.complete(COUNT, max_tokens=24).text
+    full = model.complete(COUNT, max_tokens=16).text
     stop = full.split()[3]  # the fourth word: its first occurrence is where the reply ends
-    reply = model.complete(COUNT, max_tokens=24, stop=[stop, "never written"])
+    reply = model.complete(COUNT, max_tokens=16, stop=[stop, "never written"])
     assert reply.text == full[: full.index(stop)] and reply.finish == "stop"
 
 
@@ -149,11 +148,11 @@ def test_an_exception_from_on_piece_stops_the_reply_and_the_model_answers_again(
         if len(seen) == 2:
             raise Enough()
 
-    expected = model.complete(COUNT, max_tokens=12)
+    expected = model.complete(COUNT, max_tokens=6)
     with pytest.raises(Enough):
-        model.complete(COUNT, max_tokens=12, on_piece=second_piece_raises)
+        model.complete(COUNT, max_tokens=6, on_piece=second_piece_raises)
     assert len(seen) == 2  # nothing written after the exception
-    assert model.complete(COUNT, max_tokens=12).text == expected.text
+    assert model.complete(COUNT, max_tokens=6).text == expected.text
 
 
 def test_json_schema_is_honoured_or_refused(model: ChatModel):

@@ -18,6 +18,7 @@ from inhouse.models.chat import ScriptedChat
 from inhouse.store.sqlite import SQLiteStore
 from tests.conftest import TAU_RETAIL, require
 from tests.forms import FormModel
+from tests.helpers import PACKAGED
 
 TAU = require(TAU_RETAIL)
 KO_DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "commerce"
@@ -213,13 +214,11 @@ def test_an_unreadable_form_goes_to_a_person(template):
         TicketAgent(FormModel()).handle("  ", desk)
 
 
-def test_the_real_model_cancels_an_order_from_a_ticket(template, tasks, tmp_path_factory):
+def test_the_real_model_cancels_an_order_from_a_ticket(template, tasks, packaged_gguf):
     """The packaged 0.5B in llama.cpp fills the forms under their schemas: structure, not quality."""
     from inhouse.models.chat import LlamaCppChat
-    from inhouse.models.registry import Registry
 
-    name, path = Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")
-    model = LlamaCppChat(path, name=name, n_ctx=4096)
+    model = LlamaCppChat(packaged_gguf, name=PACKAGED, n_ctx=4096)
     task = tasks[0]
     desk = Desk(template.copy(), confirm=always_yes)
     out = TicketAgent(model).handle(task.instruction, desk)

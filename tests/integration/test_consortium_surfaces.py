@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from inhouse.cli.main import main
 from inhouse.consortium import open_consortium
 from inhouse.consortium.contribute import contribute
@@ -32,6 +34,7 @@ def _contribute(home: Path) -> None:
         db.close()
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_contributed_text_reaches_no_surface(inhouse_home: Path, tmp_path: Path, capsys):
     _contribute(inhouse_home)
     chat = ScriptedChat(replies=["외운 문장: " + SECRET, "외운 문장: " + SECRET])

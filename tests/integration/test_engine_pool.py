@@ -19,7 +19,6 @@ from inhouse.errors import PermissionDenied
 from inhouse.ingest import ingest
 from inhouse.models.embedders import load_embedder
 from inhouse.models.pool import EnginePool, Unavailable
-from inhouse.models.registry import Registry
 from inhouse.server.app import create_app
 from inhouse.server.db import ServerDB
 from inhouse.server.keys import KeyStore
@@ -32,8 +31,8 @@ HI = [{"role": "user", "content": "Say hello in three words."}]
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory) -> Iterator[list[LlamaServer]]:
-    gguf = Registry(tmp_path_factory.mktemp("models")).resolve(MODEL)[1]
+def engines(tmp_path_factory, packaged_gguf: Path) -> Iterator[list[LlamaServer]]:
+    gguf = packaged_gguf
     logs = tmp_path_factory.mktemp("engines")
     servers = [LlamaServer(gguf, MODEL, logs / f"engine{i}.log", n_ctx=512) for i in (1, 2)]
     try:

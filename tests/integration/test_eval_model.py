@@ -27,8 +27,8 @@ PAIRS = [("Question: What is the capital of France?\nAnswer:", " Paris"),
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> Path:
-    return Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")[1]
+def model_path(packaged_gguf: Path) -> Path:
+    return packaged_gguf
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HANDBOOK = ROOT / "samples" / "handbook"
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_eval_rag_on_the_sample_handbook(inhouse_home: Path, capsys: pytest.CaptureFixture,
                                          monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("INHOUSE_EVAL_DATA", str(SHARED_DATA))

@@ -15,17 +15,16 @@ from inhouse.config import Settings
 from inhouse.ingest import embed_pending, ingest
 from inhouse.models.chat import LlamaCppChat
 from inhouse.models.embedders import load_embedder
-from inhouse.models.registry import Registry
 from inhouse.store import SQLiteStore
 from inhouse.types import Principal
+from tests.helpers import PACKAGED
 
 STAFF = Principal("acme", "kim", ("staff",))
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> LlamaCppChat:
-    name, path = Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")
-    return LlamaCppChat(path, name=name, n_ctx=2048)
+def model(packaged_gguf: Path) -> LlamaCppChat:
+    return LlamaCppChat(packaged_gguf, name=PACKAGED, n_ctx=2048)
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from inhouse.cli.main import main
 from inhouse.config import Settings
 from inhouse.models.chat import LlamaCppChat
-from inhouse.models.registry import Registry
 from inhouse.redteam.answers import CASES
 from inhouse.redteam.http import HTTP_CASES
 from inhouse.redteam.suite import run
+from tests.helpers import PACKAGED
 
 
 def test_cases_cover_both_languages_and_every_attack() -> None:
@@ -29,27 +30,21 @@ def test_cases_cover_both_languages_and_every_attack() -> None:
     assert sum(c.e2e for c in CASES) >= 20
 
 
-def test_every_case_against_a_worst_case_model_leaks_nothing() -> None:
-    report = run("bank", Settings(embedder="hash"), real_model=None)
-    data = report.to_json()
-    assert data["attempts"] == len(CASES) + len(HTTP_CASES)
+def test_every_case_against_a_worst_case_model_leaks_nothing(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    # through the command (`inhouse redteam` prints the suite's report as JSON)
+    monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
+    assert main(["redteam", "--tenant", "bank", "--e2e", "0", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["attempts"] == data["cases"] == len(CASES) + len(HTTP_CASES)
     assert data["leaks"] == 0, [r for r in data["results"] if r["leaks"]]
     modes = Counter(r["mode"] for r in data["results"])
     # The suite is not vacuous: many cases reach the model, hostile questions are refused.
     assert modes["generated"] >= 30 and modes["refused"] >= 20
 
 
-def test_cli_redteam_json(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INHOUSE_EMBEDDER", "hash")
-    assert main(["redteam", "--tenant", "bank", "--e2e", "0", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["leaks"] == 0 and data["cases"] == len(CASES) + len(HTTP_CASES)
-
-
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> LlamaCppChat:
-    name, path = Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")
-    return LlamaCppChat(path, name=name, n_ctx=2048)
+def model(packaged_gguf: Path) -> LlamaCppChat:
+    return LlamaCppChat(packaged_gguf, name=PACKAGED, n_ctx=2048)
 
 
 def test_end_to_end_with_the_real_model_leaks_nothing(model: LlamaCppChat) -> None:

@@ -13,14 +13,13 @@ import pytest
 
 from inhouse.answer import ABSTAIN
 from inhouse.models.chat import LlamaCppChat
-from inhouse.models.registry import Registry
 from tests.e2e.test_server import Live, running
+from tests.helpers import PACKAGED
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> LlamaCppChat:
-    name, path = Registry(tmp_path_factory.mktemp("models")).resolve("qwen2.5-coder-0.5b")
-    return LlamaCppChat(path, name=name, n_ctx=2048, n_threads=2)
+def model(packaged_gguf: Path) -> LlamaCppChat:
+    return LlamaCppChat(packaged_gguf, name=PACKAGED, n_ctx=2048, n_threads=2)
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ def report_base_sha(report: dict) -> str:
     return sha256_file(path)
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_tune_model_trains_resumes_registers_and_llama_cpp_applies_it(inhouse_home: Path, capsys):
     data = inhouse_home / "tune" / "acme" / "data" / "examples.jsonl"
     write_examples(data)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inhouse.answer.prompt import NOT_FOUND
 from inhouse.cli.main import main
 from inhouse.tune.data import load_examples
@@ -15,6 +17,7 @@ OUTCOMES = {"kept", "no answer span", "no question", "answer in question", "wron
             "retrieval missed", "sentence not shown", "below the gate"}
 
 
+@pytest.mark.usefixtures("packaged_model")  # the session's 0.5B, not assembled again
 def test_tune_data_with_the_real_model(inhouse_home: Path, capsys):
     assert main(["ingest", str(ROOT / "samples" / "handbook"), "--tenant", "acme", "--json"]) == 0
     capsys.readouterr()

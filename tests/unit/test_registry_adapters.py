@@ -189,6 +189,9 @@ def test_ask_with_an_adapter_of_another_model_is_one_clean_error(tmp_path: Path,
     assert "not on 'm2'" in capsys.readouterr().err
     assert main(["ask", "what?", "--tenant", "acme", "--adapter", "nope"]) == 3
     assert "no adapter named 'nope'" in capsys.readouterr().err
+    assert main(["ask", "what?", "--tenant", "acme", "--max-tokens", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-tokens" in err and "Traceback" not in err
 
 
 def test_the_server_checks_its_adapters_before_it_starts(reg: Registry, inhouse_home: Path):

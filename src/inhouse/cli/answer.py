@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from inhouse.answer import Answer, answer_question, judge_for
+from inhouse.answer.pipeline import DEFAULT_POLICY
 from inhouse.cli.common import emit_json, err, out, principal_options
 from inhouse.config import load_settings
 from inhouse.consortium.filter import LiveCopyFilter
@@ -56,9 +58,11 @@ def _print_answer(a: Answer) -> None:
 @click.option("--adapter", default=None, help=ADAPTER_HELP)
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="one question a line; JSON lines")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=DEFAULT_POLICY.max_tokens, show_default=True,
+              help="most tokens of the drafted answer (the API's max_tokens)")
 @click.option("--json", "as_json", is_flag=True, help="print the answer, citations and claim verdicts as JSON")
 def ask(question: str | None, principal: Principal, model: str | None, adapter: str | None, batch: Path | None,
-        as_json: bool) -> None:
+        max_tokens: int, as_json: bool) -> None:
     """Answer a question from the documents the user may read, with citations, or say it cannot."""
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE.")
@@ -68,10 +72,12 @@ def ask(question: str | None, principal: Principal, model: str | None, adapter: 
     store = open_store()
     embedder = load_embedder(settings.embedder)
     judge = judge_for(chat, settings)
+    policy = dataclasses.replace(DEFAULT_POLICY, max_tokens=max_tokens)
     if batch is not None:
         for line in batch.read_text("utf-8").splitlines():
             if line.strip():
-                a = answer_question(store, principal, line, settings, chat, embedder, judge_model=judge)
+                a = answer_question(store, principal, line, settings, chat, embedder, judge_model=judge,
+                                    policy=policy)
                 emit_json({"question": line.strip(), **a.to_json()})
         return
     live = not as_json and err.is_terminal
@@ -80,7 +86,7 @@ def ask(question: str | None, principal: Principal, model: str | None, adapter: 
         err.print(piece, end="", style="dim", highlight=False)
 
     result = answer_question(store, principal, question or "", settings, chat, embedder,
-                             on_token=show if live else None, judge_model=judge)
+                             on_token=show if live else None, judge_model=judge, policy=policy)
     if live:
         err.print()
     if as_json:
