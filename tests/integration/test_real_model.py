@@ -5,6 +5,7 @@ Checks structure and verifier behaviour, not wording: a small model's phrasing v
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,14 @@ def test_streams_text(model: LlamaCppChat):
     pieces: list[str] = []
     reply = model.complete([{"role": "user", "content": "Say OK."}], max_tokens=8, on_piece=pieces.append)
     assert pieces and "".join(pieces) == reply.text and reply.text.strip()
+    # generated on every core unless told otherwise (llama-cpp-python alone would use half of them)
+    assert model.n_threads == os.cpu_count() == model._llm.context_params.n_threads
+
+
+def test_a_reply_is_the_same_on_one_thread(model: LlamaCppChat):
+    messages = [{"role": "user", "content": "Count from 1 to 10, separated by spaces."}]
+    one = LlamaCppChat(model.path, name=PACKAGED, n_ctx=512, n_threads=1)
+    assert one.complete(messages, max_tokens=12).text == model.complete(messages, max_tokens=12).text
 
 
 def test_greedy_reply_reports_its_token_logprobs_and_is_unchanged_by_it(model: LlamaCppChat):

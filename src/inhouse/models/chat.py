@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import urllib.error
@@ -67,7 +68,10 @@ class LlamaCppChat:
         self.model = name or self.path.stem  # the base model's name
         self.adapter = (adapter or self.lora_path.stem) if self.lora_path is not None else None
         self.name = f"{self.model}+{self.adapter}" if self.adapter else self.model
-        self.n_ctx, self.n_threads, self.chat_format, self.seed = n_ctx, n_threads, chat_format, seed
+        # every core by default (llama-cpp-python's own default generates on half of them: on two cores 0.57×
+        # the tokens a second); greedy replies are the same at any thread count
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_ctx, self.chat_format, self.seed = n_ctx, chat_format, seed
         self._llm = None
         self._lock = threading.Lock()
 
@@ -92,7 +96,7 @@ class LlamaCppChat:
                                  "was it trained on another model?") from e
             log.info("loaded model %s from %s%s in %.1f s (n_ctx %d, %s threads)", self.name, self.path,
                      f" with adapter {self.lora_path}" if lora else "", time.perf_counter() - t0, self.n_ctx,
-                     self.n_threads or "default")
+                     self.n_threads)
         return self._llm
 
     def twin(self, n_ctx: int = 1024) -> LlamaCppChat:
