@@ -431,7 +431,7 @@ class ModelChoice:
                               api_key=os.environ.get(r["api_key_env"], "") if r.get("api_key_env") else "",
                               slots=slots)
         return LlamaCppChat(self.path, name=self.model, n_ctx=settings.n_ctx,
-                            n_threads=n_threads or settings.n_threads or os.cpu_count(), lora_path=self.adapter_path,
+                            n_threads=n_threads or settings.n_threads or None, lora_path=self.adapter_path,
                             adapter=self.adapter)
 
 
